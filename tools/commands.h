@@ -1,0 +1,9 @@
+/* commands.h - the subcommands of the ivcs CLI, one file each (cmd_<name>.c). */
+#ifndef IVCS_TOOLS_COMMANDS_H
+#define IVCS_TOOLS_COMMANDS_H
+
+/* Each returns the process exit status: 0 ok, 1 failure, 2 usage error.
+ * argv[0] is the subcommand name. */
+int ivcs_cmd_mux(int argc, char **argv);
+
+#endif

@@ -1,0 +1,42 @@
+/* main.c - the ivcs command-line program: dispatches to tools/cmd_<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ivcs.h"
+#include "tools/commands.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+/* One line per subcommand. */
+static const command commands[] = {
+    {"mux", ivcs_cmd_mux, "split raw H.264/H.265 (+ADTS AAC) into MPEG-TS slices"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ivcs <command> [options]   (ivcs <command> --help)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-10s %s\n", "version", "print the library version");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("ivcs %s\n", ivcs_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "ivcs: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
