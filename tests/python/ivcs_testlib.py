@@ -1,0 +1,135 @@
+"""Shared helpers for ivcs's Python tests: find the local cloud that
+scripts/cloud started, read its client config and talk to it with an
+independent S3 client (Debian's boto3), always verifying TLS against the
+cloud's own test CA.
+
+Where the cloud is (first match wins):
+  IVCS_CONFIG            the JSON client config (ARCHITECTURE.md section 7)
+  IVCS_CLOUD_DIR         a scripts/cloud --dir; its ivcs.json
+  IVCS_BUILD_DIR         <build>/cloud/ivcs.json (the ctest fixture "cloud")
+  otherwise              <repo>/.cloud/ivcs.json (scripts/cloud's default)
+
+    import ivcs_testlib as tl
+    cfg = tl.load_config()
+    s3 = tl.s3_client(cfg)
+    s3.put_object(Bucket=cfg["bucket"], Key=tl.unique_key("t"), Body=b"x")
+"""
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+# The keys of the JSON config, in the documented order; the engine rejects
+# unknown keys, so the config must hold exactly these.
+CONFIG_KEYS = (
+    "endpoint", "region", "bucket", "prefix", "device_id", "access_key",
+    "secret_key", "session_token", "ca_file", "verify_tls", "plan_poll_s",
+    "slice_ms",
+)
+
+# The system CA bundle on Debian: a client trusting only it must refuse the
+# local cloud's certificate.
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def source_dir() -> Path:
+    """The repository root (IVCS_SOURCE_DIR, else two levels above this file)."""
+    env = os.environ.get("IVCS_SOURCE_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2]
+
+
+def cloud_script() -> Path:
+    """Path of scripts/cloud."""
+    return source_dir() / "scripts" / "cloud"
+
+
+def config_path() -> Path:
+    """Where the client config of the cloud under test is (see module doc)."""
+    if os.environ.get("IVCS_CONFIG"):
+        return Path(os.environ["IVCS_CONFIG"])
+    if os.environ.get("IVCS_CLOUD_DIR"):
+        return Path(os.environ["IVCS_CLOUD_DIR"]) / "ivcs.json"
+    if os.environ.get("IVCS_BUILD_DIR"):
+        return Path(os.environ["IVCS_BUILD_DIR"]) / "cloud" / "ivcs.json"
+    return source_dir() / ".cloud" / "ivcs.json"
+
+
+def cloud_dir() -> Path:
+    """The scripts/cloud --dir of the cloud under test."""
+    if os.environ.get("IVCS_CLOUD_DIR"):
+        return Path(os.environ["IVCS_CLOUD_DIR"])
+    return config_path().parent
+
+
+class CloudNotRunning(AssertionError):
+    """No usable config: the cloud was not started (a failure, not a skip)."""
+
+
+def load_config(path=None) -> dict:
+    """Read and sanity-check the JSON client config; raise CloudNotRunning
+    with a hint if it is missing."""
+    p = Path(path) if path else config_path()
+    if not p.is_file():
+        raise CloudNotRunning(
+            f"no cloud config at {p}: start one with "
+            f"'{cloud_script()} start --dir {p.parent}' (or run the ctest fixture cloud.start)")
+    with open(p, encoding="utf-8") as f:
+        cfg = json.load(f)
+    missing = [k for k in CONFIG_KEYS if k not in cfg]
+    if missing:
+        raise AssertionError(f"{p}: missing keys {missing}")
+    return cfg
+
+
+def s3_client(cfg=None, *, access_key=None, secret_key=None, verify=None,
+              endpoint=None, region=None, **config_kw):
+    """A boto3 S3 client for the cloud (path-style, SigV4, no retries).
+
+    verify: None -> cfg["ca_file"]; or a CA bundle path. Turning verification
+    off is refused: tests must prove TLS works, not bypass it. Extra keyword
+    arguments go to botocore.config.Config.
+    """
+    import boto3
+    from botocore.config import Config
+
+    cfg = cfg or load_config()
+    if verify is False or (verify is None and not cfg["verify_tls"]):
+        raise ValueError("ivcs tests never turn TLS verification off")
+    if verify is None:
+        verify = cfg["ca_file"]
+    kw = dict(signature_version="s3v4", s3={"addressing_style": "path"},
+              retries={"max_attempts": 1, "mode": "standard"},
+              connect_timeout=5, read_timeout=60)
+    kw.update(config_kw)
+    # A private session: no profile, config file or AWS_* variable of the
+    # caller's environment may change what is tested.
+    session = boto3.session.Session(
+        aws_access_key_id=access_key or cfg["access_key"],
+        aws_secret_access_key=secret_key or cfg["secret_key"],
+        aws_session_token=cfg.get("session_token"),
+        region_name=region or cfg["region"])
+    return session.client("s3", endpoint_url=endpoint or cfg["endpoint"],
+                          verify=verify, config=Config(**kw))
+
+
+def unique_key(prefix="test") -> str:
+    """A fresh object key: PREFIX/<random hex>, so runs never collide."""
+    return f"{prefix.rstrip('/')}/{uuid.uuid4().hex}"
+
+
+def endpoint_host_port(cfg=None):
+    """(host, port) of the config's endpoint."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit((cfg or load_config())["endpoint"])
+    return u.hostname, u.port or 443
+
+
+def run_cloud(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
+    """Run scripts/cloud ARGS..., capturing text output (never raises on
+    a non-zero exit)."""
+    return subprocess.run([str(cloud_script()), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
