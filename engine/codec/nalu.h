@@ -21,7 +21,10 @@ typedef enum { IVCS_CODEC_H264 = 0, IVCS_CODEC_H265 = 1 } ivcs_vcodec_e;
 
 /* Offset of the next start code (00 00 01, or 00 00 00 01: then the offset of
  * its first zero) at or after p; len if there is none. *sc_len gets 3 or 4
- * (0 when none). The hot scanner of the project: memchr-speed. */
+ * (0 when none; sc_len may be NULL). Reads only p[0..len): no padding is
+ * assumed. The hot scanner of the project, at memchr speed: AVX2 when the
+ * CPU has it (the environment variable IVCS_NO_AVX2=1, read once, forces
+ * the SSE2 loop), else SSE2, else 8 bytes at a time. Thread-safe. */
 size_t ivcs_nalu_find_start(const uint8_t *p, size_t len, size_t *sc_len);
 
 /* One NAL unit: data points at the NAL header (after the start code), len
@@ -34,31 +37,53 @@ typedef struct ivcs_nalu_s {
 
 /* Iterates the NAL units of an Annex-B buffer. *pos is the cursor (start at
  * 0). Returns 1 and fills *nal, 0 at the end, IVCS_ERR_BAD_ANNEXB if the
- * buffer does not begin with a start code or holds an empty NAL unit. */
+ * buffer does not begin with a start code (extra leading zero bytes are
+ * fine) or holds an empty NAL unit (or, for H.265, one shorter than its
+ * 2-byte header); IVCS_ERR_INVALID_ARG for NULL pos/nal, or p with len > 0.
+ * Zero bytes after the last NAL unit are trailing_zero_8bits: skipped. */
 int ivcs_nalu_next(ivcs_vcodec_e codec, const uint8_t *p, size_t len, size_t *pos,
                    ivcs_nalu_s *nal);
 
 /* What one access unit (a frame as pushed by the firmware) contains. */
 typedef struct ivcs_frame_info_s {
-    uint8_t is_key;     /* IDR (H.264 type 5; H.265 types 16..21: BLA/IDR/CRA) */
-    uint8_t has_aud;    /* the first NAL unit is an access unit delimiter */
-    uint8_t has_vps;    /* H.265 only */
+    uint8_t is_key;  /* IDR (H.264 type 5; H.265 types 16..21: BLA/IDR/CRA) */
+    uint8_t has_aud; /* the first NAL unit is an access unit delimiter */
+    uint8_t has_vps; /* H.265 only */
     uint8_t has_sps;
     uint8_t has_pps;
-    uint8_t slice_type; /* of the first slice: 0 P, 1 B, 2 I (H.264 mod 5 / H.265 values) */
+    uint8_t slice_type; /* of the first slice, one scale for both codecs: 0 P, 1 B, 2 I,
+                         * 3 SP, 4 SI (H.264 slice_type % 5; H.265 0 B / 1 P / 2 I is
+                         * mapped to it); 0xFF when not readable (see frame_info) */
     uint16_t nal_count;
-    uint32_t width;     /* from the SPS when present, else 0 */
+    uint32_t width; /* from the SPS when present, else 0 */
     uint32_t height;
 } ivcs_frame_info_s;
 
 /* Validates one access unit and describes it. Errors:
- *  IVCS_ERR_EMPTY_FRAME  len == 0
+ *  IVCS_ERR_EMPTY_FRAME  len == 0 or p NULL
  *  IVCS_ERR_BAD_ANNEXB   no leading start code, empty NAL, forbidden bit set,
- *                        or no VCL (slice) NAL unit at all
- *  IVCS_ERR_B_FRAME      a slice header says B
- *  IVCS_ERR_BAD_SPS      an SPS that cannot be parsed (for width/height)
+ *                        H.265 nuh_temporal_id_plus1 0, no VCL (slice) NAL
+ *                        unit at all, or a slice header too short to read /
+ *                        with a slice_type that does not exist
+ *  IVCS_ERR_B_FRAME      a slice header says B (every H.264 slice is read)
+ *  IVCS_ERR_BAD_SPS      an SPS that cannot be parsed (for width/height), or a
+ *                        PPS whose ids are out of range
  *  IVCS_ERR_NO_PARAMS    a key frame without SPS+PPS (+VPS for H.265)
- */
+ *  IVCS_ERR_INVALID_ARG  codec is neither H.264 nor H.265
+ * Returns 0 on success. info may be NULL; on an error it holds what was
+ * found before the failing NAL unit (slice_type 1 with IVCS_ERR_B_FRAME).
+ * SPS: parsed up to frame_cropping (H.264: any profile, scaling lists,
+ * 4:0:0..4:4:4, separate colour planes, fields) or up to the CTB size
+ * (H.265: sub-layer profile_tier_level, conformance window); width/height
+ * are the cropped size, from the first SPS of the AU.
+ * H.265 slice segments: the first one of the picture is always read; its
+ * num_extra_slice_header_bits comes from the PPS in the same AU, or is taken
+ * as 0 when that PPS is not in the AU (every encoder we know writes 0). A
+ * later (first_slice_segment_in_pic_flag 0) segment is read only when its
+ * PPS and that PPS's SPS are in the AU (slice_segment_address needs the CTB
+ * grid); dependent slice segments have no slice_type. NAL units with
+ * nuh_layer_id > 0 are counted but not judged. Allocates nothing; the
+ * parameter sets of the AU are tracked on the stack (about 1 KB). */
 int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len,
                          ivcs_frame_info_s *info);
 
@@ -68,7 +93,16 @@ int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len,
  * buffer yet and eof is 0, or IVCS_ERR_BAD_ANNEXB. A new AU begins at an
  * AUD, at a VPS/SPS/PPS/SEI/prefix NAL after a slice, or at a slice whose
  * first_mb_in_slice == 0 (H.264) / first_slice_segment_in_pic_flag == 1
- * (H.265) after a slice. */
+ * (H.265) after a slice.
+ * Precisely (H.264 7.4.1.2.3, H.265 7.4.2.4.4): after a slice NAL unit,
+ * H.264 types 6..9 and 14..18, H.265 types 32..35, 39, 41..44, 48..55 open
+ * the next AU; end of sequence/stream, filler data and suffix SEI stay with
+ * the AU they follow. H.265 NAL units with nuh_layer_id > 0 never open one.
+ * The AU ends where the start code (its first zero) of the next AU begins.
+ * With eof 1 the last AU is the rest of the buffer. With eof 0 every cut is
+ * the same as with eof 1 on a longer buffer, so a reader can feed a file in
+ * pieces of any size. Interlaced streams coded as field pairs (PAFF) come
+ * out one AU per field. */
 int64_t ivcs_nalu_next_au(ivcs_vcodec_e codec, const uint8_t *p, size_t len, int eof);
 
 #ifdef __cplusplus

@@ -1,0 +1,816 @@
+/*
+ * nalu.c - H.264 / H.265 Annex-B byte-stream parsing (see nalu.h).
+ *
+ * Two rules shape everything here:
+ *  - no read outside [p, p + len): the SIMD scanner only issues loads that
+ *    end inside the buffer, the tail is scalar, and the bit reader checks
+ *    every byte it takes;
+ *  - no allocation: emulation-prevention bytes (00 00 03) are dropped by the
+ *    bit reader on the fly, so headers of any size (an H.264 SPS with twelve
+ *    8x8 scaling lists runs to hundreds of bytes) need no RBSP copy.
+ */
+#include "engine/codec/nalu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Start-code scanner                                                        */
+/* ------------------------------------------------------------------------ */
+/*
+ * Where a start code can be, cheaply: every start code leaves, in the
+ * 16-bit words counted from the scan origin, a word that reads 00 00 or
+ * 00 01, i.e. (w & 0xFEFF) == 0 read as little-endian. A code at an even
+ * offset k has the word 00 00 at k; at an odd k, the word at k + 1 is
+ * 00 01 (3-byte) or 00 00 (4-byte). In slice data (emulation prevention
+ * forbids 00 00 0x, x <= 3) such words are about one in 32768, so the fast
+ * loop needs one load, one AND and one MIN per vector, like memchr. A
+ * flagged block gets the exact test: "p[k] == 0 && p[k+1] == 0" by OR-ing
+ * the block with itself shifted by one byte, then sc_at on each hit. A code
+ * that begins at the last (odd) byte of a block shows up in the next
+ * block's first word, so the exact test of block [i, i + n) covers k from
+ * i - 1; the scalar tail likewise starts one byte back.
+ */
+
+/* p[i] == 0 && p[i + 1] == 0 is known: is a start code there? In order, so a
+ * 00 00 00 01 is reported at its first zero before the 00 00 01 inside it. */
+static inline int sc_at(const uint8_t *p, size_t len, size_t i, size_t *sc_len)
+{
+    if (i + 2 >= len) return 0;
+    if (p[i + 2] == 1) {
+        *sc_len = 3;
+        return 1;
+    }
+    if (p[i + 2] == 0 && i + 3 < len && p[i + 3] == 1) {
+        *sc_len = 4;
+        return 1;
+    }
+    return 0;
+}
+
+static size_t scan_scalar(const uint8_t *p, size_t len, size_t i, size_t *sc_len)
+{
+    /* A start code needs two zeros in a row: if p[i + 1] is not zero,
+     * neither i nor i + 1 can begin one, so skip two. */
+    while (i + 2 < len) {
+        if (p[i + 1] != 0) {
+            i += 2;
+            continue;
+        }
+        if (p[i] == 0 && sc_at(p, len, i, sc_len)) return i;
+        i++;
+    }
+    *sc_len = 0;
+    return len;
+}
+
+/* The code at i - 1 that the block starting at i may have flagged. */
+static inline int sc_before(const uint8_t *p, size_t len, size_t i, size_t *sc_len)
+{
+    return i > 0 && p[i - 1] == 0 && p[i] == 0 && sc_at(p, len, i - 1, sc_len);
+}
+
+#if defined(__SSE2__)
+/* Exact test of the 64 bytes at q = p + i (reads q[0..64]). */
+static inline size_t exact64_sse2(const uint8_t *p, size_t len, size_t i, size_t *sc_len)
+{
+    const __m128i zero = _mm_setzero_si128();
+    const uint8_t *q = p + i;
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i o = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k + 1)));
+        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(o, zero)) << (16 * k);
+    }
+    while (m) {
+        size_t k = i + (size_t)__builtin_ctzll(m);
+        if (sc_at(p, len, k, sc_len)) return k;
+        m &= m - 1;
+    }
+    return SIZE_MAX;
+}
+#endif
+
+#if HAVE_AVX2_PATH
+/* 128 bytes a round on 32-byte vectors (the shape of glibc's AVX2 memchr).
+ * Returns the start code offset, or, with *sc_len = 0, where the caller
+ * goes on (fewer than 129 bytes left; position - 1 not yet checked). Built
+ * for AVX2 whatever the compiler flags; called only when the CPU has it. */
+__attribute__((target("avx2"))) static size_t scan_avx2(const uint8_t *p, size_t len,
+                                                        size_t *sc_len)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i word_mask = _mm256_set1_epi16((short)0xFEFF);
+    size_t i = 0;
+    *sc_len = 0;
+    while (len - i >= 129) {
+        const uint8_t *q = p + i;
+        __m256i a0 =
+            _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)q), word_mask);
+        __m256i a1 = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(q + 32)),
+                                      word_mask);
+        __m256i a2 = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(q + 64)),
+                                      word_mask);
+        __m256i a3 = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(q + 96)),
+                                      word_mask);
+        __m256i mn = _mm256_min_epu16(_mm256_min_epu16(a0, a1), _mm256_min_epu16(a2, a3));
+        if (_mm256_movemask_epi8(_mm256_cmpeq_epi16(mn, zero)) != 0) {
+            if (sc_before(p, len, i, sc_len)) return i - 1;
+            for (size_t h = 0; h < 128; h += 64) {
+                size_t k = exact64_sse2(p, len, i + h, sc_len);
+                if (k != SIZE_MAX) return k;
+            }
+        }
+        i += 128;
+    }
+    *sc_len = 0;
+    return i;
+}
+
+/* IVCS_NO_AVX2 (set, not "0") forces the SSE2 loop: how tests and the
+ * benchmark reach it on machines that have AVX2. */
+static int cpu_avx2(void)
+{
+    static int have = -1; /* benign race: every thread computes the same value */
+    if (have < 0) {
+        const char *off = getenv("IVCS_NO_AVX2");
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx2") && !(off && strcmp(off, "0") != 0) ? 1 : 0;
+    }
+    return have;
+}
+#endif
+
+size_t ivcs_nalu_find_start(const uint8_t *p, size_t len, size_t *sc_len)
+{
+    size_t dummy;
+    if (!sc_len) sc_len = &dummy;
+    if (!p || len < 3) {
+        *sc_len = 0;
+        return len;
+    }
+    size_t i = 0;
+#if HAVE_AVX2_PATH
+    if (len >= 129 && cpu_avx2()) {
+        i = scan_avx2(p, len, sc_len);
+        if (*sc_len) return i;
+    }
+#endif
+#if defined(__SSE2__)
+    /* The same on 16-byte vectors, 64 bytes a round. */
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i word_mask = _mm_set1_epi16((short)0xFEFF);
+    while (len - i >= 65) {
+        const uint8_t *q = p + i;
+        __m128i a0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)q), word_mask);
+        __m128i a1 =
+            _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(q + 16)), word_mask);
+        __m128i a2 =
+            _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(q + 32)), word_mask);
+        __m128i a3 =
+            _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(q + 48)), word_mask);
+        /* SSE2 has no unsigned 16-bit MIN: OR the word-equals-zero masks */
+        __m128i z =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi16(a0, zero), _mm_cmpeq_epi16(a1, zero)),
+                         _mm_or_si128(_mm_cmpeq_epi16(a2, zero), _mm_cmpeq_epi16(a3, zero)));
+        if (_mm_movemask_epi8(z) != 0) {
+            if (sc_before(p, len, i, sc_len)) return i - 1;
+            size_t k = exact64_sse2(p, len, i, sc_len);
+            if (k != SIZE_MAX) return k;
+        }
+        i += 64;
+    }
+#else
+    /* Portable: the exact pair test on 8 bytes at a time (SWAR). */
+    while (len - i >= 9) {
+        uint64_t a, b;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, p + i + 1, 8);
+        uint64_t o = a | b;
+        if (((o - 0x0101010101010101ull) & ~o & 0x8080808080808080ull) != 0) {
+            for (size_t k = i; k < i + 8; k++)
+                if (p[k] == 0 && p[k + 1] == 0 && sc_at(p, len, k, sc_len)) return k;
+        }
+        i += 8;
+    }
+#endif
+    return scan_scalar(p, len, i > 0 ? i - 1 : 0, sc_len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* NAL unit iteration                                                        */
+/* ------------------------------------------------------------------------ */
+
+enum { NAL_OK = 1, NAL_ZEROS = 2 };
+
+typedef struct {
+    size_t start; /* first byte of the NAL header */
+    size_t end;   /* one past the last byte, trailing zeros excluded */
+    size_t next;  /* where the next start code begins (len if none) */
+    int at_end;   /* no start code after this NAL: it runs to the end of the buffer */
+} nal_span;
+
+/* The NAL unit whose start code (after any leading zero bytes) is at pos.
+ * NAL_OK, NAL_ZEROS (only zero bytes from pos to len), or
+ * IVCS_ERR_BAD_ANNEXB (no start code at pos / empty NAL unit). */
+static int nal_at(const uint8_t *p, size_t len, size_t pos, nal_span *s)
+{
+    size_t k = pos;
+    while (k < len && p[k] == 0)
+        k++;
+    if (k == len) return NAL_ZEROS;
+    if (k - pos < 2 || p[k] != 1) return IVCS_ERR_BAD_ANNEXB;
+    s->start = k + 1;
+    size_t sc;
+    size_t off = ivcs_nalu_find_start(p + s->start, len - s->start, &sc);
+    s->next = s->start + off;
+    s->at_end = sc == 0;
+    size_t e = s->next;
+    while (e > s->start && p[e - 1] == 0)
+        e--;
+    s->end = e;
+    return NAL_OK;
+}
+
+static size_t nal_header_len(ivcs_vcodec_e codec)
+{
+    return codec == IVCS_CODEC_H265 ? 2 : 1;
+}
+
+static uint8_t nal_type(ivcs_vcodec_e codec, const uint8_t *h)
+{
+    return codec == IVCS_CODEC_H265 ? (uint8_t)((h[0] >> 1) & 0x3f) : (uint8_t)(h[0] & 0x1f);
+}
+
+int ivcs_nalu_next(ivcs_vcodec_e codec, const uint8_t *p, size_t len, size_t *pos, ivcs_nalu_s *nal)
+{
+    if (!pos || !nal || (!p && len)) return IVCS_ERR_INVALID_ARG;
+    if (*pos >= len) return 0;
+    nal_span s;
+    int r = nal_at(p, len, *pos, &s);
+    if (r == NAL_ZEROS) {
+        /* Zero bytes after the last NAL unit are trailing_zero_8bits; a
+         * buffer of nothing but zeros has no start code at all. */
+        if (*pos == 0) return IVCS_ERR_BAD_ANNEXB;
+        *pos = len;
+        return 0;
+    }
+    if (r < 0) return r;
+    if (s.end - s.start < nal_header_len(codec)) return IVCS_ERR_BAD_ANNEXB;
+    if (s.end - s.start > UINT32_MAX) return IVCS_ERR_BAD_ANNEXB;
+    nal->data = p + s.start;
+    nal->len = (uint32_t)(s.end - s.start);
+    nal->type = nal_type(codec, nal->data);
+    *pos = s.next;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bit reader over an escaped NAL payload                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Reads the RBSP of [p, p + len): an emulation_prevention_three_byte (the 03
+ * of 00 00 03) is skipped as it is loaded. Errors are sticky: once a read
+ * runs past the end, err is set and every later read returns 0, so parsers
+ * check err once at the points where a value matters. */
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+    uint64_t cache; /* valid bits left-aligned */
+    unsigned bits;
+    unsigned zeros; /* zero bytes just loaded, for 00 00 03 */
+    int err;
+} bitrd;
+
+static void br_init(bitrd *b, const uint8_t *p, size_t len)
+{
+    b->p = p;
+    b->len = len;
+    b->pos = 0;
+    b->cache = 0;
+    b->bits = 0;
+    b->zeros = 0;
+    b->err = 0;
+}
+
+static void br_refill(bitrd *b)
+{
+    while (b->bits <= 56 && b->pos < b->len) {
+        uint8_t c = b->p[b->pos++];
+        if (b->zeros >= 2 && c == 3) {
+            b->zeros = 0;
+            continue;
+        }
+        b->zeros = c == 0 ? b->zeros + 1 : 0;
+        b->cache |= (uint64_t)c << (56 - b->bits);
+        b->bits += 8;
+    }
+}
+
+/* n in 1..32 */
+static uint32_t br_u(bitrd *b, unsigned n)
+{
+    if (b->bits < n) {
+        br_refill(b);
+        if (b->bits < n) {
+            b->err = 1;
+            b->bits = 0;
+            b->cache = 0;
+            return 0;
+        }
+    }
+    uint32_t v = (uint32_t)(b->cache >> (64 - n));
+    b->cache <<= n;
+    b->bits -= n;
+    return v;
+}
+
+static void br_skip(bitrd *b, unsigned n)
+{
+    while (n > 32) {
+        br_u(b, 32);
+        n -= 32;
+    }
+    if (n) br_u(b, n);
+}
+
+/* ue(v); more than 31 leading zeros cannot be a 32-bit value: error. */
+static uint32_t br_ue(bitrd *b)
+{
+    unsigned lz = 0;
+    while (br_u(b, 1) == 0) {
+        if (b->err || ++lz > 31) {
+            b->err = 1;
+            return 0;
+        }
+    }
+    if (lz == 0) return 0;
+    return ((1u << lz) - 1) + br_u(b, lz);
+}
+
+static int64_t br_se(bitrd *b)
+{
+    uint32_t k = br_ue(b);
+    return (k & 1) ? (int64_t)(k >> 1) + 1 : -(int64_t)(k >> 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parameter sets                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Largest picture side accepted, in luma samples: far above any level's
+ * limit, and it keeps every product below in 32 bits. */
+#define MAX_SIDE 65536u
+
+typedef struct {
+    uint32_t id;
+    uint32_t width;
+    uint32_t height;
+    uint32_t addr_bits; /* H.265: bits of slice_segment_address */
+} sps_info;
+
+/* Subtracts a cropping window; the result must keep a picture. */
+static int crop(uint32_t *w, uint32_t *h, uint64_t ux, uint64_t uy, uint64_t l, uint64_t r,
+                uint64_t t, uint64_t bo)
+{
+    uint64_t cw = ux * (l + r), ch = uy * (t + bo);
+    if (cw >= *w || ch >= *h) return IVCS_ERR_BAD_SPS;
+    *w -= (uint32_t)cw;
+    *h -= (uint32_t)ch;
+    return 0;
+}
+
+static int h264_scaling_list(bitrd *b, int size)
+{
+    int last = 8, next = 8;
+    for (int j = 0; j < size; j++) {
+        if (next != 0) {
+            int64_t delta = br_se(b);
+            if (b->err || delta < -128 || delta > 127) return IVCS_ERR_BAD_SPS;
+            next = (last + (int)delta + 256) % 256;
+        }
+        last = next == 0 ? last : next;
+    }
+    return 0;
+}
+
+/* H.264 seq_parameter_set_rbsp (7.3.2.1.1) up to frame_cropping: enough for
+ * the displayed size. nal points at the NAL header. */
+static int h264_parse_sps(const uint8_t *nal, size_t len, sps_info *out)
+{
+    bitrd b;
+    br_init(&b, nal + 1, len - 1);
+    uint32_t profile_idc = br_u(&b, 8);
+    br_u(&b, 8); /* constraint_set flags + reserved_zero_2bits */
+    br_u(&b, 8); /* level_idc */
+    uint32_t sps_id = br_ue(&b);
+    if (b.err || sps_id > 31) return IVCS_ERR_BAD_SPS;
+
+    uint32_t chroma_format_idc = 1, separate_colour_plane = 0;
+    switch (profile_idc) {
+    case 100:
+    case 110:
+    case 122:
+    case 244:
+    case 44:
+    case 83:
+    case 86:
+    case 118:
+    case 128:
+    case 138:
+    case 139:
+    case 134:
+    case 135:
+        chroma_format_idc = br_ue(&b);
+        if (b.err || chroma_format_idc > 3) return IVCS_ERR_BAD_SPS;
+        if (chroma_format_idc == 3) separate_colour_plane = br_u(&b, 1);
+        if (br_ue(&b) > 6 || br_ue(&b) > 6) return IVCS_ERR_BAD_SPS; /* bit depths - 8 */
+        br_u(&b, 1);       /* qpprime_y_zero_transform_bypass_flag */
+        if (br_u(&b, 1)) { /* seq_scaling_matrix_present_flag */
+            int n = chroma_format_idc != 3 ? 8 : 12;
+            for (int i = 0; i < n; i++) {
+                if (br_u(&b, 1) && h264_scaling_list(&b, i < 6 ? 16 : 64) != 0)
+                    return IVCS_ERR_BAD_SPS;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    if (br_ue(&b) > 12) return IVCS_ERR_BAD_SPS; /* log2_max_frame_num_minus4 */
+    uint32_t poc_type = br_ue(&b);
+    if (poc_type > 2) return IVCS_ERR_BAD_SPS;
+    if (poc_type == 0) {
+        if (br_ue(&b) > 12) return IVCS_ERR_BAD_SPS; /* log2_max_pic_order_cnt_lsb_minus4 */
+    } else if (poc_type == 1) {
+        br_u(&b, 1); /* delta_pic_order_always_zero_flag */
+        br_se(&b);   /* offset_for_non_ref_pic */
+        br_se(&b);   /* offset_for_top_to_bottom_field */
+        uint32_t n = br_ue(&b);
+        if (b.err || n > 255) return IVCS_ERR_BAD_SPS;
+        for (uint32_t i = 0; i < n && !b.err; i++)
+            br_se(&b);
+    }
+    br_ue(&b);   /* max_num_ref_frames */
+    br_u(&b, 1); /* gaps_in_frame_num_value_allowed_flag */
+    uint64_t w_mbs = (uint64_t)br_ue(&b) + 1;
+    uint64_t h_map = (uint64_t)br_ue(&b) + 1;
+    uint32_t frame_mbs_only = br_u(&b, 1);
+    if (!frame_mbs_only) br_u(&b, 1); /* mb_adaptive_frame_field_flag */
+    br_u(&b, 1);                      /* direct_8x8_inference_flag */
+    uint32_t crop_flag = br_u(&b, 1);
+    uint64_t cl = 0, cr = 0, ct = 0, cb = 0;
+    if (crop_flag) {
+        cl = br_ue(&b);
+        cr = br_ue(&b);
+        ct = br_ue(&b);
+        cb = br_ue(&b);
+    }
+    if (b.err) return IVCS_ERR_BAD_SPS;
+    uint64_t field = 2 - frame_mbs_only;
+    uint64_t w = w_mbs * 16, h = h_map * 16 * field;
+    if (w > MAX_SIDE || h > MAX_SIDE) return IVCS_ERR_BAD_SPS;
+    /* Crop units (7-19..7-22): ChromaArrayType 0 (monochrome, or 4:4:4
+     * coded as three separate planes) crops in luma samples. */
+    uint32_t chroma_array_type = separate_colour_plane ? 0 : chroma_format_idc;
+    uint64_t ux = 1, uy = field;
+    if (chroma_array_type != 0) {
+        ux = chroma_array_type == 3 ? 1 : 2;           /* SubWidthC */
+        uy = (chroma_array_type == 1 ? 2 : 1) * field; /* SubHeightC */
+    }
+    out->id = sps_id;
+    out->width = (uint32_t)w;
+    out->height = (uint32_t)h;
+    out->addr_bits = 0;
+    return crop(&out->width, &out->height, ux, uy, cl, cr, ct, cb);
+}
+
+/* H.265 profile_tier_level(1, max_sub_layers_minus1) (7.3.3): skipped. */
+static void h265_skip_ptl(bitrd *b, unsigned max_sub_layers_minus1)
+{
+    br_skip(b, 96); /* general profile (2+1+5+32+48 bits) + general_level_idc */
+    unsigned prof[8] = {0}, lvl[8] = {0};
+    for (unsigned i = 0; i < max_sub_layers_minus1; i++) {
+        prof[i] = br_u(b, 1);
+        lvl[i] = br_u(b, 1);
+    }
+    if (max_sub_layers_minus1 > 0) br_skip(b, 2 * (8 - max_sub_layers_minus1));
+    for (unsigned i = 0; i < max_sub_layers_minus1; i++) {
+        if (prof[i]) br_skip(b, 88);
+        if (lvl[i]) br_skip(b, 8);
+    }
+}
+
+/* H.265 seq_parameter_set_rbsp (7.3.2.2) up to the coding block sizes: the
+ * displayed size, and the CTB grid for slice_segment_address. */
+static int h265_parse_sps(const uint8_t *nal, size_t len, sps_info *out)
+{
+    bitrd b;
+    br_init(&b, nal + 2, len - 2);
+    br_u(&b, 4); /* sps_video_parameter_set_id */
+    unsigned max_sub_layers_minus1 = br_u(&b, 3);
+    br_u(&b, 1); /* sps_temporal_id_nesting_flag */
+    if (max_sub_layers_minus1 > 6) return IVCS_ERR_BAD_SPS;
+    h265_skip_ptl(&b, max_sub_layers_minus1);
+    uint32_t sps_id = br_ue(&b);
+    if (b.err || sps_id > 15) return IVCS_ERR_BAD_SPS;
+    uint32_t chroma_format_idc = br_ue(&b);
+    if (b.err || chroma_format_idc > 3) return IVCS_ERR_BAD_SPS;
+    uint32_t separate_colour_plane = chroma_format_idc == 3 ? br_u(&b, 1) : 0;
+    uint32_t w = br_ue(&b), h = br_ue(&b);
+    if (b.err || w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE) return IVCS_ERR_BAD_SPS;
+    uint64_t cl = 0, cr = 0, ct = 0, cb = 0;
+    if (br_u(&b, 1)) { /* conformance_window_flag */
+        cl = br_ue(&b);
+        cr = br_ue(&b);
+        ct = br_ue(&b);
+        cb = br_ue(&b);
+    }
+    if (br_ue(&b) > 8 || br_ue(&b) > 8) return IVCS_ERR_BAD_SPS; /* bit depths - 8 */
+    if (br_ue(&b) > 12) return IVCS_ERR_BAD_SPS; /* log2_max_pic_order_cnt_lsb_minus4 */
+    unsigned first = br_u(&b, 1) ? 0 : max_sub_layers_minus1;
+    for (unsigned i = first; i <= max_sub_layers_minus1; i++) {
+        br_ue(&b); /* sps_max_dec_pic_buffering_minus1 */
+        br_ue(&b); /* sps_max_num_reorder_pics */
+        br_ue(&b); /* sps_max_latency_increase_plus1 */
+    }
+    uint32_t min_cb = br_ue(&b), diff = br_ue(&b);
+    if (b.err || min_cb > 4 || diff > 4 || min_cb + 3 + diff > 7) return IVCS_ERR_BAD_SPS;
+    uint32_t ctb = 1u << (min_cb + 3 + diff);
+    uint64_t ctbs = (uint64_t)((w + ctb - 1) / ctb) * ((h + ctb - 1) / ctb);
+    uint32_t bits = 0;
+    while (((uint64_t)1 << bits) < ctbs)
+        bits++;
+    /* SubWidthC/SubHeightC (Table 6-1); 1 for 4:0:0 and separate planes. */
+    uint64_t ux = 1, uy = 1;
+    if (!separate_colour_plane && chroma_format_idc != 0) {
+        ux = chroma_format_idc == 3 ? 1 : 2;
+        uy = chroma_format_idc == 1 ? 2 : 1;
+    }
+    out->id = sps_id;
+    out->width = w;
+    out->height = h;
+    out->addr_bits = bits;
+    return crop(&out->width, &out->height, ux, uy, cl, cr, ct, cb);
+}
+
+typedef struct {
+    uint8_t known;
+    uint8_t sps_id;
+    uint8_t dependent_slices; /* dependent_slice_segments_enabled_flag */
+    uint8_t extra_bits;       /* num_extra_slice_header_bits */
+} h265_pps;
+
+/* H.265 pic_parameter_set_rbsp (7.3.2.3.1): the fields a slice header
+ * needs before slice_type. */
+static int h265_parse_pps(const uint8_t *nal, size_t len, uint32_t *pps_id, h265_pps *out)
+{
+    bitrd b;
+    br_init(&b, nal + 2, len - 2);
+    uint32_t id = br_ue(&b), sps_id = br_ue(&b);
+    out->dependent_slices = (uint8_t)br_u(&b, 1);
+    br_u(&b, 1); /* output_flag_present_flag */
+    out->extra_bits = (uint8_t)br_u(&b, 3);
+    if (b.err || id > 63 || sps_id > 15) return IVCS_ERR_BAD_SPS;
+    out->sps_id = (uint8_t)sps_id;
+    out->known = 1;
+    *pps_id = id;
+    return 0;
+}
+
+static int h264_check_pps(const uint8_t *nal, size_t len)
+{
+    bitrd b;
+    br_init(&b, nal + 1, len - 1);
+    uint32_t id = br_ue(&b), sps_id = br_ue(&b);
+    if (b.err || id > 255 || sps_id > 31) return IVCS_ERR_BAD_SPS;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* NAL classes                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A VCL NAL unit that starts with a slice header. H.264: non-IDR slice,
+ * data partition A, IDR slice (B and C partitions carry no slice_type).
+ * H.265: the defined VCL types; reserved ones are left alone. */
+static int is_slice(ivcs_vcodec_e codec, uint8_t t)
+{
+    if (codec == IVCS_CODEC_H265) return t <= 9 || (t >= 16 && t <= 21);
+    return t == 1 || t == 2 || t == 5;
+}
+
+/* H.264 7.4.1.2.3 / H.265 7.4.2.4.4: after a VCL NAL unit of the current
+ * picture, these NAL unit types can only belong to the next access unit. */
+static int opens_au(ivcs_vcodec_e codec, uint8_t t)
+{
+    if (codec == IVCS_CODEC_H265)
+        return (t >= 32 && t <= 35) || t == 39 || (t >= 41 && t <= 44) || (t >= 48 && t <= 55);
+    return (t >= 6 && t <= 9) || (t >= 14 && t <= 18);
+}
+
+/* first_mb_in_slice == 0 / first_slice_segment_in_pic_flag: 1 yes, 0 no,
+ * -1 when the NAL unit is too short to tell. */
+static int first_slice_of_pic(ivcs_vcodec_e codec, const uint8_t *nal, size_t len)
+{
+    bitrd b;
+    size_t hl = nal_header_len(codec);
+    br_init(&b, nal + hl, len - hl);
+    if (codec == IVCS_CODEC_H265) {
+        uint32_t f = br_u(&b, 1);
+        return b.err ? -1 : (int)f;
+    }
+    uint32_t first_mb = br_ue(&b);
+    return b.err ? -1 : first_mb == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Slice type                                                                */
+/* ------------------------------------------------------------------------ */
+
+enum { ST_P = 0, ST_B = 1, ST_I = 2, ST_UNKNOWN = 0xff };
+
+typedef struct {
+    sps_info sps[16]; /* H.265 SPS of this AU by id (addr_bits for slices) */
+    uint8_t sps_known[16];
+    h265_pps pps[64];
+} h265_params;
+
+/* Slice type of one slice NAL unit in the 0 P / 1 B / 2 I (3 SP, 4 SI) form
+ * of nalu.h; ST_UNKNOWN for an H.265 slice segment whose header cannot be
+ * read without parameter sets that are not in this AU, or a dependent slice
+ * segment (it has no slice_type of its own). IVCS_ERR_BAD_ANNEXB for a
+ * header that cannot be read. */
+static int slice_type_of(ivcs_vcodec_e codec, const uint8_t *nal, size_t len,
+                         const h265_params *prm)
+{
+    bitrd b;
+    if (codec == IVCS_CODEC_H264) {
+        br_init(&b, nal + 1, len - 1);
+        br_ue(&b); /* first_mb_in_slice */
+        uint32_t st = br_ue(&b);
+        if (b.err || st > 9) return IVCS_ERR_BAD_ANNEXB;
+        return (int)(st % 5);
+    }
+    uint8_t t = nal_type(codec, nal);
+    br_init(&b, nal + 2, len - 2);
+    uint32_t first = br_u(&b, 1);
+    if (t >= 16 && t <= 23) br_u(&b, 1); /* no_output_of_prior_pics_flag (IRAP) */
+    uint32_t pps_id = br_ue(&b);
+    if (b.err || pps_id > 63) return IVCS_ERR_BAD_ANNEXB;
+    const h265_pps *pps = &prm->pps[pps_id];
+    /* A PPS that is not in this AU is taken to have
+     * num_extra_slice_header_bits = 0 (what x265, libavcodec's users and
+     * every camera encoder we know write). */
+    unsigned extra = pps->known ? pps->extra_bits : 0;
+    if (!first) {
+        if (!pps->known || !prm->sps_known[pps->sps_id]) return ST_UNKNOWN;
+        if (pps->dependent_slices && br_u(&b, 1)) return ST_UNKNOWN;
+        br_skip(&b, prm->sps[pps->sps_id].addr_bits); /* slice_segment_address */
+    }
+    br_skip(&b, extra); /* slice_reserved_flag[] */
+    uint32_t st = br_ue(&b);
+    if (b.err || st > 2) return IVCS_ERR_BAD_ANNEXB;
+    static const uint8_t map[3] = {ST_B, ST_P, ST_I};
+    return map[st];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Access units                                                              */
+/* ------------------------------------------------------------------------ */
+
+int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len, ivcs_frame_info_s *info)
+{
+    ivcs_frame_info_s tmp;
+    if (!info) info = &tmp;
+    memset(info, 0, sizeof *info);
+    if (!p || len == 0) return IVCS_ERR_EMPTY_FRAME;
+    if (codec != IVCS_CODEC_H264 && codec != IVCS_CODEC_H265) return IVCS_ERR_INVALID_ARG;
+
+    h265_params prm;
+    if (codec == IVCS_CODEC_H265) {
+        memset(prm.sps_known, 0, sizeof prm.sps_known);
+        memset(prm.pps, 0, sizeof prm.pps);
+    }
+    int have_slice = 0;
+    size_t pos = 0;
+    ivcs_nalu_s nal;
+    int r;
+    while ((r = ivcs_nalu_next(codec, p, len, &pos, &nal)) == 1) {
+        const uint8_t *d = nal.data;
+        uint8_t t = nal.type;
+        if (d[0] & 0x80) return IVCS_ERR_BAD_ANNEXB; /* forbidden_zero_bit */
+        if (info->nal_count < UINT16_MAX) info->nal_count++;
+        if (codec == IVCS_CODEC_H265) {
+            if ((d[1] & 7) == 0) return IVCS_ERR_BAD_ANNEXB; /* nuh_temporal_id_plus1 */
+            /* Layers above the base (scalable / multiview) are not ours to
+             * judge: only nuh_layer_id 0 decides what the frame is. */
+            if (((d[0] & 1) << 5 | d[1] >> 3) != 0) continue;
+        }
+        if (info->nal_count == 1 && t == (codec == IVCS_CODEC_H265 ? 35 : 9)) info->has_aud = 1;
+
+        sps_info sps;
+        if (codec == IVCS_CODEC_H264) {
+            if (t == 7) {
+                if (h264_parse_sps(d, nal.len, &sps) != 0) return IVCS_ERR_BAD_SPS;
+                if (!info->has_sps) {
+                    info->width = sps.width;
+                    info->height = sps.height;
+                }
+                info->has_sps = 1;
+            } else if (t == 8) {
+                if (h264_check_pps(d, nal.len) != 0) return IVCS_ERR_BAD_SPS;
+                info->has_pps = 1;
+            }
+        } else {
+            if (t == 32) {
+                info->has_vps = 1;
+            } else if (t == 33) {
+                if (h265_parse_sps(d, nal.len, &sps) != 0) return IVCS_ERR_BAD_SPS;
+                if (!info->has_sps) {
+                    info->width = sps.width;
+                    info->height = sps.height;
+                }
+                prm.sps[sps.id] = sps;
+                prm.sps_known[sps.id] = 1;
+                info->has_sps = 1;
+            } else if (t == 34) {
+                h265_pps pps;
+                uint32_t id;
+                if (h265_parse_pps(d, nal.len, &id, &pps) != 0) return IVCS_ERR_BAD_SPS;
+                prm.pps[id] = pps;
+                info->has_pps = 1;
+            }
+        }
+        if (!is_slice(codec, t)) continue;
+
+        int st = slice_type_of(codec, d, nal.len, &prm);
+        if (st < 0) return st;
+        if (!have_slice) {
+            have_slice = 1;
+            info->is_key = codec == IVCS_CODEC_H265 ? (t >= 16 && t <= 21) : t == 5;
+            info->slice_type = (uint8_t)st;
+        }
+        if (st == ST_B) {
+            info->slice_type = ST_B;
+            return IVCS_ERR_B_FRAME;
+        }
+    }
+    if (r < 0) return r;
+    if (!have_slice) return IVCS_ERR_BAD_ANNEXB;
+    if (info->is_key &&
+        !(info->has_sps && info->has_pps && (codec == IVCS_CODEC_H264 || info->has_vps)))
+        return IVCS_ERR_NO_PARAMS;
+    return 0;
+}
+
+int64_t ivcs_nalu_next_au(ivcs_vcodec_e codec, const uint8_t *p, size_t len, int eof)
+{
+    if (!p && len) return IVCS_ERR_INVALID_ARG;
+    if (codec != IVCS_CODEC_H264 && codec != IVCS_CODEC_H265) return IVCS_ERR_INVALID_ARG;
+    size_t hl = nal_header_len(codec);
+    size_t pos = 0;
+    int seen_slice = 0;
+    for (;;) {
+        nal_span s;
+        int r = nal_at(p, len, pos, &s);
+        if (r == NAL_ZEROS) {
+            /* Zeros only: at the start they may be the beginning of a start
+             * code still to come. */
+            if (!eof) return IVCS_ERR_INCOMPLETE;
+            return pos == 0 ? IVCS_ERR_BAD_ANNEXB : (int64_t)len;
+        }
+        if (r < 0) return r;
+        size_t n = s.end - s.start;
+        if (n < hl) {
+            /* An empty NAL unit at the end may still be arriving. */
+            if (s.at_end && !eof) return IVCS_ERR_INCOMPLETE;
+            return IVCS_ERR_BAD_ANNEXB;
+        }
+        const uint8_t *d = p + s.start;
+        uint8_t t = nal_type(codec, d);
+        int base_layer = codec == IVCS_CODEC_H264 || ((d[0] & 1) == 0 && (d[1] >> 3) == 0);
+        if (seen_slice && base_layer) {
+            int opens = opens_au(codec, t);
+            if (!opens && is_slice(codec, t)) {
+                /* A slice header too short to read stays with the current
+                 * AU: at the end of a partial buffer the check below asks
+                 * for more bytes; in a whole one frame_info rejects it. */
+                opens = first_slice_of_pic(codec, d, n) == 1;
+            }
+            if (opens) return (int64_t)pos;
+        }
+        if (base_layer && is_slice(codec, t)) seen_slice = 1;
+        if (s.at_end) return eof ? (int64_t)len : IVCS_ERR_INCOMPLETE;
+        pos = s.next;
+    }
+}
