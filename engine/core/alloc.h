@@ -1,4 +1,12 @@
-/* alloc.h - the allocator hook every engine object stores. */
+/* alloc.h - the allocator hook every engine object stores.
+ *
+ * The default hook is a private jemalloc arena (jemalloc_alloc.h): the
+ * engine's bytes can be read from that arena's statistics, and it never
+ * mixes with the host's malloc heap. It falls back to libc when jemalloc is
+ * not in the process or cannot make an arena, and when the engine is built
+ * with a sanitizer (ASan/TSan/MSan see nothing inside jemalloc's arenas, so
+ * libc keeps engine buffers under their watch). A firmware may pass its own
+ * hook instead; ivcs_allocator_or_default() picks. */
 #ifndef IVCS_CORE_ALLOC_H
 #define IVCS_CORE_ALLOC_H
 
@@ -10,8 +18,19 @@
 extern "C" {
 #endif
 
-/* The default allocator (libc aligned allocation). */
+struct ivcs_jemalloc_allocator_s;
+
+/* The process-wide default allocator (see above), created on first use;
+ * never NULL, lives until exit. Any thread. */
 const ivcs_allocator_s *ivcs_allocator_default(void);
+
+/* The jemalloc arena behind ivcs_allocator_default(), for its statistics
+ * (ivcs_jemalloc_allocator_stats); NULL when the default is libc. Never
+ * destroy it. Any thread. */
+const struct ivcs_jemalloc_allocator_s *ivcs_allocator_default_jemalloc(void);
+
+/* libc aligned allocation (posix_memalign/free). Never NULL. Any thread. */
+const ivcs_allocator_s *ivcs_allocator_libc(void);
 
 /* a if non-NULL, else the default. */
 static inline const ivcs_allocator_s *ivcs_allocator_or_default(const ivcs_allocator_s *a)
