@@ -5,5 +5,6 @@
 /* Each returns the process exit status: 0 ok, 1 failure, 2 usage error.
  * argv[0] is the subcommand name. */
 int ivcs_cmd_mux(int argc, char **argv);
+int ivcs_cmd_s3(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ typedef struct {
 /* One line per subcommand. */
 static const command commands[] = {
     {"mux", ivcs_cmd_mux, "split raw H.264/H.265 (+ADTS AAC) into MPEG-TS slices"},
+    {"s3", ivcs_cmd_s3, "S3 put/get/ls/rm/head/presign over ivcs's transport"},
 };
 
 static void usage(FILE *out)

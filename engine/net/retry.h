@@ -1,0 +1,36 @@
+/*
+ * retry.h - which transport failures are retried, and when (ARCHITECTURE.md
+ * section 6): connect failures, resets, timeouts, 5xx, 408 and 429 are
+ * retried with exponential backoff and full jitter, 0.5 s doubling up to a
+ * 16 s cap; other 4xx and local errors (bad arguments, TLS verification)
+ * never are. Pure functions, no state beyond the caller's PRNG word.
+ */
+#ifndef IVCS_NET_RETRY_H
+#define IVCS_NET_RETRY_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IVCS_RETRY_BASE_MS 500u
+#define IVCS_RETRY_CAP_MS 16000u
+
+/* 1 if a request that ended with code err (0 or negative) and HTTP status
+ * (0 if no response was read) should be tried again, else 0. A 2xx/3xx/
+ * 304/412 status is an answer, not a failure: 0. */
+int ivcs_retry_should(int err, int status);
+
+/* The delay before retry number attempt (0 for the first retry): uniform in
+ * [0, min(cap, base * 2^attempt)] ("full jitter"), drawn from *rng
+ * (xorshift; seed it with any non-zero value). */
+uint32_t ivcs_retry_backoff_ms(unsigned attempt, uint64_t *rng);
+
+/* The upper bound of that draw, min(cap, base * 2^attempt). */
+uint32_t ivcs_retry_backoff_cap_ms(unsigned attempt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

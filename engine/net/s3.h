@@ -1,0 +1,173 @@
+/*
+ * s3.h - S3 operations over the HTTP client (http_client.h), signed with
+ * SigV4 (sigv4.h), path-style addressing (endpoint/bucket/key) unless the
+ * config asks for virtual-hosted style.
+ *
+ * Asynchronous use (the engine): fill an ivcs_s3_op, ivcs_s3_start() it, run
+ * the loop; op->on_done runs once with the result. One attempt: retries are
+ * the caller's (retry.h). Synchronous use (CLI, tests): ivcs_s3_run() starts
+ * the op, runs the loop until it is done, and retries as retry.h says up to
+ * op->max_attempts times with backoff.
+ *
+ * Results: 0 for a 2xx (and for 304/412 of a conditional request, with
+ * op->res.status telling which); IVCS_ERR_NOT_FOUND for 404;
+ * IVCS_ERR_S3 for any other HTTP error, with the S3 error code and message
+ * in op->res.code/message (e.g. "SignatureDoesNotMatch"); transport codes
+ * (IVCS_ERR_CONNECT, IVCS_ERR_TLS_VERIFY with the reason in
+ * op->res.detail, IVCS_ERR_TIMEOUT, ...) otherwise. Secrets never appear in
+ * any result string.
+ *
+ * Request bodies: a buffer, or a producer (http_client.h ivcs_http_body_fn)
+ * with body_len. Payload signing: buffers up to IVCS_S3_SIGN_MAX bytes are
+ * signed with their SHA-256; larger ones and producers are sent as
+ * UNSIGNED-PAYLOAD with Content-MD5 (computed here for buffers, given by the
+ * caller for producers: the engine computes it in a first pass over the
+ * ring), so the server still rejects any corruption in flight.
+ *
+ * Threads: the loop's thread only.
+ */
+#ifndef IVCS_NET_S3_H
+#define IVCS_NET_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/net/http_client.h"
+#include "engine/net/loop.h"
+#include "engine/net/s3_xml.h"
+#include "ivcs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IVCS_S3_SIGN_MAX (256 * 1024)
+#define IVCS_S3_HEAD_MAX 8192   /* request head (line + headers) */
+#define IVCS_S3_META_MAX 8      /* x-amz-meta-* pairs per request/response */
+
+typedef struct ivcs_s3 ivcs_s3;
+
+typedef enum {
+    IVCS_S3_PUT = 1,
+    IVCS_S3_GET,
+    IVCS_S3_HEAD,
+    IVCS_S3_DELETE,
+    IVCS_S3_LIST,           /* ListObjectsV2 */
+    IVCS_S3_CREATE_BUCKET,
+    IVCS_S3_PUT_LIFECYCLE,  /* body: the LifecycleConfiguration XML */
+} ivcs_s3_kind_e;
+
+typedef struct ivcs_s3_meta {
+    char name[64];   /* without the "x-amz-meta-" prefix, lowercase */
+    char value[256];
+} ivcs_s3_meta;
+
+/* One ListObjectsV2 record: an object (is_prefix 0) or a CommonPrefix. */
+typedef struct ivcs_s3_entry {
+    const char *key;
+    uint64_t size;
+    const char *etag;
+    const char *last_modified;
+    int is_prefix;
+} ivcs_s3_entry;
+
+typedef struct ivcs_s3_result {
+    int status;                /* HTTP status, 0 if none */
+    char code[64];             /* S3 error code, "" if none */
+    char message[256];         /* S3 error message */
+    char detail[256];          /* transport detail (TLS verify reason, errno text) */
+    char request_id[128];
+    char etag[80];             /* as sent by the server, quotes included */
+    int64_t content_length;    /* of the response (HEAD: of the object); -1 if absent */
+    char content_type[128];
+    char last_modified[64];
+    char content_range[96];
+    ivcs_s3_meta meta[IVCS_S3_META_MAX];
+    int n_meta;
+    /* LIST */
+    int is_truncated;
+    char next_token[IVCS_S3_TOKEN_MAX + 1]; /* NextContinuationToken */
+    uint32_t key_count;
+    unsigned attempts;         /* tries ivcs_s3_run made */
+} ivcs_s3_result;
+
+typedef struct ivcs_s3_op ivcs_s3_op;
+
+struct ivcs_s3_op {
+    /* in */
+    ivcs_s3_kind_e kind;
+    const char *key;              /* object key (the config prefix is NOT added) */
+    const uint8_t *body;          /* PUT / lifecycle body, or NULL */
+    ivcs_http_body_fn body_fn;    /* or a producer */
+    void *body_arg;
+    uint64_t body_len;
+    const char *content_md5;      /* base64; NULL: computed (buffers only); "": none */
+    const char *content_type;     /* NULL: none */
+    const ivcs_s3_meta *meta;     /* PUT metadata */
+    int n_meta;
+    const char *if_none_match;    /* PUT: "*"; GET: an ETag; NULL: none */
+    int64_t range_first, range_last; /* GET bytes=first-last; first < 0: whole;
+                                        last < 0: to the end */
+    const char *prefix, *delimiter, *continuation, *start_after; /* LIST */
+    uint32_t max_keys;            /* LIST: 0 = server default (1000) */
+    uint32_t upload_ms, reply_ms; /* 0: the client's defaults */
+    unsigned max_attempts;        /* ivcs_s3_run: 0 = 1 (no retry) */
+    uint32_t backoff_max_ms;      /* ivcs_s3_run: cap on one wait, 0 = 16 s */
+    /* GET body sink; NULL: the body is discarded. Non-zero return fails. */
+    int (*on_data)(void *arg, const uint8_t *data, size_t len);
+    /* LIST records; a non-zero return fails the op with that code */
+    int (*on_entry)(void *arg, const ivcs_s3_entry *e);
+    void (*on_done)(ivcs_s3_op *op, int result); /* async only */
+    void *arg;
+    /* debug/test: sent as the Content-MD5 value instead of the real one */
+    const char *debug_bad_md5;
+    /* out */
+    ivcs_s3_result res;
+    /* private */
+    ivcs_s3 *s3;
+    ivcs_http_request http;
+    char md5_b64[32];
+    uint8_t *ebuf;   /* collected response body (errors, listings) */
+    size_t ebuf_len, ebuf_cap;
+    int collect;
+    int done, result;
+    char head[IVCS_S3_HEAD_MAX];
+};
+
+/* Creates a client from cfg (copied). loop NULL: the client makes and owns
+ * one (for ivcs_s3_run). IVCS_ERR_CONFIG / IVCS_ERR_TLS (CA file). */
+IVCS_MUST_CHECK int ivcs_s3_new(ivcs_s3 **out, const ivcs_allocator_s *alloc,
+                                const ivcs_config_s *cfg, ivcs_loop *loop);
+void ivcs_s3_destroy(ivcs_s3 *s3);
+
+ivcs_loop *ivcs_s3_loop(ivcs_s3 *s3);
+ivcs_http_client *ivcs_s3_http(ivcs_s3 *s3);
+
+/* Default timeouts of ops that leave theirs 0 (ms): upload, reply. */
+void ivcs_s3_set_timeouts(ivcs_s3 *s3, uint32_t upload_ms, uint32_t reply_ms);
+
+/* Starts op (one attempt); on_done runs from the loop. 0 or a negative code
+ * (then on_done never runs). */
+IVCS_MUST_CHECK int ivcs_s3_start(ivcs_s3 *s3, ivcs_s3_op *op);
+
+/* Runs op to completion on the client's loop with retries; returns the
+ * result (see above). */
+IVCS_MUST_CHECK int ivcs_s3_run(ivcs_s3 *s3, ivcs_s3_op *op);
+
+/* A zeroed op of the given kind (ranges off). */
+void ivcs_s3_op_init(ivcs_s3_op *op, ivcs_s3_kind_e kind, const char *key);
+
+/* Releases what a finished op holds (its collected body buffer). */
+void ivcs_s3_op_cleanup(ivcs_s3_op *op);
+
+/* A presigned GET URL for key valid expires seconds from now. */
+IVCS_MUST_CHECK int ivcs_s3_presign_get(ivcs_s3 *s3, const char *key, uint32_t expires,
+                                        char *url, size_t cap);
+
+/* Content-MD5 value (base64 of the MD5) of p[0..n) into out (>= 25 bytes). */
+IVCS_MUST_CHECK int ivcs_s3_content_md5(const void *p, size_t n, char *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,472 @@
+/* cmd_s3.c - `ivcs s3`: S3 operations over ivcs's own transport, by hand. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/net/s3.h"
+#include "engine/net/s3_xml.h"
+#include "ivcs.h"
+#include "tools/commands.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ivcs s3 <op> --config FILE [options]\n"
+            "  put FILE KEY [FILE KEY...] [--meta k=v]... [--if-none-match] [--content-type T]\n"
+            "  get KEY [--range A-B] [--if-none-match ETAG] [-o FILE]\n"
+            "  ls [--prefix P] [--delimiter D] [--max N] [--page-size N]\n"
+            "  rm KEY\n"
+            "  head KEY\n"
+            "  presign KEY [--expires SECONDS]\n"
+            "  mb                           create the configured bucket\n"
+            "  lifecycle --days N [--prefix P]   expire objects under P after N days\n"
+            "common: --config FILE (default $IVCS_CONFIG), --retries N (attempts, default 3),\n"
+            "        --timeout-ms N (upload bound), --reply-ms N, --stats\n"
+            "debug:  put --no-md5 (no Content-MD5), put --debug-bad-md5 (send a wrong one)\n"
+            "exit: 0 ok, 1 failure (the S3 error code and message are printed), 2 usage\n");
+}
+
+typedef struct {
+    const char *config;
+    unsigned attempts;
+    uint32_t upload_ms, reply_ms;
+    int stats;
+    /* op options */
+    ivcs_s3_meta meta[IVCS_S3_META_MAX];
+    int n_meta;
+    int if_none_match_star;
+    const char *if_none_match;
+    const char *content_type;
+    const char *range;
+    const char *out;
+    const char *prefix, *delimiter;
+    long max, page_size;
+    long expires;
+    long days;
+    int no_md5, bad_md5;
+    const char *pos[64];
+    int npos;
+} opts;
+
+static int report(const char *what, const char *key, int rc, const ivcs_s3_op *op)
+{
+    const ivcs_s3_result *r = &op->res;
+    if (rc == IVCS_ERR_S3 || rc == IVCS_ERR_NOT_FOUND) {
+        fprintf(stderr, "ivcs s3: %s%s%s: %s%s%s (HTTP %d)\n", what, key ? " " : "", key ? key : "",
+                r->code, r->message[0] ? ": " : "", r->message, r->status);
+    } else {
+        fprintf(stderr, "ivcs s3: %s%s%s: %s%s%s\n", what, key ? " " : "", key ? key : "",
+                ivcs_strerror(rc), r->detail[0] ? ": " : "", r->detail);
+    }
+    return 1;
+}
+
+static void setup(ivcs_s3_op *op, const opts *o)
+{
+    op->max_attempts = o->attempts;
+    op->upload_ms = o->upload_ms;
+    op->reply_ms = o->reply_ms;
+}
+
+/* ---------------------------------------------------------------- put */
+
+static int do_put(ivcs_s3 *s3, const opts *o)
+{
+    if (o->npos < 2 || o->npos % 2) return -2;
+    for (int i = 0; i < o->npos; i += 2) {
+        const char *file = o->pos[i], *key = o->pos[i + 1];
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            fprintf(stderr, "ivcs s3: put: cannot open %s: %s\n", file, strerror(errno));
+            if (fd >= 0) close(fd);
+            return 1;
+        }
+        size_t len = (size_t)st.st_size;
+        const uint8_t *data = NULL;
+        if (len) {
+            void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+            if (m == MAP_FAILED) {
+                fprintf(stderr, "ivcs s3: put: cannot map %s: %s\n", file, strerror(errno));
+                close(fd);
+                return 1;
+            }
+            data = m;
+        }
+        close(fd);
+        ivcs_s3_op op;
+        ivcs_s3_op_init(&op, IVCS_S3_PUT, key);
+        setup(&op, o);
+        op.body = data;
+        op.body_len = len;
+        op.meta = o->meta;
+        op.n_meta = o->n_meta;
+        op.content_type = o->content_type;
+        if (o->if_none_match_star) op.if_none_match = "*";
+        if (o->no_md5) op.content_md5 = "";
+        /* A valid base64 MD5 of 16 zero bytes: well-formed, and wrong. */
+        if (o->bad_md5) op.debug_bad_md5 = "AAAAAAAAAAAAAAAAAAAAAA==";
+        int rc = ivcs_s3_run(s3, &op);
+        if (data) munmap((void *)data, len);
+        if (rc == 0 && op.res.status == 412) {
+            fprintf(stderr, "ivcs s3: put %s: PreconditionFailed: the object exists (HTTP 412)\n",
+                    key);
+            ivcs_s3_op_cleanup(&op);
+            return 1;
+        }
+        if (rc < 0) {
+            report("put", key, rc, &op);
+            ivcs_s3_op_cleanup(&op);
+            return 1;
+        }
+        if (o->npos == 2) printf("%s\n", op.res.etag);
+        ivcs_s3_op_cleanup(&op);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- get */
+
+typedef struct {
+    FILE *f;
+    unsigned attempt;
+    const ivcs_s3_op *op;
+    int seekable;
+} sink;
+
+static int on_data(void *arg, const uint8_t *data, size_t len)
+{
+    sink *s = arg;
+    /* A retried GET starts over from byte 0. */
+    if (s->attempt != s->op->res.attempts) {
+        s->attempt = s->op->res.attempts;
+        if (s->seekable && ftruncate(fileno(s->f), 0) == 0) rewind(s->f);
+    }
+    return fwrite(data, 1, len, s->f) == len ? 0 : IVCS_ERR_WRITE;
+}
+
+static int do_get(ivcs_s3 *s3, const opts *o)
+{
+    if (o->npos != 1) return -2;
+    const char *key = o->pos[0];
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, IVCS_S3_GET, key);
+    setup(&op, o);
+    if (o->range) {
+        char *e;
+        long long a = strtoll(o->range, &e, 10), b = -1;
+        if (e == o->range || *e != '-' || a < 0) return -2;
+        if (e[1]) {
+            char *e2;
+            b = strtoll(e + 1, &e2, 10);
+            if (*e2 || b < a) return -2;
+        }
+        op.range_first = a;
+        op.range_last = b;
+    }
+    op.if_none_match = o->if_none_match;
+    sink sk = {.f = stdout, .attempt = 1, .op = &op, .seekable = 0};
+    if (o->out && strcmp(o->out, "-")) {
+        sk.f = fopen(o->out, "wb");
+        if (!sk.f) {
+            fprintf(stderr, "ivcs s3: get: cannot write %s: %s\n", o->out, strerror(errno));
+            return 1;
+        }
+        sk.seekable = 1;
+    }
+    op.on_data = on_data;
+    op.arg = &sk;
+    int rc = ivcs_s3_run(s3, &op);
+    int ok = rc == 0;
+    if (sk.f != stdout) ok = (fclose(sk.f) == 0) && ok;
+    else ok = (fflush(stdout) == 0) && ok;
+    if (rc < 0) {
+        report("get", key, rc, &op);
+        if (o->out && strcmp(o->out, "-")) unlink(o->out);
+    } else if (op.res.status == 304) {
+        fprintf(stderr, "ivcs s3: get %s: not modified (HTTP 304)\n", key);
+    } else if (!ok) {
+        fprintf(stderr, "ivcs s3: get %s: write failed\n", key);
+    }
+    ivcs_s3_op_cleanup(&op);
+    return rc == 0 && ok ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------- ls */
+
+typedef struct {
+    long printed, max;
+} lister;
+
+static int on_entry(void *arg, const ivcs_s3_entry *e)
+{
+    lister *l = arg;
+    if (l->max >= 0 && l->printed >= l->max) return 0;
+    if (e->is_prefix) printf("%12s  %s\n", "PRE", e->key);
+    else printf("%12llu  %s\n", (unsigned long long)e->size, e->key);
+    l->printed++;
+    return 0;
+}
+
+static int do_ls(ivcs_s3 *s3, const opts *o)
+{
+    if (o->npos) return -2;
+    lister l = {0, o->max};
+    char token[IVCS_S3_TOKEN_MAX + 1] = "";
+    unsigned pages = 0;
+    for (;;) {
+        ivcs_s3_op op;
+        ivcs_s3_op_init(&op, IVCS_S3_LIST, NULL);
+        setup(&op, o);
+        op.prefix = o->prefix;
+        op.delimiter = o->delimiter;
+        op.continuation = token[0] ? token : NULL;
+        if (o->page_size > 0) op.max_keys = (uint32_t)o->page_size;
+        op.on_entry = on_entry;
+        op.arg = &l;
+        int rc = ivcs_s3_run(s3, &op);
+        pages++;
+        if (rc < 0) {
+            report("ls", NULL, rc, &op);
+            ivcs_s3_op_cleanup(&op);
+            return 1;
+        }
+        int more = op.res.is_truncated && op.res.next_token[0];
+        snprintf(token, sizeof token, "%s", op.res.next_token);
+        ivcs_s3_op_cleanup(&op);
+        if (!more || (l.max >= 0 && l.printed >= l.max)) break;
+    }
+    if (o->stats) fprintf(stderr, "ivcs s3: ls: %ld entries, %u pages\n", l.printed, pages);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- others */
+
+static int do_simple(ivcs_s3 *s3, const opts *o, ivcs_s3_kind_e kind, const char *what)
+{
+    if (o->npos != (kind == IVCS_S3_CREATE_BUCKET ? 0 : 1)) return -2;
+    const char *key = o->npos ? o->pos[0] : NULL;
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, kind, key);
+    setup(&op, o);
+    int rc = ivcs_s3_run(s3, &op);
+    if (rc < 0) {
+        report(what, key, rc, &op);
+        ivcs_s3_op_cleanup(&op);
+        return 1;
+    }
+    if (kind == IVCS_S3_HEAD) {
+        const ivcs_s3_result *r = &op.res;
+        printf("status: %d\netag: %s\ncontent-length: %lld\n", r->status, r->etag,
+               (long long)r->content_length);
+        if (r->content_type[0]) printf("content-type: %s\n", r->content_type);
+        if (r->last_modified[0]) printf("last-modified: %s\n", r->last_modified);
+        for (int i = 0; i < r->n_meta; i++)
+            printf("x-amz-meta-%s: %s\n", r->meta[i].name, r->meta[i].value);
+    }
+    ivcs_s3_op_cleanup(&op);
+    return 0;
+}
+
+static int do_presign(ivcs_s3 *s3, const opts *o)
+{
+    if (o->npos != 1) return -2;
+    char url[4096];
+    long exp = o->expires > 0 ? o->expires : 3600;
+    int rc = ivcs_s3_presign_get(s3, o->pos[0], (uint32_t)exp, url, sizeof url);
+    if (rc < 0) {
+        fprintf(stderr, "ivcs s3: presign %s: %s\n", o->pos[0], ivcs_strerror(rc));
+        return 1;
+    }
+    printf("%s\n", url);
+    return 0;
+}
+
+static int do_lifecycle(ivcs_s3 *s3, const opts *o)
+{
+    if (o->npos || o->days <= 0 || o->days > (long)UINT32_MAX) return -2;
+    /* The body comes from the shared S3 XML writer (escaping included), the
+     * same one the engine uses. */
+    char xml[8192];
+    ivcs_s3_lifecycle_rule rule = {.id = "ivcs-expire",
+                                   .prefix = o->prefix ? o->prefix : "",
+                                   .days = (uint32_t)o->days,
+                                   .enabled = 1};
+    int64_t n = ivcs_s3_lifecycle_xml(xml, sizeof xml, &rule, 1);
+    if (n < 0) {
+        fprintf(stderr, "ivcs s3: lifecycle: %s\n",
+                n == IVCS_ERR_TOO_LONG ? "prefix too long"
+                                       : "prefix must be UTF-8 text without control characters");
+        return 2;
+    }
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, IVCS_S3_PUT_LIFECYCLE, NULL);
+    setup(&op, o);
+    op.body = (const uint8_t *)xml;
+    op.body_len = (uint64_t)n;
+    op.content_type = "application/xml";
+    int rc = ivcs_s3_run(s3, &op);
+    if (rc < 0) report("lifecycle", NULL, rc, &op);
+    ivcs_s3_op_cleanup(&op);
+    return rc < 0 ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int parse_long(const char *s, long *out)
+{
+    char *e;
+    errno = 0;
+    long v = strtol(s, &e, 10);
+    if (errno || e == s || *e || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+int ivcs_cmd_s3(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.attempts = 3;
+    o.max = -1;
+    o.config = getenv("IVCS_CONFIG");
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+#define NEED_VALUE                                                                           \
+    do {                                                                                     \
+        if (!v) {                                                                            \
+            fprintf(stderr, "ivcs s3: %s needs a value\n", a);                               \
+            return 2;                                                                        \
+        }                                                                                    \
+        i++;                                                                                 \
+    } while (0)
+        if (!strcmp(a, "--config")) {
+            NEED_VALUE;
+            o.config = v;
+        } else if (!strcmp(a, "--retries")) {
+            NEED_VALUE;
+            if (parse_long(v, &n) || n < 1 || n > 100) return fprintf(stderr, "ivcs s3: bad --retries\n"), 2;
+            o.attempts = (unsigned)n;
+        } else if (!strcmp(a, "--timeout-ms") || !strcmp(a, "--reply-ms")) {
+            NEED_VALUE;
+            if (parse_long(v, &n) || n > 86400000L) return fprintf(stderr, "ivcs s3: bad %s\n", a), 2;
+            if (a[2] == 't') o.upload_ms = (uint32_t)n;
+            else o.reply_ms = (uint32_t)n;
+        } else if (!strcmp(a, "--stats")) {
+            o.stats = 1;
+        } else if (!strcmp(a, "--meta")) {
+            NEED_VALUE;
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || o.n_meta >= IVCS_S3_META_MAX ||
+                (size_t)(eq - v) >= sizeof o.meta[0].name || strlen(eq + 1) >= sizeof o.meta[0].value)
+                return fprintf(stderr, "ivcs s3: bad --meta (k=v, at most %d)\n", IVCS_S3_META_MAX), 2;
+            ivcs_s3_meta *m = &o.meta[o.n_meta++];
+            memcpy(m->name, v, (size_t)(eq - v));
+            m->name[eq - v] = 0;
+            snprintf(m->value, sizeof m->value, "%s", eq + 1);
+        } else if (!strcmp(a, "--if-none-match")) {
+            if (!strcmp(sub, "get")) {
+                NEED_VALUE;
+                o.if_none_match = v;
+            } else {
+                o.if_none_match_star = 1;
+            }
+        } else if (!strcmp(a, "--content-type")) {
+            NEED_VALUE;
+            o.content_type = v;
+        } else if (!strcmp(a, "--range")) {
+            NEED_VALUE;
+            o.range = v;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            NEED_VALUE;
+            o.out = v;
+        } else if (!strcmp(a, "--prefix")) {
+            NEED_VALUE;
+            o.prefix = v;
+        } else if (!strcmp(a, "--delimiter")) {
+            NEED_VALUE;
+            o.delimiter = v;
+        } else if (!strcmp(a, "--max") || !strcmp(a, "--page-size") || !strcmp(a, "--expires") ||
+                   !strcmp(a, "--days")) {
+            NEED_VALUE;
+            if (parse_long(v, &n)) return fprintf(stderr, "ivcs s3: bad %s\n", a), 2;
+            if (a[2] == 'm') o.max = n;
+            else if (a[2] == 'p') o.page_size = n;
+            else if (a[2] == 'e') o.expires = n;
+            else o.days = n;
+        } else if (!strcmp(a, "--no-md5")) {
+            o.no_md5 = 1;
+        } else if (!strcmp(a, "--debug-bad-md5")) {
+            o.bad_md5 = 1;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "ivcs s3: unknown option %s\n", a);
+            return 2;
+        } else if (o.npos < (int)(sizeof o.pos / sizeof o.pos[0])) {
+            o.pos[o.npos++] = a;
+        } else {
+            fprintf(stderr, "ivcs s3: too many arguments\n");
+            return 2;
+        }
+#undef NEED_VALUE
+    }
+    if (!o.config) {
+        fprintf(stderr, "ivcs s3: no configuration: --config FILE or IVCS_CONFIG\n");
+        return 2;
+    }
+    ivcs_config_s cfg;
+    char err[256] = "";
+    int rc = ivcs_config_load(&cfg, o.config, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "ivcs s3: config %s: %s%s%s\n", o.config, ivcs_strerror(rc),
+                err[0] ? ": " : "", err);
+        return 1;
+    }
+    ivcs_s3 *s3;
+    rc = ivcs_s3_new(&s3, NULL, &cfg, NULL);
+    memset(cfg.secret_key, 0, sizeof cfg.secret_key);
+    if (rc < 0) {
+        fprintf(stderr, "ivcs s3: cannot set up the client: %s\n", ivcs_strerror(rc));
+        return 1;
+    }
+    int ret;
+    if (!strcmp(sub, "put")) ret = do_put(s3, &o);
+    else if (!strcmp(sub, "get")) ret = do_get(s3, &o);
+    else if (!strcmp(sub, "ls")) ret = do_ls(s3, &o);
+    else if (!strcmp(sub, "rm")) ret = do_simple(s3, &o, IVCS_S3_DELETE, "rm");
+    else if (!strcmp(sub, "head")) ret = do_simple(s3, &o, IVCS_S3_HEAD, "head");
+    else if (!strcmp(sub, "mb")) ret = do_simple(s3, &o, IVCS_S3_CREATE_BUCKET, "mb");
+    else if (!strcmp(sub, "presign")) ret = do_presign(s3, &o);
+    else if (!strcmp(sub, "lifecycle")) ret = do_lifecycle(s3, &o);
+    else {
+        fprintf(stderr, "ivcs s3: unknown operation '%s'\n", sub);
+        ret = -2;
+    }
+    if (o.stats) {
+        ivcs_http_stats st;
+        ivcs_http_client_stats(ivcs_s3_http(s3), &st);
+        fprintf(stderr,
+                "ivcs s3: stats: connects %llu, full handshakes %llu, resumed %llu, "
+                "reused %llu, resent %llu\n",
+                (unsigned long long)st.connects, (unsigned long long)st.handshakes,
+                (unsigned long long)st.resumed, (unsigned long long)st.reused,
+                (unsigned long long)st.resent);
+    }
+    ivcs_s3_destroy(s3);
+    if (ret == -2) {
+        usage(stderr);
+        return 2;
+    }
+    return ret;
+}
