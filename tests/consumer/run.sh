@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR CONSUMER_DIR CC CXX "EXTRA_FLAGS"
+#
+# Installs BUILD_DIR (cmake --install) into a temporary prefix, then builds
+# consumer.c against that prefix three ways and runs each program:
+#   1. CMake: find_package(ivcs) + ivcs::ivcs (shared)
+#   2. CMake: find_package(ivcs) + ivcs::ivcs_static
+#   3. cc $(pkg-config --cflags --libs ivcs) with PKG_CONFIG_PATH at the prefix
+# and checks the installed tree: headers compile as C++, libivcs.so exports
+# only iv_cs_*/ivcs_* symbols, the programs load the library from the prefix.
+set -euo pipefail
+
+build=$1
+here=$2
+cc=$3
+cxx=$4
+extra=${5:-}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ivcs-consumer.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+prefix="$work/prefix"
+log="$work/log"
+
+step() { echo "--- $*"; }
+die() {
+    echo "FAIL: $*" >&2
+    [[ -s "$log" ]] && tail -50 "$log" >&2
+    exit 1
+}
+
+step "cmake --install $build --prefix $prefix"
+cmake --install "$build" --prefix "$prefix" >"$log" 2>&1 || die "cmake --install"
+for h in iv_cm.h iv_err.h iv_cs.h ivcs.h ivcs_err.h; do
+    [[ -f "$prefix/include/ivcs/$h" ]] || die "header $h not installed"
+done
+libdir=$(dirname "$(find "$prefix" -name 'libivcs.so' | head -1)")
+[[ -n "$libdir" && -e "$libdir/libivcs.so" ]] || die "libivcs.so not installed"
+[[ -e "$libdir/libivcs.a" ]] || die "libivcs.a not installed"
+[[ -f "$libdir/pkgconfig/ivcs.pc" ]] || die "ivcs.pc not installed"
+[[ -f "$libdir/cmake/ivcs/ivcsConfig.cmake" ]] || die "ivcsConfig.cmake not installed"
+[[ -x "$prefix/bin/ivcs" ]] || die "ivcs CLI not installed"
+
+step "installed ivcs CLI runs"
+"$prefix/bin/ivcs" version >"$log" 2>&1 || die "ivcs version"
+grep -q '^ivcs [0-9]*\.[0-9]*\.[0-9]*$' "$log" || die "ivcs version printed: $(cat "$log")"
+
+step "libivcs.so exports only the public API"
+bad=$(nm -D --defined-only "$libdir/libivcs.so" | awk '$2 != "A" {print $3}' |
+    sed 's/@.*//' | grep -Ev '^(iv_cs_|ivcs_)' || true)
+[[ -z "$bad" ]] || die "unexpected exported symbols: $(echo $bad | head -c 400)"
+syms=$(nm -D --defined-only "$libdir/libivcs.so")
+grep -q ' ivcs_version' <<<"$syms" || die "ivcs_version not exported"
+soname=$(objdump -p "$libdir/libivcs.so" | awk '/SONAME/ {print $2}')
+[[ "$soname" =~ ^libivcs\.so\.[0-9]+$ ]] || die "SONAME is '$soname'"
+
+step "installed headers compile as C++"
+printf '#include "iv_cs.h"\n#include "ivcs.h"\nint main() { return ivcs_strerror(0) == nullptr; }\n' \
+    >"$work/cxx.cc"
+"$cxx" -std=c++17 -Wall -Wextra -Werror -fsyntax-only -I "$prefix/include/ivcs" "$work/cxx.cc" \
+    >"$log" 2>&1 || die "headers as C++"
+
+step "CMake find_package(ivcs): shared and static"
+# shellcheck disable=SC2086
+cmake -S "$here/project" -B "$work/cmake-build" -G Ninja \
+    -DCMAKE_C_COMPILER="$cc" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCONSUMER_SOURCE="$here/consumer.c" \
+    -DCMAKE_C_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" >"$log" 2>&1 || die "cmake configure"
+grep -q "ivcs_DIR" "$work/cmake-build/CMakeCache.txt" || die "find_package did not record ivcs_DIR"
+grep -q "ivcs_DIR:PATH=$prefix" "$work/cmake-build/CMakeCache.txt" || die "ivcs found outside the prefix"
+cmake --build "$work/cmake-build" >"$log" 2>&1 || die "cmake build"
+for exe in consumer_shared consumer_static; do
+    "$work/cmake-build/$exe" >"$log" 2>&1 || die "$exe failed"
+    grep -q "^ivcs " "$log" || die "$exe printed nothing"
+    echo "    $exe: $(head -1 "$log")"
+done
+# (ldd output is captured first: grep -q may exit early and, with pipefail,
+# a SIGPIPE'd ldd would fail the pipeline.)
+deps=$(ldd "$work/cmake-build/consumer_shared")
+grep -q "$libdir/libivcs.so" <<<"$deps" ||
+    die "consumer_shared does not load libivcs from the prefix: $deps"
+deps=$(ldd "$work/cmake-build/consumer_static")
+if grep -q libivcs <<<"$deps"; then
+    die "consumer_static depends on libivcs.so"
+fi
+
+step "pkg-config ivcs"
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+flags=$(pkg-config --cflags --libs ivcs) || die "pkg-config"
+[[ "$flags" == *"-I$prefix/include/ivcs"* ]] || die "pkg-config --cflags points elsewhere: $flags"
+[[ "$(pkg-config --modversion ivcs)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "pkg-config --modversion"
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Werror $extra -o "$work/consumer_pc" "$here/consumer.c" $flags \
+    >"$log" 2>&1 || die "cc with pkg-config flags"
+LD_LIBRARY_PATH="$libdir" "$work/consumer_pc" >"$log" 2>&1 || die "consumer_pc failed"
+echo "    consumer_pc: $(head -1 "$log")"
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$work/consumer_pc")
+grep -q "$libdir/libivcs.so" <<<"$deps" || die "consumer_pc does not load libivcs from the prefix: $deps"
+
+echo "install.consumer: all checks passed"
