@@ -49,7 +49,7 @@ typedef struct {
     long expires;
     long days;
     int no_md5, bad_md5;
-    const char *pos[64];
+    const char *pos[512]; /* put takes FILE KEY pairs: room for 255 */
     int npos;
 } opts;
 
