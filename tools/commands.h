@@ -6,5 +6,6 @@
  * argv[0] is the subcommand name. */
 int ivcs_cmd_mux(int argc, char **argv);
 int ivcs_cmd_s3(int argc, char **argv);
+int ivcs_cmd_push(int argc, char **argv);
 
 #endif

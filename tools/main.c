@@ -14,6 +14,7 @@ typedef struct {
 /* One line per subcommand. */
 static const command commands[] = {
     {"mux", ivcs_cmd_mux, "split raw H.264/H.265 (+ADTS AAC) into MPEG-TS slices"},
+    {"push", ivcs_cmd_push, "sample firmware loop: push raw media through iv_cs_* to the cloud"},
     {"s3", ivcs_cmd_s3, "S3 put/get/ls/rm/head/presign over ivcs's transport"},
 };
 

@@ -13,6 +13,23 @@
  *    (the two may be different threads). The caller orders frames by time.
  *  - Callbacks run on the engine thread; they must not call iv_cs_exit().
  *  - iv_cs_init()/iv_cs_exit() must not race with any other iv_cs_* call.
+ *
+ * Behaviour (docs/ENGINE.md has the details):
+ *  - No plan: pushes and event starts return IV_ERR_CS_APPLY_NO_SERVICE.
+ *    Full-time plan: iv_cs_push_stream_start_cb, every frame is uploaded.
+ *    Event plan: no callback; pushes are still accepted and kept in the ring
+ *    as a rolling pre-record buffer (uploaded only when an event's stream
+ *    window covers them, else discarded silently).
+ *  - Event start, callback order: capture_picture_cb, push_stream_start_cb
+ *    (if the stream was not running), the event record is written, the JPEG
+ *    is uploaded, then picture_result_cb(pic, 0). A NULL/0 picture gets no
+ *    result callback; a buffer that is not a JPEG (FFD8 ... FFD9) gets
+ *    picture_result_cb(pic, IV_ERR_CS_UPLOAD_OPEN_FILE_FAIL) at once.
+ *    Event stop: the record is rewritten, push_stream_stop_cb when no other
+ *    event is open and no full-time plan runs.
+ *  - After a frame was lost (ring full) P-frames get IV_ERR_CS_NEED_IDR_FRAME
+ *    until an I-frame; the first frame must be an I-frame. 120 s without
+ *    data pauses the recording; the next frame must be an I-frame.
  */
 #ifndef IV_CS_H
 #define IV_CS_H
@@ -64,7 +81,8 @@ typedef struct iv_cs_init_parm_s {
  * -600 NULL param, -601 NULL callback, -602 bad size/format, -610 twice. */
 IVCS_API iv_err_code_e iv_cs_init(iv_cs_init_parm_s *pstInitParm);
 
-/* Stops, flushes what it can within the upload timeout, frees everything. */
+/* Stops, flushes what it can within the upload timeout, frees everything.
+ * Data still not uploaded after the upload timeout is dropped (counted). */
 IVCS_API iv_err_code_e iv_cs_exit(void);
 
 /* Copies one frame into its ring. pstCsPack is an iv_cm_venc_pack_s for

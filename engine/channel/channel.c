@@ -1,0 +1,427 @@
+/*
+ * channel.c - a channel's firmware-facing side: opening (the ring split),
+ * the push path (validate, copy into the ring, commit, wake only a sleeping
+ * engine), the zero-copy reserve/commit, event calls validated on the
+ * caller's thread, and stats.
+ *
+ * The push path takes no lock, allocates nothing and makes no syscall
+ * unless the engine sleeps (ring commit returned 1) or a ring just became
+ * full (the engine must make room). Every error returns before any state
+ * changes, so a bad frame loses nothing accepted earlier.
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "engine/cloud/engine_internal.h"
+#include "engine/cloud/event_time.h"
+#include "engine/codec/adts.h"
+#include "engine/core/alloc.h"
+
+#define RLX memory_order_relaxed
+
+static inline void bump(_Atomic uint64_t *c, uint64_t n)
+{
+    /* single writer per counter: a relaxed load + store, no locked op */
+    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
+}
+
+static size_t round_up(size_t v, size_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+/* The largest video ring that leaves room for an audio ring of at least
+ * audio_min bytes inside total; the audio ring gets the rest. */
+static int split_rings(size_t total, int has_aac, size_t *vcap, size_t *acap)
+{
+    size_t amin = has_aac ? 16384 : IVCS_RING_MIN_CAPACITY;
+    size_t a_mem_min = round_up(ivcs_ring_mem_size(amin), IVCS_RING_MEM_ALIGN);
+    if (total <= a_mem_min) return -1;
+    size_t v = ivcs_ring_capacity_for(total - a_mem_min);
+    if (!v) return -1;
+    size_t v_mem = round_up(ivcs_ring_mem_size(v), IVCS_RING_MEM_ALIGN);
+    size_t a = ivcs_ring_capacity_for(total - v_mem);
+    if (!a || a < amin) return -1;
+    if (!has_aac) a = amin; /* audio is refused: keep its ring minimal */
+    *vcap = v;
+    *acap = a;
+    return 0;
+}
+
+static int fmt_check(const ivcs_channel_config_s *cfg, int *has_aac)
+{
+    const iv_cm_av_data_info_s *f = &cfg->av_fmt;
+    if (cfg->max_gop_size < 65536 || cfg->max_gop_size % 4096) return IV_ERR_CS_INIT_PRM_RANGE;
+    if (f->eVideoType != IV_CM_VENC_TYPE_H264 && f->eVideoType != IV_CM_VENC_TYPE_H265)
+        return IV_ERR_CS_INIT_PRM_RANGE;
+    if (f->u32VideoWidth > 16384 || f->u32VideoHeight > 16384 || f->u32Framerate > 240)
+        return IV_ERR_CS_INIT_PRM_RANGE;
+    if ((unsigned)f->eAudioType >= (unsigned)IV_CM_AENC_TYPE_BUTT) return IV_ERR_CS_INIT_PRM_RANGE;
+    *has_aac = f->eAudioType == IV_CM_AENC_TYPE_AAC;
+    if (*has_aac) {
+        switch ((unsigned)f->eAudioSampleRate) {
+        case 8000: case 11025: case 12000: case 16000: case 22050: case 24000:
+        case 32000: case 44100: case 48000: case 64000: case 96000: break;
+        default: return IV_ERR_CS_INIT_PRM_RANGE;
+        }
+        if (f->eAudioMode != IV_CM_AENC_MODE_MONO && f->eAudioMode != IV_CM_AENC_MODE_STEREO)
+            return IV_ERR_CS_INIT_PRM_RANGE;
+    }
+    return 0;
+}
+
+int ivcs_channel_open(ivcs_engine_s *e, const ivcs_channel_config_s *cfg, ivcs_channel_s **out)
+{
+    if (!e || !out) return IVCS_ERR_INVALID_ARG;
+    if (!cfg) return IV_ERR_CS_INIT_PRM_NULL;
+    *out = NULL;
+    if (!cfg->cb.stream_start || !cfg->cb.stream_stop) return IV_ERR_CS_INIT_CB_NULL;
+    int has_aac = 0;
+    int rc = fmt_check(cfg, &has_aac);
+    if (rc < 0) return rc;
+    size_t vcap, acap;
+    if (split_rings(cfg->max_gop_size, has_aac, &vcap, &acap) < 0) return IV_ERR_CS_INIT_PRM_RANGE;
+    uint32_t idx = atomic_load(&e->n_ch);
+    if (idx >= e->max_ch) return IVCS_ERR_BUFFER_FULL;
+
+    ivcs_channel_s *c = ivcs_alloc(e->alloc, sizeof *c, 64);
+    if (!c) return IV_ERR_CS_PRM_MALLOC_FAIL;
+    memset(c, 0, sizeof *c);
+    c->eng = e;
+    c->alloc = e->alloc;
+    c->index = idx;
+    c->cfg = *cfg;
+    c->has_aac = has_aac;
+    c->vcodec = cfg->av_fmt.eVideoType == IV_CM_VENC_TYPE_H265 ? IVCS_CODEC_H265 : IVCS_CODEC_H264;
+    size_t v_mem = round_up(ivcs_ring_mem_size(vcap), IVCS_RING_MEM_ALIGN);
+    c->ring_mem_len = v_mem + ivcs_ring_mem_size(acap);
+    c->ring_mem = ivcs_alloc(e->alloc, c->ring_mem_len, IVCS_RING_MEM_ALIGN);
+    if (!c->ring_mem) {
+        ivcs_free(e->alloc, c, sizeof *c);
+        return IV_ERR_CS_PRM_MALLOC_FAIL;
+    }
+    rc = ivcs_ring_init(&c->ring[0], c->ring_mem, v_mem, vcap);
+    if (rc == 0)
+        rc = ivcs_ring_init(&c->ring[1], (uint8_t *)c->ring_mem + v_mem,
+                            c->ring_mem_len - v_mem, acap);
+    if (rc == 0) rc = ivcs_up_channel_init(c);
+    if (rc < 0) {
+        ivcs_free(e->alloc, c->ring_mem, c->ring_mem_len);
+        ivcs_free(e->alloc, c, sizeof *c);
+        return rc == IVCS_ERR_INVALID_ARG ? IV_ERR_CS_INIT_PRM_RANGE : rc;
+    }
+    c->max_frame = (uint32_t)ivcs_ring_max_payload(c->ring[0]);
+    atomic_store(&c->need_idr, 1);
+    e->ch[idx] = c;
+    atomic_store_explicit(&e->n_ch, idx + 1, memory_order_release);
+    ivcs_engine_wake(e);
+    *out = c;
+    return 0;
+}
+
+void ivcs_channel_free(ivcs_channel_s *c)
+{
+    if (!c) return;
+    ivcs_up_channel_cleanup(c);
+    ivcs_free(c->alloc, c->ring_mem, c->ring_mem_len);
+    const ivcs_allocator_s *a = c->alloc;
+    ivcs_free(a, c, sizeof *c);
+}
+
+uint32_t ivcs_channel_index(const ivcs_channel_s *ch)
+{
+    return ch ? ch->index : 0;
+}
+
+uint32_t ivcs_channel_max_frame(const ivcs_channel_s *ch)
+{
+    return ch ? ch->max_frame : 0;
+}
+
+/* ---------------------------------------------------------------- push path */
+
+static int gate(ivcs_channel_s *c)
+{
+    if (!atomic_load_explicit(&c->eng->accepting, RLX)) return IVCS_ERR_STATE;
+    if (atomic_load_explicit(&c->eng->service, RLX) == IVCS_SERVICE_NONE)
+        return IV_ERR_CS_APPLY_NO_SERVICE;
+    return 0;
+}
+
+/* Video checks in the order a firmware engineer wants to hear about them. */
+static int check_video(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64_t pts,
+                       int ftype, uint8_t *flags)
+{
+    if (!p || !len) return IVCS_ERR_EMPTY_FRAME;
+    if (ftype != IV_CM_FRAME_TYPE_I && ftype != IV_CM_FRAME_TYPE_P) return IVCS_ERR_FRAME_TYPE;
+    ivcs_frame_info_s fi;
+    int rc = ivcs_nalu_frame_info(c->vcodec, p, len, &fi);
+    if (rc < 0) {
+        if (rc == IVCS_ERR_BAD_ANNEXB || rc == IVCS_ERR_BAD_SPS || rc == IVCS_ERR_NO_PARAMS) {
+            /* error path only: is it the other codec? */
+            ivcs_frame_info_s o;
+            ivcs_vcodec_e other = c->vcodec == IVCS_CODEC_H264 ? IVCS_CODEC_H265 : IVCS_CODEC_H264;
+            if (ivcs_nalu_frame_info(other, p, len, &o) == 0) return IVCS_ERR_CODEC_MISMATCH;
+        }
+        return rc;
+    }
+    if ((ftype == IV_CM_FRAME_TYPE_I) != (fi.is_key != 0)) return IVCS_ERR_FRAME_TYPE;
+    const iv_cm_av_data_info_s *f = &c->cfg.av_fmt;
+    if (fi.is_key && fi.width && f->u32VideoWidth &&
+        (fi.width != f->u32VideoWidth || fi.height != f->u32VideoHeight))
+        return IVCS_ERR_CODEC_MISMATCH;
+    /* A key frame may go back in time: the encoder restarted; the engine
+     * re-anchors. A P-frame may not. */
+    if (c->pv.have_pts && pts < c->pv.last_pts && !fi.is_key) return IVCS_ERR_PTS_BACKWARDS;
+    if (!fi.is_key && atomic_load_explicit(&c->need_idr, RLX)) return IV_ERR_CS_NEED_IDR_FRAME;
+    if (len > c->max_frame) return IVCS_ERR_FRAME_TOO_BIG;
+    *flags = fi.is_key ? ENG_REC_KEY : 0;
+    return 0;
+}
+
+static int check_audio(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64_t pts)
+{
+    if (!p || !len) return IVCS_ERR_EMPTY_FRAME;
+    if (!c->has_aac) return IVCS_ERR_UNSUPPORTED;
+    ivcs_adts_hdr_s h;
+    int n = ivcs_adts_validate(p, len, &h);
+    if (n < 0) return IVCS_ERR_BAD_ADTS;
+    const iv_cm_av_data_info_s *f = &c->cfg.av_fmt;
+    unsigned chans = f->eAudioMode == IV_CM_AENC_MODE_STEREO ? 2 : 1;
+    if (h.sample_rate != (uint32_t)f->eAudioSampleRate || h.channel_config != chans)
+        return IVCS_ERR_CODEC_MISMATCH;
+    if (c->pa.have_pts && pts < c->pa.last_pts) return IVCS_ERR_PTS_BACKWARDS;
+    if (len > IVCS_TS_AUDIO_FRAME_MAX || len > ivcs_ring_max_payload(c->ring[1]))
+        return IVCS_ERR_FRAME_TOO_BIG;
+    return 0;
+}
+
+static void wake(ivcs_engine_s *e)
+{
+    ivcs_eng_wake_producer(e);
+}
+
+/* Publishes a record already written into the ring at the reservation. */
+static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t flags,
+                   uint32_t seq)
+{
+    ivcs_ring_rec_s rec = {.len = len, .type = (uint8_t)s, .flags = flags, .pts = pts, .seq = seq};
+    int rc = ivcs_ring_commit(c->ring[s], &rec);
+    if (rc < 0) return rc;
+    if (rc == 1) wake(c->eng);
+    if (s == ENG_STREAM_VIDEO) {
+        c->pv.last_pts = pts;
+        c->pv.have_pts = 1;
+        if (flags & ENG_REC_KEY) atomic_store_explicit(&c->need_idr, 0, RLX);
+        bump(&c->st_vpushed, 1);
+    } else {
+        c->pa.last_pts = pts;
+        c->pa.have_pts = 1;
+        bump(&c->st_apushed, 1);
+    }
+    /* bytes_pushed is shared by both producers: use an atomic add */
+    atomic_fetch_add_explicit(&c->st_bytes_pushed, len, RLX);
+    return 0;
+}
+
+static int refuse(ivcs_channel_s *c, int rc)
+{
+    atomic_fetch_add_explicit(&c->st_refused, 1, RLX);
+    return rc;
+}
+
+/* Ring full: the frame is lost. Video must restart at an I-frame; the
+ * engine is told (once per episode) to drop old slices to make room. */
+static int full(ivcs_channel_s *c, int s)
+{
+    if (s == ENG_STREAM_VIDEO) atomic_store_explicit(&c->need_idr, 1, RLX);
+    if (!atomic_exchange_explicit(&c->starved, 1, RLX)) wake(c->eng);
+    return refuse(c, IVCS_ERR_BUFFER_FULL);
+}
+
+static int push(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64_t pts,
+                uint8_t flags, uint32_t seq)
+{
+    void *dst;
+    if (s == ENG_STREAM_VIDEO) c->pv.reserved = 0; /* reserve forgets a reservation */
+    else c->pa.reserved = 0;
+    int rc = ivcs_ring_reserve(c->ring[s], len, &dst);
+    if (rc == IVCS_ERR_BUFFER_FULL) return full(c, s);
+    if (rc < 0) return refuse(c, rc);
+    memcpy(dst, p, len);
+    return publish(c, s, len, pts, flags, seq);
+}
+
+int ivcs_channel_push_video(ivcs_channel_s *c, const iv_cm_venc_pack_s *pack)
+{
+    if (!c || !pack) return IVCS_ERR_INVALID_ARG;
+    int rc = gate(c);
+    uint8_t flags = 0;
+    if (rc == 0)
+        rc = check_video(c, pack->pu8Addr, pack->u32Len, pack->u64PTS, (int)pack->eFrameType,
+                         &flags);
+    if (rc < 0) return refuse(c, rc);
+    return push(c, ENG_STREAM_VIDEO, pack->pu8Addr, pack->u32Len, pack->u64PTS, flags,
+                pack->u32Seq);
+}
+
+int ivcs_channel_push_audio(ivcs_channel_s *c, const iv_cm_aenc_pack_s *pack)
+{
+    if (!c || !pack) return IVCS_ERR_INVALID_ARG;
+    int rc = gate(c);
+    if (rc == 0) rc = check_audio(c, pack->pu8Addr, pack->u32Len, pack->u64PTS);
+    if (rc < 0) return refuse(c, rc);
+    return push(c, ENG_STREAM_AUDIO, pack->pu8Addr, pack->u32Len, pack->u64PTS, 0, pack->u32Seq);
+}
+
+int ivcs_channel_reserve(ivcs_channel_s *c, iv_cm_stream_type_e stream, uint32_t max_len,
+                         uint8_t **buf)
+{
+    if (!c || !buf) return IVCS_ERR_INVALID_ARG;
+    *buf = NULL;
+    int s = stream == IV_CM_STREAM_TYPE_VIDEO ? ENG_STREAM_VIDEO : ENG_STREAM_AUDIO;
+    if (stream != IV_CM_STREAM_TYPE_VIDEO && stream != IV_CM_STREAM_TYPE_AUDIO)
+        return IVCS_ERR_INVALID_ARG;
+    int rc = gate(c);
+    if (rc < 0) return rc;
+    if (!max_len) return IVCS_ERR_EMPTY_FRAME;
+    if (s == ENG_STREAM_VIDEO && max_len > c->max_frame) return IVCS_ERR_FRAME_TOO_BIG;
+    void *p;
+    rc = ivcs_ring_reserve(c->ring[s], max_len, &p);
+    if (rc == IVCS_ERR_BUFFER_FULL) return full(c, s);
+    if (rc < 0) return rc;
+    if (s == ENG_STREAM_VIDEO) {
+        c->pv.reserved = max_len;
+        c->pv.rptr = p;
+    } else {
+        c->pa.reserved = max_len;
+        c->pa.rptr = p;
+    }
+    *buf = p;
+    return 0;
+}
+
+int ivcs_channel_commit(ivcs_channel_s *c, iv_cm_stream_type_e stream, uint32_t len,
+                        uint64_t pts_ms, iv_cm_frame_type_e frame_type, uint32_t seq)
+{
+    if (!c) return IVCS_ERR_INVALID_ARG;
+    int s = stream == IV_CM_STREAM_TYPE_VIDEO ? ENG_STREAM_VIDEO : ENG_STREAM_AUDIO;
+    if (stream != IV_CM_STREAM_TYPE_VIDEO && stream != IV_CM_STREAM_TYPE_AUDIO)
+        return IVCS_ERR_INVALID_ARG;
+    uint32_t *res = s == ENG_STREAM_VIDEO ? &c->pv.reserved : &c->pa.reserved;
+    if (!*res) return IVCS_ERR_STATE;
+    if (len > *res) return IVCS_ERR_INVALID_ARG;
+    const uint8_t *p = s == ENG_STREAM_VIDEO ? c->pv.rptr : c->pa.rptr;
+    int rc = gate(c);
+    uint8_t flags = 0;
+    if (rc == 0) {
+        if (s == ENG_STREAM_VIDEO) rc = check_video(c, p, len, pts_ms, (int)frame_type, &flags);
+        else rc = check_audio(c, p, len, pts_ms);
+    }
+    if (rc < 0) return refuse(c, rc);
+    *res = 0;
+    return publish(c, s, len, pts_ms, flags, seq);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static int enqueue(ivcs_engine_s *e, int kind, uint32_t ch, int32_t id, int64_t a, int64_t b)
+{
+    uint64_t pos = atomic_load_explicit(&e->cmd_enq, RLX);
+    for (;;) {
+        eng_cmd_s *s = &e->cmdq[pos & (ENG_CMD_Q - 1)];
+        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        int64_t diff = (int64_t)(seq - pos);
+        if (diff == 0) {
+            if (atomic_compare_exchange_weak_explicit(&e->cmd_enq, &pos, pos + 1, RLX, RLX)) {
+                s->kind = kind;
+                s->ch = ch;
+                s->event_id = id;
+                s->t_event_ms = a;
+                s->t_stream_ms = b;
+                atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+                ivcs_eng_wake_producer(e);
+                return 0;
+            }
+        } else if (diff < 0) {
+            return IVCS_ERR_BUFFER_FULL;
+        } else {
+            pos = atomic_load_explicit(&e->cmd_enq, RLX);
+        }
+    }
+}
+
+int ivcs_channel_event_start(ivcs_channel_s *c, int32_t id, uint32_t event_start_s,
+                             uint32_t stream_start_s)
+{
+    if (!c) return IVCS_ERR_INVALID_ARG;
+    int rc = ivcs_event_id_check(id);
+    if (rc < 0) return rc;
+    if (!atomic_load(&c->eng->accepting)) return IVCS_ERR_STATE;
+    if (atomic_load(&c->eng->service) == IVCS_SERVICE_NONE) return IV_ERR_CS_APPLY_NO_SERVICE;
+    int64_t ev, st;
+    rc = ivcs_event_time_start(event_start_s, stream_start_s, ivcs_eng_now(c->eng), &ev, &st);
+    if (rc < 0) return rc;
+    uint32_t bit = 1u << (id - 1);
+    if (atomic_fetch_or(&c->open_mask, bit) & bit) return IVCS_ERR_EVENT_ACTIVE;
+    rc = enqueue(c->eng, CMD_EVENT_START, c->index, id, ev, st);
+    if (rc < 0) atomic_fetch_and(&c->open_mask, ~bit);
+    return rc;
+}
+
+int ivcs_channel_event_stop(ivcs_channel_s *c, int32_t id, uint32_t event_stop_s,
+                            uint32_t stream_stop_s)
+{
+    if (!c) return IVCS_ERR_INVALID_ARG;
+    int rc = ivcs_event_id_check(id);
+    if (rc < 0) return rc;
+    int64_t ev, st;
+    rc = ivcs_event_time_stop(event_stop_s, stream_stop_s, ivcs_eng_now(c->eng), &ev, &st);
+    if (rc < 0) return rc;
+    uint32_t bit = 1u << (id - 1);
+    if (!(atomic_fetch_and(&c->open_mask, ~bit) & bit)) return IVCS_ERR_EVENT_NOT_STARTED;
+    rc = enqueue(c->eng, CMD_EVENT_STOP, c->index, id, ev, st);
+    if (rc < 0) atomic_fetch_or(&c->open_mask, bit);
+    return rc;
+}
+
+int ivcs_eng_enqueue(ivcs_engine_s *e, int kind);
+int ivcs_eng_enqueue(ivcs_engine_s *e, int kind)
+{
+    return enqueue(e, kind, 0, 0, 0, 0);
+}
+
+/* ---------------------------------------------------------------- stats */
+
+void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    if (!c) return;
+    o->video_frames_pushed = atomic_load_explicit(&c->st_vpushed, RLX);
+    o->audio_frames_pushed = atomic_load_explicit(&c->st_apushed, RLX);
+    o->bytes_pushed = atomic_load_explicit(&c->st_bytes_pushed, RLX);
+    o->frames_refused = atomic_load_explicit(&c->st_refused, RLX);
+    o->frames_uploaded = atomic_load_explicit(&c->st_frames_up, RLX);
+    o->bytes_uploaded = atomic_load_explicit(&c->st_bytes_up, RLX);
+    o->slices_uploaded = atomic_load_explicit(&c->st_slices_up, RLX);
+    o->slices_dropped = atomic_load_explicit(&c->st_sl_drop, RLX);
+    o->frames_dropped = atomic_load_explicit(&c->st_fr_drop, RLX);
+    o->bytes_dropped = atomic_load_explicit(&c->st_by_drop, RLX);
+    o->prerecord_discarded = atomic_load_explicit(&c->st_pre_disc, RLX);
+    o->retries = atomic_load_explicit(&c->st_retries, RLX);
+    o->upload_failures = atomic_load_explicit(&c->st_fail, RLX);
+    o->upload_latency_ms_last = atomic_load_explicit(&c->st_lat_last, RLX);
+    o->upload_latency_ms_max = atomic_load_explicit(&c->st_lat_max, RLX);
+    o->pauses = atomic_load_explicit(&c->st_pauses, RLX);
+    o->reanchors = atomic_load_explicit(&c->st_reanchors, RLX);
+    o->pictures_uploaded = atomic_load_explicit(&c->st_pics, RLX);
+    o->event_records_written = atomic_load_explicit(&c->st_records, RLX);
+    o->video_ring_fill_pct =
+        (uint32_t)(ivcs_ring_used(c->ring[0]) * 100 / ivcs_ring_capacity(c->ring[0]));
+    o->audio_ring_fill_pct =
+        (uint32_t)(ivcs_ring_used(c->ring[1]) * 100 / ivcs_ring_capacity(c->ring[1]));
+    o->slices_queued = atomic_load_explicit(&c->st_queued, RLX);
+    o->events_open = atomic_load_explicit(&c->st_events_open, RLX);
+    o->streaming = atomic_load_explicit(&c->st_streaming, RLX);
+}

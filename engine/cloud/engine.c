@@ -1,0 +1,535 @@
+/*
+ * engine.c - the engine: its thread and loop, the command queue, the plan's
+ * effects (service, stream start/stop callbacks), events, and the native
+ * engine API. The slicer and uploads are in uploader.c, plan.json polling in
+ * poller.c, the push path in channel/channel.c.
+ *
+ * The engine thread sleeps in io_uring (ivcs_loop_run_once) with a receive
+ * armed on one end of a socketpair; producers write a byte to the other end
+ * only when a ring commit says the engine announced sleep (Dekker protocol
+ * of ring.h), so steady-state pushing makes no syscall. (io_uring's
+ * IORING_OP_READ on an eventfd would do the same; the loop offers recv, so a
+ * socketpair is the wake-up object.)
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/cloud/engine.h"
+#include "engine/cloud/engine_internal.h"
+#include "engine/core/alloc.h"
+
+#define RLX memory_order_relaxed
+
+int ivcs_eng_enqueue(ivcs_engine_s *e, int kind); /* channel.c */
+
+static uint64_t real_now_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t ivcs_eng_now(const ivcs_engine_s *e)
+{
+    return (int64_t)e->cfg.now_ms(e->cfg.clock_ctx);
+}
+
+void ivcs_eng_notify(ivcs_channel_s *c, const ivcs_notify_s *n)
+{
+    if (c->cfg.cb.notify) c->cfg.cb.notify(c->cfg.cb.user, c->index, n);
+}
+
+void ivcs_eng_wake_producer(ivcs_engine_s *e)
+{
+    static const char b = 1;
+    /* EAGAIN (socket buffer full) means wake-ups are already pending */
+    ssize_t r = send(e->wake_fd[1], &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)r;
+}
+
+void ivcs_engine_wake(ivcs_engine_s *e)
+{
+    if (e) ivcs_eng_wake_producer(e);
+}
+
+static void on_wake(ivcs_loop_op *op, int res)
+{
+    ivcs_engine_s *e = op->arg;
+    (void)res;
+    e->wake_armed = 0;
+}
+
+static void arm_wake(ivcs_engine_s *e)
+{
+    if (e->wake_armed) return;
+    e->wake_op.cb = on_wake;
+    e->wake_op.arg = e;
+    if (ivcs_loop_recv(e->loop, &e->wake_op, e->wake_fd[0], e->wake_buf, sizeof e->wake_buf, 0) ==
+        0)
+        e->wake_armed = 1;
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+static int any_open(const ivcs_channel_s *c)
+{
+    for (int i = 0; i < ENG_EVENTS; i++)
+        if (c->ev[i].state == 1) return 1;
+    return 0;
+}
+
+/* Calls stream_start/stop when "should the firmware push" changes: a
+ * full-time service, or any open event. */
+static void update_streaming(ivcs_engine_s *e, ivcs_channel_s *c)
+{
+    int svc = atomic_load_explicit(&e->service, RLX);
+    int want = svc == IVCS_SERVICE_FULL_TIME || (svc != IVCS_SERVICE_NONE && any_open(c));
+    if (want == c->streaming) return;
+    c->streaming = want;
+    atomic_store_explicit(&c->st_streaming, want, RLX);
+    if (want)
+        c->cfg.cb.stream_start(c->cfg.cb.user, c->index);
+    else
+        c->cfg.cb.stream_stop(c->cfg.cb.user, c->index);
+}
+
+void ivcs_eng_apply_service(ivcs_engine_s *e)
+{
+    int64_t now = ivcs_eng_now(e);
+    ivcs_service_e svc = e->have_plan ? ivcs_plan_service(&e->plan, now / 1000) : IVCS_SERVICE_NONE;
+    int old = atomic_exchange_explicit(&e->service, (int)svc, RLX);
+    uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++) {
+        update_streaming(e, e->ch[i]);
+        if (old != (int)svc) ivcs_up_reconsider(e->ch[i]);
+    }
+    if (old != (int)svc || e->have_plan) {
+        pthread_mutex_lock(&e->plan_mu);
+        ivcs_plan_balance(&e->plan, now / 1000, &e->balance);
+        pthread_mutex_unlock(&e->plan_mu);
+    }
+}
+
+/* ---------------------------------------------------------------- events */
+
+static int is_jpeg(const uint8_t *p, int32_t n)
+{
+    return p && n >= 4 && p[0] == 0xFF && p[1] == 0xD8 && p[n - 2] == 0xFF && p[n - 1] == 0xD9;
+}
+
+static void event_start(ivcs_engine_s *e, ivcs_channel_s *c, int32_t id, int64_t ev, int64_t st)
+{
+    eng_event_s *x = &c->ev[id - 1];
+    memset(x, 0, sizeof *x);
+    x->state = 1;
+    x->id = id;
+    x->ev_start = ev;
+    x->st_start = st;
+    x->ev_stop = x->st_stop = -1;
+    x->json_dirty = 1;
+    atomic_fetch_add_explicit(&c->st_events_open, 1, RLX);
+    /* Order (documented): capture_picture, stream_start, record written,
+     * picture uploaded, picture_result. */
+    if (c->cfg.cb.capture_picture) {
+        uint8_t *pic = NULL;
+        int32_t size = 0;
+        c->cfg.cb.capture_picture(c->cfg.cb.user, c->index, id, &pic, &size);
+        if (pic && size > 0) {
+            if (is_jpeg(pic, size)) {
+                x->pic = pic;
+                x->pic_len = size;
+                x->pic_pending = 1;
+            } else if (c->cfg.cb.picture_result) {
+                c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic,
+                                         IV_ERR_CS_UPLOAD_OPEN_FILE_FAIL);
+            }
+        }
+    }
+    update_streaming(e, c);
+    ivcs_up_reconsider(c);
+}
+
+static void event_stop(ivcs_engine_s *e, ivcs_channel_s *c, int32_t id, int64_t ev, int64_t st)
+{
+    eng_event_s *x = &c->ev[id - 1];
+    if (x->state != 1) return;
+    x->ev_stop = ev < x->ev_start ? x->ev_start : ev;
+    x->st_stop = st < x->st_start ? x->st_start : st;
+    if (x->st_stop < x->ev_stop) x->st_stop = x->ev_stop;
+    x->state = 2;
+    x->json_dirty = 1;
+    x->attempts = 0;
+    x->retry_at = 0;
+    atomic_fetch_sub_explicit(&c->st_events_open, 1, RLX);
+    update_streaming(e, c);
+    ivcs_up_reconsider(c);
+}
+
+static int drain_cmds(ivcs_engine_s *e)
+{
+    int did = 0;
+    for (;;) {
+        eng_cmd_s *s = &e->cmdq[e->cmd_deq & (ENG_CMD_Q - 1)];
+        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (seq != e->cmd_deq + 1) break;
+        eng_cmd_s cmd = {.kind = s->kind,
+                         .ch = s->ch,
+                         .event_id = s->event_id,
+                         .t_event_ms = s->t_event_ms,
+                         .t_stream_ms = s->t_stream_ms};
+        atomic_store_explicit(&s->seq, e->cmd_deq + ENG_CMD_Q, memory_order_release);
+        e->cmd_deq++;
+        did = 1;
+        uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
+        if (cmd.kind == CMD_WAKE || cmd.ch >= n) continue;
+        ivcs_channel_s *c = e->ch[cmd.ch];
+        if (cmd.kind == CMD_EVENT_START)
+            event_start(e, c, cmd.event_id, cmd.t_event_ms, cmd.t_stream_ms);
+        else if (cmd.kind == CMD_EVENT_STOP)
+            event_stop(e, c, cmd.event_id, cmd.t_event_ms, cmd.t_stream_ms);
+    }
+    return did;
+}
+
+/* ---------------------------------------------------------------- thread */
+
+static int rings_idle(ivcs_engine_s *e, uint32_t n)
+{
+    int data = 0;
+    uint32_t i;
+    for (i = 0; i < n && !data; i++)
+        for (int s = 0; s < 2; s++)
+            if (ivcs_ring_prepare_sleep(e->ch[i]->ring[s])) data = 1;
+    if (data)
+        for (uint32_t j = 0; j < i; j++)
+            for (int s = 0; s < 2; s++)
+                ivcs_ring_cancel_sleep(e->ch[j]->ring[s]);
+    return !data;
+}
+
+static void cancel_sleep_all(ivcs_engine_s *e, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        for (int s = 0; s < 2; s++)
+            ivcs_ring_cancel_sleep(e->ch[i]->ring[s]);
+}
+
+static void *engine_main(void *arg)
+{
+    ivcs_engine_s *e = arg;
+    uint64_t flush_deadline = 0; /* monotonic: the injected clock may be frozen */
+    int cancelled = 0;
+    if (!e->fixed) atomic_store(&e->poll.force, 1);
+    for (;;) {
+        atomic_fetch_add_explicit(&e->st_iter, 1, RLX);
+        arm_wake(e);
+        uint32_t um = atomic_load_explicit(&e->up_ms, RLX),
+                 rm = atomic_load_explicit(&e->reply_ms, RLX);
+        ivcs_s3_set_timeouts(e->s3, um, rm);
+        int64_t now = ivcs_eng_now(e);
+        int busy = drain_cmds(e);
+        if (!e->fixed) busy |= ivcs_poll_service(e, now);
+        ivcs_eng_apply_service(e);
+        int stopping = atomic_load(&e->stopping);
+        uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
+        for (uint32_t i = 0; i < n; i++) {
+            busy |= ivcs_up_service(e->ch[i], now, stopping);
+            busy |= ivcs_up_aux_service(e->ch[i], now);
+        }
+        if (stopping) {
+            if (!flush_deadline) flush_deadline = ivcs_loop_now_ms() + um;
+            uint32_t pend = 0;
+            for (uint32_t i = 0; i < n; i++)
+                pend += ivcs_up_pending(e->ch[i]);
+            if (!pend || ivcs_loop_now_ms() >= flush_deadline) {
+                if (!cancelled) {
+                    for (uint32_t i = 0; i < n; i++)
+                        ivcs_up_cancel(e->ch[i]);
+                    ivcs_poll_cancel(e);
+                    cancelled = 1;
+                }
+                int active = ivcs_poll_busy(e);
+                for (uint32_t i = 0; i < n; i++)
+                    active |= ivcs_up_busy(e->ch[i]);
+                if (!active) break;
+                ivcs_loop_run_once(e->loop, 50);
+                continue;
+            }
+        }
+        int wait = 0;
+        if (!busy) {
+            int64_t dl = e->fixed ? INT64_MAX : ivcs_poll_deadline(e);
+            for (uint32_t i = 0; i < n; i++) {
+                int64_t d = ivcs_up_deadline(e->ch[i]);
+                if (d < dl) dl = d;
+            }
+            if (rings_idle(e, n)) {
+                int64_t w = dl == INT64_MAX ? 1000 : dl - now;
+                wait = w < 0 ? 0 : w > 1000 ? 1000 : (int)w;
+                if (stopping && wait > 50) wait = 50;
+                if (!wait) cancel_sleep_all(e, n);
+            }
+        }
+        ivcs_loop_run_once(e->loop, wait);
+        if (wait) cancel_sleep_all(e, n);
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- API */
+
+void ivcs_engine_config_defaults(ivcs_engine_config_s *cfg)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof *cfg);
+    ivcs_config_defaults(&cfg->cloud);
+    cfg->max_channels = ENG_MAX_CHANNELS_DEFAULT;
+    cfg->upload_timeout_ms = 20000;
+    cfg->reply_timeout_ms = 10000;
+    cfg->pause_ms = 120000;
+}
+
+static void engine_free(ivcs_engine_s *e)
+{
+    ivcs_jemalloc_allocator_s *ja = e->ja;
+    const ivcs_allocator_s *a = e->alloc;
+    uint32_t n = atomic_load(&e->n_ch);
+    for (uint32_t i = 0; i < n; i++)
+        ivcs_channel_free(e->ch[i]);
+    if (e->s3) ivcs_s3_destroy(e->s3);
+    if (e->loop) ivcs_loop_destroy(e->loop);
+    ivcs_digest_cleanup(&e->md5);
+    if (e->wake_fd[0] >= 0) close(e->wake_fd[0]);
+    if (e->wake_fd[1] >= 0) close(e->wake_fd[1]);
+    ivcs_free(a, e->scratch, e->scratch_len);
+    ivcs_free(a, e->cmdq, sizeof *e->cmdq * ENG_CMD_Q);
+    ivcs_free(a, e->ch, sizeof *e->ch * e->max_ch);
+    pthread_mutex_destroy(&e->plan_mu);
+    ivcs_free(a, e, sizeof *e);
+    if (ja) {
+        ivcs_jemalloc_allocator_destroy(ja);
+        free(ja);
+    }
+}
+
+int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
+{
+    if (!out || !cfg) return IVCS_ERR_INVALID_ARG;
+    *out = NULL;
+    char why[160];
+    if (ivcs_config_validate(&cfg->cloud, why, sizeof why) < 0) return IVCS_ERR_CONFIG;
+    const ivcs_allocator_s *a = cfg->alloc;
+    ivcs_jemalloc_allocator_s *ja = NULL;
+    if (!a) {
+        if (ivcs_jemalloc_available() && (ja = calloc(1, sizeof *ja)) &&
+            ivcs_jemalloc_allocator_init(ja) == 0) {
+            a = &ja->allocator;
+        } else {
+            free(ja);
+            ja = NULL;
+            a = ivcs_allocator_default();
+        }
+    }
+    ivcs_engine_s *e = ivcs_alloc(a, sizeof *e, 64);
+    if (!e) {
+        if (ja) {
+            ivcs_jemalloc_allocator_destroy(ja);
+            free(ja);
+        }
+        return IV_ERR_CS_PRM_MALLOC_FAIL;
+    }
+    memset(e, 0, sizeof *e);
+    e->alloc = a;
+    e->ja = ja;
+    e->cfg = *cfg;
+    e->cfg.alloc = a;
+    e->wake_fd[0] = e->wake_fd[1] = -1;
+    if (!e->cfg.now_ms) e->cfg.now_ms = real_now_ms;
+    if (!e->cfg.max_channels) e->cfg.max_channels = ENG_MAX_CHANNELS_DEFAULT;
+    if (!e->cfg.upload_timeout_ms) e->cfg.upload_timeout_ms = 20000;
+    if (!e->cfg.reply_timeout_ms) e->cfg.reply_timeout_ms = 10000;
+    if (!e->cfg.pause_ms) e->cfg.pause_ms = 120000;
+    atomic_store(&e->up_ms, e->cfg.upload_timeout_ms);
+    atomic_store(&e->reply_ms, e->cfg.reply_timeout_ms);
+    e->max_ch = e->cfg.max_channels;
+    pthread_mutex_init(&e->plan_mu, NULL);
+    int64_t now = ivcs_eng_now(e);
+    ivcs_plan_none(&e->plan, now / 1000);
+    if (cfg->fixed_plan) {
+        e->fixed = 1;
+        e->have_plan = 1;
+        e->plan.cs_switch = cfg->fixed_plan->cs_switch;
+        e->plan.cs_type = (ivcs_plan_type_e)cfg->fixed_plan->cs_type;
+        e->plan.cs_days = cfg->fixed_plan->cs_days;
+        e->plan.free_trial_remaining_sec = cfg->fixed_plan->free_trial_remaining_sec;
+    }
+    e->boot = ivcs_layout_boot_id();
+    e->rng_state = ((uint64_t)e->boot << 32) ^ (uint64_t)now ^ 0x9e3779b97f4a7c15ull;
+    int rc = ivcs_layout_init(&e->layout, cfg->cloud.prefix, cfg->cloud.device_id);
+    if (rc < 0) rc = IVCS_ERR_CONFIG;
+    e->ch = rc == 0 ? ivcs_alloc(a, sizeof *e->ch * e->max_ch, 8) : NULL;
+    e->cmdq = e->ch ? ivcs_alloc(a, sizeof *e->cmdq * ENG_CMD_Q, 64) : NULL;
+    e->scratch_len = 64 * IVCS_TS_PACKET;
+    e->scratch = e->cmdq ? ivcs_alloc(a, e->scratch_len, 64) : NULL;
+    if (rc == 0 && !e->scratch) rc = IV_ERR_CS_PRM_MALLOC_FAIL;
+    if (rc == 0) {
+        memset(e->ch, 0, sizeof *e->ch * e->max_ch);
+        for (uint32_t i = 0; i < ENG_CMD_Q; i++)
+            atomic_init(&e->cmdq[i].seq, i);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, e->wake_fd) < 0)
+            rc = IV_ERR_SYS_COMMUNICATE_FAIL;
+    }
+    if (rc == 0) rc = ivcs_digest_init(&e->md5, IVCS_DIGEST_MD5);
+    if (rc == 0) rc = ivcs_loop_new(&e->loop, a, 256);
+    if (rc == 0) rc = ivcs_s3_new(&e->s3, a, &cfg->cloud, e->loop);
+    if (rc == 0) rc = ivcs_poll_init(e);
+    if (rc == 0) {
+        atomic_store(&e->accepting, 1);
+        ivcs_eng_apply_service(e);
+        if (pthread_create(&e->thread, NULL, engine_main, e) != 0)
+            rc = IV_ERR_SYS_COMMUNICATE_FAIL;
+        else
+            e->thread_started = 1;
+    }
+    if (rc < 0) {
+        engine_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+int ivcs_engine_stop(ivcs_engine_s *e)
+{
+    if (!e) return IVCS_ERR_INVALID_ARG;
+    atomic_store(&e->accepting, 0);
+    atomic_store(&e->stopping, 1);
+    ivcs_engine_wake(e);
+    if (e->thread_started) pthread_join(e->thread, NULL);
+    e->thread_started = 0;
+    int rc = 0;
+    uint32_t n = atomic_load(&e->n_ch);
+    for (uint32_t i = 0; i < n; i++)
+        if (ivcs_up_pending(e->ch[i])) rc = IVCS_ERR_TIMEOUT;
+    return rc;
+}
+
+int ivcs_engine_destroy(ivcs_engine_s *e)
+{
+    if (!e) return IVCS_ERR_INVALID_ARG;
+    int rc = ivcs_engine_stop(e);
+    engine_free(e);
+    return rc;
+}
+
+int ivcs_engine_set_trans_time(ivcs_engine_s *e, uint32_t upload_timeout_ms,
+                               uint32_t reply_timeout_ms)
+{
+    if (!e || !upload_timeout_ms || !reply_timeout_ms) return IVCS_ERR_INVALID_ARG;
+    atomic_store(&e->up_ms, upload_timeout_ms);
+    atomic_store(&e->reply_ms, reply_timeout_ms);
+    return 0;
+}
+
+int ivcs_engine_get_balance_info(ivcs_engine_s *e, iv_cs_balance_info_s *out, uint32_t timeout_s)
+{
+    if (!e || !out) return IVCS_ERR_INVALID_ARG;
+    int rc = 0;
+    if (timeout_s > 0 && !e->fixed) {
+        iv_cs_balance_info_s fresh;
+        rc = ivcs_query_balance_info(&e->cfg.cloud, &fresh, timeout_s);
+        if (rc == 0) {
+            pthread_mutex_lock(&e->plan_mu);
+            e->balance = fresh;
+            pthread_mutex_unlock(&e->plan_mu);
+            /* let the poller pick the new plan up at once */
+            atomic_store(&e->poll.force, 1);
+            ivcs_engine_wake(e);
+        }
+    }
+    pthread_mutex_lock(&e->plan_mu);
+    *out = e->balance;
+    pthread_mutex_unlock(&e->plan_mu);
+    return rc;
+}
+
+typedef struct {
+    char b[1024];
+    size_t n;
+} body_buf;
+
+static int collect(void *arg, const uint8_t *d, size_t n)
+{
+    body_buf *body = arg;
+    if (body->n + n > sizeof body->b) return IVCS_ERR_TOO_LONG;
+    memcpy(body->b + body->n, d, n);
+    body->n += n;
+    return 0;
+}
+
+int ivcs_query_balance_info(const ivcs_config_s *cfg, iv_cs_balance_info_s *out, uint32_t timeout_s)
+{
+    if (!cfg || !out) return IVCS_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    ivcs_layout_s l;
+    char key[IVCS_LAYOUT_KEY_MAX + 1];
+    if (ivcs_layout_init(&l, cfg->prefix, cfg->device_id) < 0 ||
+        ivcs_layout_plan_key(&l, key, sizeof key) < 0)
+        return IVCS_ERR_CONFIG;
+    ivcs_s3 *s3;
+    int rc = ivcs_s3_new(&s3, NULL, cfg, NULL);
+    if (rc < 0) return IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
+    body_buf body = {.n = 0};
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, IVCS_S3_GET, key);
+    uint32_t ms = timeout_s > 4000000 ? 4000000000u : timeout_s * 1000u;
+    op.upload_ms = ms;
+    op.reply_ms = ms;
+    op.max_attempts = 1;
+    op.arg = &body;
+    op.on_data = collect;
+    rc = ivcs_s3_run(s3, &op);
+    int64_t now = (int64_t)real_now_ms(NULL) / 1000;
+    ivcs_plan_s plan;
+    ivcs_plan_none(&plan, now);
+    if (rc == 0) {
+        if (ivcs_plan_parse(&plan, body.b, body.n, now) < 0) rc = IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
+    } else if (rc == IVCS_ERR_NOT_FOUND) {
+        rc = 0;
+    } else {
+        rc = IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
+    }
+    if (rc == 0) ivcs_plan_balance(&plan, now, out);
+    ivcs_s3_op_cleanup(&op);
+    ivcs_s3_destroy(s3);
+    return rc;
+}
+
+void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    if (!e) return;
+    o->plan_polls = atomic_load_explicit(&e->st_polls, RLX);
+    o->plan_changes = atomic_load_explicit(&e->st_plan_changes, RLX);
+    o->plan_not_modified = atomic_load_explicit(&e->st_not_modified, RLX);
+    o->loop_iterations = atomic_load_explicit(&e->st_iter, RLX);
+    o->channels = atomic_load(&e->n_ch);
+    o->boot = e->boot;
+    o->service = atomic_load(&e->service);
+}
+
+double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (!e || !e->thread_started || pthread_getcpuclockid(e->thread, &cid) ||
+        clock_gettime(cid, &ts))
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}

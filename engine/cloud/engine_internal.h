@@ -1,0 +1,286 @@
+/*
+ * engine_internal.h - the state shared by the engine's files: engine.c
+ * (thread, commands, plan effects, events, API), uploader.c (slicer, slice
+ * and event uploads), poller.c (plan.json) and channel/channel.c (the push
+ * path, which runs on firmware threads).
+ *
+ * Ownership of fields: "producer-v" / "producer-a" fields are written only
+ * by the thread pushing video / audio; "engine" fields only by the engine
+ * thread; _Atomic fields are shared (relaxed unless said otherwise).
+ */
+#ifndef IVCS_CLOUD_ENGINE_INTERNAL_H
+#define IVCS_CLOUD_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "engine/cloud/layout.h"
+#include "engine/cloud/plan.h"
+#include "engine/codec/nalu.h"
+#include "engine/core/jemalloc_alloc.h"
+#include "engine/mux/ts_mux.h"
+#include "engine/net/hash.h"
+#include "engine/net/loop.h"
+#include "engine/net/s3.h"
+#include "engine/ring/ring.h"
+#include "ivcs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ENG_MAX_CHANNELS_DEFAULT 64
+#define ENG_SLICE_Q 64 /* closed slices queued per channel */
+#define ENG_CMD_Q 256  /* command slots (MPSC) */
+#define ENG_EVENTS 16
+#define ENG_PTS_JUMP_MS 10000       /* forward PTS jump that re-anchors */
+#define ENG_PRERECORD_MAX_MS 300000 /* held pre-record slices older than this go */
+#define ENG_PLAN_REFRESH_MS 3600000 /* plan cache refreshed at least hourly */
+#define ENG_STREAM_VIDEO 0
+#define ENG_STREAM_AUDIO 1
+#define ENG_REC_KEY 1 /* ring record flag: video key frame */
+
+/* ---------------------------------------------------------------- commands */
+typedef enum {
+    CMD_NONE = 0,
+    CMD_EVENT_START,
+    CMD_EVENT_STOP,
+    CMD_WAKE,
+} cmd_kind_e;
+
+typedef struct eng_cmd_s {
+    _Atomic uint64_t seq; /* Vyukov bounded-queue sequence */
+    int kind;
+    uint32_t ch;
+    int32_t event_id;
+    int64_t t_event_ms, t_stream_ms;
+} eng_cmd_s;
+
+/* ---------------------------------------------------------------- slices */
+typedef enum {
+    SL_HELD = 1, /* pre-record: kept in case an event claims it */
+    SL_READY,    /* to upload */
+    SL_INFLIGHT, /* uploading (or waiting for a retry) */
+    SL_DISCARD,  /* to free without upload (not needed / orphan) */
+    SL_DROP,     /* to free, counted as a loss */
+} slice_state_e;
+
+typedef struct eng_slice_s {
+    uint64_t v0, v1, a0, a1; /* ring positions [v0,v1) [a0,a1) */
+    uint64_t pts0, pts1;     /* caller ms: first frame, end (cut pts) */
+    int64_t utc0;            /* UTC ms of the first frame */
+    uint32_t dur_ms;
+    uint32_t frames_v, frames_a;
+    uint64_t ring_bytes;
+    int64_t closed_at; /* engine clock when closed (latency) */
+    uint8_t key;       /* starts at an I-frame */
+    uint8_t state;
+} eng_slice_s;
+
+/* ---------------------------------------------------------------- events */
+typedef struct eng_event_s {
+    int state; /* 0 unused, 1 open, 2 closed */
+    int32_t id;
+    int64_t ev_start, ev_stop, st_start, st_stop; /* UTC ms; -1 = none */
+    uint8_t *pic;                                 /* firmware's JPEG until picture_result */
+    int32_t pic_len;
+    int pic_pending; /* JPEG to upload */
+    int pic_done;    /* uploaded: the record names it */
+    int json_dirty;  /* the record needs (re)writing */
+    int rec_written; /* the record was stored at least once */
+    unsigned attempts;
+    int64_t retry_at;
+} eng_event_s;
+
+/* ---------------------------------------------------------------- uploads */
+typedef struct eng_upload_s {
+    ivcs_s3_op op;
+    ivcs_ts_slice_s ts;
+    ivcs_ts_src_s src;
+    /* source cursors */
+    uint64_t vpos, apos, vend, aend;
+    int have_v, have_a;
+    ivcs_ring_view_s vv, av;
+    uint64_t produced; /* body bytes produced in this attempt */
+    uint64_t size;
+    ivcs_ts_slice_s ts_first; /* the MD5 pass, read to its end: its CCs commit on 2xx */
+    eng_slice_s *slice;       /* the queue entry being uploaded */
+    char key[IVCS_LAYOUT_KEY_MAX + 1];
+    char md5[32];
+    int active;  /* a request is running */
+    int waiting; /* waiting for retry_at */
+    unsigned attempt;
+    int64_t retry_at;
+    int failing; /* last attempt failed (for FAIL/RECOVER notices) */
+} eng_upload_s;
+
+typedef struct eng_aux_s { /* event JSON and JPEG uploads, one at a time */
+    ivcs_s3_op op;
+    char key[IVCS_LAYOUT_KEY_MAX + 1];
+    char pic_key[IVCS_LAYOUT_KEY_MAX + 1];
+    char json[1024];
+    int active;
+    int slot; /* event slot being written */
+    int is_pic;
+} eng_aux_s;
+
+/* ---------------------------------------------------------------- channel */
+struct ivcs_channel_s {
+    ivcs_engine_s *eng;
+    const ivcs_allocator_s *alloc;
+    uint32_t index;
+    ivcs_channel_config_s cfg;
+    ivcs_vcodec_e vcodec;
+    int has_aac;
+    void *ring_mem;
+    size_t ring_mem_len;
+    ivcs_ring_s *ring[2];
+    uint32_t max_frame;
+    ivcs_ts_mux_s mux; /* engine: CCs committed by uploaded slices */
+
+    /* producer-v */
+    struct {
+        uint64_t last_pts;
+        int have_pts;
+        uint32_t reserved;
+        void *rptr;
+    } pv;
+    /* producer-a */
+    struct {
+        uint64_t last_pts;
+        int have_pts;
+        uint32_t reserved;
+        void *rptr;
+    } pa;
+    _Atomic int need_idr; /* set by the producer on loss, by the engine after pause */
+    _Atomic int starved;  /* a push found a ring full: the engine should make room */
+    _Atomic uint64_t st_vpushed, st_apushed, st_bytes_pushed, st_refused;
+
+    /* engine */
+    struct {
+        int open; /* a slice is being collected */
+        eng_slice_s cur;
+        int cont;           /* the next slice continues one cut mid-GOP ('p') */
+        uint64_t gop_bytes; /* video ring bytes since the last I-frame */
+        int orphan;         /* the current 'p' slice lost its head: discard it */
+        int anchored;
+        uint64_t anchor_pts;
+        int64_t anchor_utc;
+        uint64_t last_pts;
+        int64_t last_data_at; /* engine clock when a record was last seen */
+        int paused;
+        uint64_t vscan, ascan; /* next unread record positions */
+        uint64_t acut;         /* audio assigned to slices up to here */
+    } sl;
+    eng_slice_s q[ENG_SLICE_Q];
+    uint32_t q_head, q_len;
+    eng_upload_s up;
+    eng_aux_s aux;
+    eng_event_s ev[ENG_EVENTS];
+    uint32_t seq; /* slice counter of this boot */
+    int streaming;
+    int buf_high;
+    _Atomic uint32_t open_mask; /* bit id-1: event open (caller side check) */
+
+    _Atomic uint64_t st_frames_up, st_bytes_up, st_slices_up;
+    _Atomic uint64_t st_sl_drop, st_fr_drop, st_by_drop, st_pre_disc;
+    _Atomic uint64_t st_retries, st_fail, st_lat_last, st_lat_max;
+    _Atomic uint64_t st_pauses, st_reanchors, st_pics, st_records;
+    _Atomic uint32_t st_queued, st_events_open;
+    _Atomic int st_streaming;
+};
+
+/* ---------------------------------------------------------------- engine */
+struct ivcs_engine_s {
+    const ivcs_allocator_s *alloc;
+    ivcs_jemalloc_allocator_s *ja; /* the default arena, or NULL */
+    ivcs_engine_config_s cfg;
+    ivcs_layout_s layout;
+    uint32_t boot;
+    ivcs_loop *loop;
+    ivcs_s3 *s3;
+    ivcs_digest_s md5;
+    uint8_t *scratch; /* MD5 first pass buffer */
+    size_t scratch_len;
+    int wake_fd[2]; /* socketpair: [0] engine recv, [1] producers send */
+    ivcs_loop_op wake_op;
+    uint8_t wake_buf[64];
+    int wake_armed;
+    pthread_t thread;
+    int thread_started;
+    _Atomic int stopping;  /* destroy requested */
+    _Atomic int accepting; /* 0 while stopping */
+    _Atomic uint32_t up_ms, reply_ms;
+
+    ivcs_channel_s **ch;
+    uint32_t max_ch;
+    _Atomic uint32_t n_ch;
+
+    eng_cmd_s *cmdq;
+    _Atomic uint64_t cmd_enq, cmd_deq_pub;
+    uint64_t cmd_deq;
+
+    /* plan (engine thread; the balance copy under plan_mu for readers) */
+    ivcs_plan_s plan;
+    int have_plan;
+    int fixed;
+    _Atomic int service; /* ivcs_service_e in force */
+    pthread_mutex_t plan_mu;
+    iv_cs_balance_info_s balance;
+    struct {
+        ivcs_s3_op op;
+        char key[IVCS_LAYOUT_KEY_MAX + 1];
+        char etag[80];
+        char body[1024];
+        size_t body_len;
+        int overflow;
+        int active;
+        int64_t next_at;
+        int64_t last_ok_at;
+        _Atomic int force;
+    } poll;
+    _Atomic uint64_t st_polls, st_plan_changes, st_not_modified, st_iter;
+    int64_t rng;
+    uint64_t rng_state;
+};
+
+/* engine.c */
+int64_t ivcs_eng_now(const ivcs_engine_s *e);
+void ivcs_eng_notify(ivcs_channel_s *c, const ivcs_notify_s *n);
+void ivcs_eng_wake_producer(ivcs_engine_s *e);
+void ivcs_eng_apply_service(ivcs_engine_s *e);
+
+/* uploader.c (engine thread) */
+int ivcs_up_channel_init(ivcs_channel_s *c);
+void ivcs_up_channel_cleanup(ivcs_channel_s *c);
+/* Scans new ring records, closes slices, decides, uploads. Returns 1 if it
+ * did something (call again before sleeping). */
+int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing);
+/* Earliest engine-clock time this channel needs attention (INT64_MAX). */
+int64_t ivcs_up_deadline(const ivcs_channel_s *c);
+/* 1 while an upload request of the channel is running. */
+int ivcs_up_busy(const ivcs_channel_s *c);
+/* Cancels running requests (exit past its budget). */
+void ivcs_up_cancel(ivcs_channel_s *c);
+/* Re-evaluates held slices after an event window changed. */
+void ivcs_up_reconsider(ivcs_channel_s *c);
+/* Number of slices not yet uploaded or freed (+ the open one). */
+uint32_t ivcs_up_pending(const ivcs_channel_s *c);
+/* Starts event JSON / JPEG uploads when due. */
+int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now);
+
+/* poller.c (engine thread) */
+int ivcs_poll_init(ivcs_engine_s *e);
+int ivcs_poll_service(ivcs_engine_s *e, int64_t now);
+int64_t ivcs_poll_deadline(const ivcs_engine_s *e);
+void ivcs_poll_cancel(ivcs_engine_s *e);
+int ivcs_poll_busy(const ivcs_engine_s *e);
+
+/* channel.c */
+void ivcs_channel_free(ivcs_channel_s *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,661 @@
+/*
+ * uploader.c - the engine-thread side of a channel: the slicer (ring records
+ * -> slices), the decision per slice (upload, hold as pre-record, discard),
+ * the slice PUT streamed from the ring through the TS muxer, drops under
+ * memory pressure, the pause, and the event record / JPEG uploads.
+ *
+ * Slices live in a FIFO of ENG_SLICE_Q descriptors holding ring positions;
+ * the ring is freed strictly in order, only when the front slice got a 2xx
+ * or is dropped/discarded. One slice PUT per channel is in flight.
+ */
+#include <string.h>
+
+#include "engine/cloud/engine_internal.h"
+#include "engine/cloud/event_record.h"
+#include "engine/core/alloc.h"
+#include "engine/net/retry.h"
+
+#define RLX memory_order_relaxed
+
+static inline void bump(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
+}
+
+/* ---------------------------------------------------------------- source */
+
+static int src_next(void *ctx, ivcs_ts_frame_s *f)
+{
+    ivcs_channel_s *c = ctx;
+    eng_upload_s *u = &c->up;
+    if (!u->have_v && u->vpos < u->vend) {
+        if (ivcs_ring_peek(c->ring[0], u->vpos, &u->vv) != 1) return IVCS_ERR_STATE;
+        u->have_v = 1;
+    }
+    if (!u->have_a && u->apos < u->aend) {
+        if (ivcs_ring_peek(c->ring[1], u->apos, &u->av) != 1) return IVCS_ERR_STATE;
+        u->have_a = 1;
+    }
+    const ivcs_ring_view_s *v;
+    if (u->have_a && (!u->have_v || u->av.rec->pts <= u->vv.rec->pts)) {
+        v = &u->av;
+        u->apos = v->next;
+        u->have_a = 0;
+        f->stream = IVCS_TS_AUDIO;
+        f->key = 0;
+    } else if (u->have_v) {
+        v = &u->vv;
+        u->vpos = v->next;
+        u->have_v = 0;
+        f->stream = IVCS_TS_VIDEO;
+        f->key = (v->rec->flags & ENG_REC_KEY) != 0;
+    } else {
+        return 0;
+    }
+    f->data = v->data;
+    f->len = v->rec->len;
+    f->pts = v->rec->pts * 90u;
+    return 1;
+}
+
+static void src_rewind(void *ctx)
+{
+    ivcs_channel_s *c = ctx;
+    eng_upload_s *u = &c->up;
+    u->vpos = u->slice->v0;
+    u->apos = u->slice->a0;
+    u->vend = u->slice->v1;
+    u->aend = u->slice->a1;
+    u->have_v = u->have_a = 0;
+}
+
+int ivcs_up_channel_init(ivcs_channel_s *c)
+{
+    int rc = ivcs_ts_mux_init(&c->mux, c->vcodec, c->has_aac ? IVCS_ACODEC_AAC : IVCS_ACODEC_NONE);
+    if (rc < 0) return rc;
+    c->up.src.next = src_next;
+    c->up.src.rewind = src_rewind;
+    c->up.src.ctx = c;
+    return 0;
+}
+
+void ivcs_up_channel_cleanup(ivcs_channel_s *c)
+{
+    ivcs_s3_op_cleanup(&c->up.op);
+    ivcs_s3_op_cleanup(&c->aux.op);
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static eng_slice_s *q_at(ivcs_channel_s *c, uint32_t i)
+{
+    return &c->q[(c->q_head + i) % ENG_SLICE_Q];
+}
+
+static int overlaps_event(const ivcs_channel_s *c, int64_t t0, int64_t t1)
+{
+    for (int i = 0; i < ENG_EVENTS; i++) {
+        const eng_event_s *x = &c->ev[i];
+        if (!x->state) continue;
+        if (x->st_start <= t1 && (x->st_stop < 0 || x->st_stop >= t0)) return 1;
+    }
+    return 0;
+}
+
+static int decide(const ivcs_channel_s *c, const eng_slice_s *s)
+{
+    int svc = atomic_load_explicit(&c->eng->service, RLX);
+    if (svc == IVCS_SERVICE_FULL_TIME) return SL_READY;
+    if (svc == IVCS_SERVICE_NONE) return SL_DISCARD;
+    if (overlaps_event(c, s->utc0, s->utc0 + s->dur_ms)) return SL_READY;
+    return SL_HELD;
+}
+
+void ivcs_up_reconsider(ivcs_channel_s *c)
+{
+    for (uint32_t i = 0; i < c->q_len; i++) {
+        eng_slice_s *s = q_at(c, i);
+        if (s->state == SL_HELD || s->state == SL_READY) s->state = (uint8_t)decide(c, s);
+    }
+}
+
+static void release_front(ivcs_channel_s *c, int uploaded)
+{
+    eng_slice_s *s = q_at(c, 0);
+    (void)!ivcs_ring_release(c->ring[0], s->v1);
+    (void)!ivcs_ring_release(c->ring[1], s->a1);
+    uint32_t frames = s->frames_v + s->frames_a;
+    if (!uploaded) {
+        if (s->state == SL_DROP) {
+            bump(&c->st_sl_drop, 1);
+            bump(&c->st_fr_drop, frames);
+            bump(&c->st_by_drop, s->ring_bytes);
+            ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED,
+                               .err = IVCS_ERR_BUFFER_FULL,
+                               .start_ms = (uint64_t)s->utc0,
+                               .dur_ms = s->dur_ms,
+                               .frames = frames,
+                               .bytes = s->ring_bytes};
+            ivcs_eng_notify(c, &n);
+        } else {
+            bump(&c->st_pre_disc, frames);
+        }
+    }
+    c->q_head = (c->q_head + 1) % ENG_SLICE_Q;
+    c->q_len--;
+    atomic_store_explicit(&c->st_queued, c->q_len, RLX);
+}
+
+/* ---------------------------------------------------------------- slicer */
+
+static uint32_t frame_ms(const ivcs_channel_s *c)
+{
+    uint32_t fps = c->cfg.av_fmt.u32Framerate;
+    return fps ? 1000 / fps : 40;
+}
+
+/* Closes the open slice at cut_pts: audio with pts < cut_pts (all audio seen
+ * when all_audio) joins it; the slice gets its decision and is queued. */
+static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int64_t now)
+{
+    if (!c->sl.open) return;
+    eng_slice_s *s = &c->sl.cur;
+    uint64_t pos = c->sl.acut, end = ivcs_ring_read_pos(c->ring[1]);
+    ivcs_ring_view_s v;
+    while (pos < end && ivcs_ring_peek(c->ring[1], pos, &v) == 1) {
+        if (!all_audio && v.rec->pts >= cut_pts) break;
+        s->frames_a++;
+        s->ring_bytes += ivcs_ring_record_size(v.rec->len);
+        pos = v.next;
+    }
+    s->a1 = pos;
+    c->sl.acut = pos;
+    s->pts1 = cut_pts;
+    s->dur_ms = cut_pts > s->pts0 ? (uint32_t)(cut_pts - s->pts0) : 0;
+    s->closed_at = now;
+    s->state = (uint8_t)(c->sl.orphan ? SL_DISCARD : decide(c, s));
+    if (c->sl.orphan && c->streaming) s->state = SL_DROP; /* lost data, say so */
+    c->sl.open = 0;
+    c->sl.cont = 0;
+    /* the queue always has room: service() frees the front first, and the
+     * slicer stops reading while it is full */
+    *q_at(c, c->q_len) = *s;
+    c->q_len++;
+    atomic_store_explicit(&c->st_queued, c->q_len, RLX);
+}
+
+static void close_all(ivcs_channel_s *c, int64_t now)
+{
+    if (c->sl.open) close_slice(c, c->sl.last_pts + frame_ms(c), 1, now);
+}
+
+/* A slice closes at the next I-frame once this big (slice_max_bytes, at
+ * most a quarter of the video ring). */
+static uint64_t cap_bytes(const ivcs_channel_s *c)
+{
+    uint64_t cap = ivcs_ring_capacity(c->ring[0]) / 4;
+    uint32_t m = c->eng->cfg.slice_max_bytes;
+    return m && m < cap ? m : cap;
+}
+
+static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
+{
+    int key = (v->rec->flags & ENG_REC_KEY) != 0;
+    uint64_t pts = v->rec->pts;
+    if (!c->sl.anchored || c->sl.paused ||
+        (key && (pts < c->sl.last_pts || pts > c->sl.last_pts + ENG_PTS_JUMP_MS))) {
+        if (c->sl.anchored) {
+            close_slice(c, c->sl.last_pts + frame_ms(c), 0, now);
+            bump(&c->st_reanchors, 1);
+        }
+        c->sl.anchored = 1;
+        c->sl.paused = 0;
+        c->sl.anchor_pts = pts;
+        c->sl.anchor_utc = now;
+    } else if (c->sl.open &&
+               key && (pts - c->sl.cur.pts0 >= c->eng->cfg.cloud.slice_ms ||
+                       c->sl.cur.ring_bytes >= cap_bytes(c))) {
+        close_slice(c, pts, 0, now);
+    }
+    if (!c->sl.open) {
+        eng_slice_s *s = &c->sl.cur;
+        memset(s, 0, sizeof *s);
+        s->v0 = v->pos;
+        s->a0 = c->sl.acut;
+        s->pts0 = pts;
+        s->utc0 = c->sl.anchor_utc + (int64_t)(pts - c->sl.anchor_pts);
+        s->key = (uint8_t)key;
+        c->sl.open = 1;
+        /* a P-frame may open a slice only to continue one cut mid-GOP */
+        c->sl.orphan = !key && !c->sl.cont;
+        c->sl.cont = 0;
+    }
+    eng_slice_s *s = &c->sl.cur;
+    s->v1 = v->next;
+    s->frames_v++;
+    s->ring_bytes += ivcs_ring_record_size(v->rec->len);
+    c->sl.last_pts = pts;
+    /* a GOP larger than a quarter of the ring is cut mid-GOP ('p' next) so
+     * its first part can be uploaded and freed while the GOP goes on */
+    c->sl.gop_bytes = key ? ivcs_ring_record_size(v->rec->len)
+                          : c->sl.gop_bytes + ivcs_ring_record_size(v->rec->len);
+    if (c->sl.gop_bytes >= ivcs_ring_capacity(c->ring[0]) / 4) {
+        /* a 'p' slice continues only a slice that will land */
+        int cont = !c->sl.orphan;
+        close_slice(c, pts + frame_ms(c), 0, now);
+        c->sl.cont = cont;
+        c->sl.gop_bytes = 0;
+    }
+}
+
+/* Reads new records. Returns 1 if any was seen. */
+static int scan(ivcs_channel_s *c, int64_t now)
+{
+    int did = 0;
+    ivcs_ring_view_s v;
+    while (ivcs_ring_next(c->ring[1], &v) == 1) {
+        c->sl.last_data_at = now;
+        did = 1;
+    }
+    /* one free queue entry is needed for a close */
+    while (c->q_len < ENG_SLICE_Q - 1 && ivcs_ring_next(c->ring[0], &v) == 1) {
+        c->sl.last_data_at = now;
+        on_video(c, &v, now);
+        did = 1;
+    }
+    return did;
+}
+
+/* ---------------------------------------------------------------- upload */
+
+static int64_t body_fn(void *arg, uint64_t offset, uint8_t *buf, size_t cap)
+{
+    ivcs_channel_s *c = arg;
+    eng_upload_s *u = &c->up;
+    if (offset != u->produced) {
+        if (offset != 0) return IVCS_ERR_STATE;
+        int rc = ivcs_ts_slice_begin(&c->mux, &u->ts, &u->src);
+        if (rc < 0) return rc;
+        u->produced = 0;
+    }
+    cap -= cap % IVCS_TS_PACKET;
+    if (!cap) return IVCS_ERR_INVALID_ARG;
+    int64_t n = ivcs_ts_slice_read(&u->ts, buf, cap);
+    if (n <= 0) return n < 0 ? n : IVCS_ERR_STATE;
+    u->produced += (uint64_t)n;
+    return n;
+}
+
+static void on_slice_done(ivcs_s3_op *op, int result);
+
+static void attempt(ivcs_channel_s *c)
+{
+    eng_upload_s *u = &c->up;
+    ivcs_s3_op_cleanup(&u->op);
+    ivcs_s3_op_init(&u->op, IVCS_S3_PUT, u->key);
+    u->op.body_fn = body_fn;
+    u->op.body_arg = c;
+    u->op.body_len = u->size;
+    u->op.content_md5 = u->md5;
+    u->op.content_type = "video/mp2t";
+    u->op.on_done = on_slice_done;
+    u->op.arg = c;
+    u->waiting = 0;
+    u->produced = 0;
+    int rc = ivcs_ts_slice_begin(&c->mux, &u->ts, &u->src);
+    if (rc == 0) rc = ivcs_s3_start(c->eng->s3, &u->op);
+    if (rc < 0) {
+        /* could not even start (local problem): retry later */
+        u->waiting = 1;
+        u->retry_at = ivcs_eng_now(c->eng) + ivcs_retry_backoff_cap_ms(u->attempt++);
+        return;
+    }
+    u->active = 1;
+}
+
+/* Size and Content-MD5 in a first pass over the ring, then the PUT. */
+static void start_upload(ivcs_channel_s *c, eng_slice_s *s)
+{
+    ivcs_engine_s *e = c->eng;
+    eng_upload_s *u = &c->up;
+    u->slice = s;
+    s->state = SL_INFLIGHT;
+    u->attempt = 0;
+    ivcs_slice_name_s nm = {.start_ms = s->utc0,
+                            .dur_ms = s->dur_ms,
+                            .boot = e->boot,
+                            .seq = c->seq++,
+                            .keyframe = s->key};
+    int rc = ivcs_layout_slice_key(&e->layout, c->index, &nm, u->key, sizeof u->key);
+    int64_t size = rc < 0 ? rc : ivcs_ts_slice_size(&c->mux, &u->src);
+    if (size > 0)
+        rc = ivcs_ts_slice_begin(&c->mux, &u->ts_first, &u->src);
+    else
+        rc = size < 0 ? (int)size : IVCS_ERR_STATE;
+    if (rc == 0) rc = ivcs_digest_begin(&e->md5);
+    int64_t n = 0;
+    uint64_t total = 0;
+    while (rc == 0 && (n = ivcs_ts_slice_read(&u->ts_first, e->scratch, e->scratch_len)) > 0) {
+        rc = ivcs_digest_update(&e->md5, e->scratch, (size_t)n);
+        total += (uint64_t)n;
+    }
+    if (rc == 0 && (n < 0 || total != (uint64_t)size)) rc = n < 0 ? (int)n : IVCS_ERR_STATE;
+    uint8_t d[IVCS_MD5_LEN];
+    if (rc == 0) rc = ivcs_digest_final(&e->md5, d);
+    if (rc == 0)
+        rc = ivcs_base64_encode(d, sizeof d, u->md5, sizeof u->md5) < 0 ? IVCS_ERR_STATE : 0;
+    if (rc < 0) {
+        s->state = SL_DROP; /* cannot be muxed: a bug or corrupt record; never retried */
+        return;
+    }
+    u->size = (uint64_t)size;
+    attempt(c);
+}
+
+static void on_slice_done(ivcs_s3_op *op, int result)
+{
+    ivcs_channel_s *c = op->arg;
+    eng_upload_s *u = &c->up;
+    u->active = 0;
+    int64_t now = ivcs_eng_now(c->eng);
+    eng_slice_s *s = u->slice;
+    if (result == 0) {
+        (void)!ivcs_ts_slice_end(&c->mux, &u->ts_first);
+        uint32_t frames = s->frames_v + s->frames_a;
+        bump(&c->st_frames_up, frames);
+        bump(&c->st_bytes_up, u->size);
+        bump(&c->st_slices_up, 1);
+        uint64_t lat = now > s->closed_at ? (uint64_t)(now - s->closed_at) : 0;
+        atomic_store_explicit(&c->st_lat_last, lat, RLX);
+        if (lat > atomic_load_explicit(&c->st_lat_max, RLX))
+            atomic_store_explicit(&c->st_lat_max, lat, RLX);
+        if (u->failing) {
+            ivcs_notify_s r = {.kind = IVCS_NOTIFY_UPLOAD_RECOVER};
+            ivcs_eng_notify(c, &r);
+            u->failing = 0;
+        }
+        ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_UPLOADED,
+                           .key = u->key,
+                           .start_ms = (uint64_t)s->utc0,
+                           .dur_ms = s->dur_ms,
+                           .frames = frames,
+                           .bytes = u->size};
+        ivcs_eng_notify(c, &n);
+        u->slice = NULL;
+        release_front(c, 1);
+        return;
+    }
+    bump(&c->st_fail, 1);
+    if (!u->failing) {
+        ivcs_notify_s n = {.kind = IVCS_NOTIFY_UPLOAD_FAIL, .err = result, .key = u->key};
+        ivcs_eng_notify(c, &n);
+        u->failing = 1;
+    }
+    /* Every failure is retried, also the ones retry.h calls permanent: a
+     * restarting radosgw answers 404 NoSuchBucket / 403 for a while, and a
+     * slice must never be lost to that. A slice leaves the ring only when
+     * it landed or must be dropped for space (counted, reported), which is
+     * also where a really permanent error ends up. */
+    (void)ivcs_retry_should;
+    bump(&c->st_retries, 1);
+    u->waiting = 1;
+    u->retry_at = now + ivcs_retry_backoff_ms(u->attempt++, &c->eng->rng_state);
+    if (u->retry_at == now) u->retry_at = now + 1;
+    (void)s;
+}
+
+/* Makes room when a producer found a ring full: drop the oldest slice that
+ * is not being transmitted (and the 'p' slices continuing it). */
+static int make_room(ivcs_channel_s *c, int64_t now)
+{
+    if (!atomic_load_explicit(&c->starved, RLX)) return 0;
+    if (c->q_len) {
+        eng_slice_s *s = q_at(c, 0);
+        if (s->state == SL_INFLIGHT && c->up.active) return 0; /* wait for it */
+        if (s->state == SL_INFLIGHT) {
+            c->up.waiting = 0;
+            c->up.slice = NULL;
+        }
+        s->state = s->state == SL_HELD ? SL_DISCARD : SL_DROP;
+        uint32_t i = 1;
+        for (; i < c->q_len && !q_at(c, i)->key; i++)
+            q_at(c, i)->state = q_at(c, i)->state == SL_HELD ? SL_DISCARD : SL_DROP;
+        if (i == c->q_len) c->sl.cont = 0; /* the next P-frame has no head */
+        if (i == c->q_len && c->sl.open && !c->sl.cur.key) {
+            /* the open slice continues what was dropped: it has no head */
+            c->sl.orphan = 1;
+            atomic_store_explicit(&c->need_idr, 1, RLX);
+        }
+    } else if (c->sl.open) {
+        close_all(c, now);
+        q_at(c, c->q_len - 1)->state = SL_DROP;
+        atomic_store_explicit(&c->need_idr, 1, RLX);
+    } else {
+        /* audio without video: nothing will ever take it */
+        uint64_t end = ivcs_ring_read_pos(c->ring[1]);
+        (void)!ivcs_ring_release(c->ring[1], end);
+        c->sl.acut = end;
+    }
+    atomic_store_explicit(&c->starved, 0, RLX);
+    return 1;
+}
+
+static void watermarks(ivcs_channel_s *c)
+{
+    uint32_t pct = (uint32_t)(ivcs_ring_used(c->ring[0]) * 100 / ivcs_ring_capacity(c->ring[0]));
+    if (!c->buf_high && pct >= 75) {
+        c->buf_high = 1;
+        ivcs_notify_s n = {.kind = IVCS_NOTIFY_BUFFER_HIGH, .value = pct};
+        ivcs_eng_notify(c, &n);
+    } else if (c->buf_high && pct < 50) {
+        c->buf_high = 0;
+        ivcs_notify_s n = {.kind = IVCS_NOTIFY_BUFFER_LOW, .value = pct};
+        ivcs_eng_notify(c, &n);
+    }
+}
+
+int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
+{
+    int did = scan(c, now);
+    /* pause: no data for pause_ms closes the slice; the next frame re-anchors */
+    if (c->sl.open && now - c->sl.last_data_at >= (int64_t)c->eng->cfg.pause_ms) {
+        close_all(c, now);
+        c->sl.paused = 1;
+        atomic_store_explicit(&c->need_idr, 1, RLX);
+        bump(&c->st_pauses, 1);
+        ivcs_notify_s n = {.kind = IVCS_NOTIFY_PAUSED};
+        ivcs_eng_notify(c, &n);
+        did = 1;
+    }
+    if (flushing) close_all(c, now);
+    did |= make_room(c, now);
+    /* pre-record: keep the ring from filling up with held slices */
+    int held_pressure = ivcs_ring_used(c->ring[0]) * 4 > ivcs_ring_capacity(c->ring[0]) * 3 ||
+                        ivcs_ring_used(c->ring[1]) * 4 > ivcs_ring_capacity(c->ring[1]) * 3;
+    while (c->q_len) {
+        eng_slice_s *s = q_at(c, 0);
+        if (s->state == SL_HELD) {
+            int later_ready = 0;
+            for (uint32_t i = 1; i < c->q_len; i++)
+                if (q_at(c, i)->state == SL_READY) later_ready = 1;
+            if (flushing || held_pressure || later_ready || now - s->utc0 > ENG_PRERECORD_MAX_MS) {
+                s->state = SL_DISCARD;
+                held_pressure = 0; /* one per pass: re-measure */
+            } else {
+                break;
+            }
+        }
+        if (s->state == SL_DISCARD || s->state == SL_DROP) {
+            release_front(c, 0);
+            did = 1;
+            continue;
+        }
+        if (s->state == SL_READY) {
+            if (!c->up.active && !c->up.waiting) {
+                start_upload(c, s);
+                did = 1;
+                if (s->state == SL_DROP) continue;
+            }
+            break;
+        }
+        if (s->state == SL_INFLIGHT) {
+            if (c->up.waiting && now >= c->up.retry_at) {
+                attempt(c);
+                did = 1;
+            }
+            break;
+        }
+        break;
+    }
+    watermarks(c);
+    return did;
+}
+
+int64_t ivcs_up_deadline(const ivcs_channel_s *c)
+{
+    int64_t d = INT64_MAX;
+    if (c->up.waiting) d = c->up.retry_at;
+    if (c->sl.open) {
+        int64_t p = c->sl.last_data_at + (int64_t)c->eng->cfg.pause_ms;
+        if (p < d) d = p;
+    }
+    for (int i = 0; i < ENG_EVENTS; i++)
+        if (c->ev[i].json_dirty || c->ev[i].pic_pending)
+            if (c->ev[i].retry_at < d) d = c->ev[i].retry_at;
+    const eng_slice_s *f = &c->q[c->q_head];
+    if (c->q_len && f->state == SL_HELD) {
+        int64_t h = f->utc0 + ENG_PRERECORD_MAX_MS;
+        if (h < d) d = h;
+    }
+    return d;
+}
+
+int ivcs_up_busy(const ivcs_channel_s *c)
+{
+    return c->up.active || c->aux.active;
+}
+
+void ivcs_up_cancel(ivcs_channel_s *c)
+{
+    ivcs_http_client *h = ivcs_s3_http(c->eng->s3);
+    if (c->up.active) ivcs_http_request_cancel(h, &c->up.op.http);
+    if (c->aux.active) ivcs_http_request_cancel(h, &c->aux.op.http);
+    c->up.waiting = 0;
+}
+
+uint32_t ivcs_up_pending(const ivcs_channel_s *c)
+{
+    uint32_t n = c->sl.open ? 1 : 0;
+    for (uint32_t i = 0; i < c->q_len; i++) {
+        uint8_t st = c->q[(c->q_head + i) % ENG_SLICE_Q].state;
+        if (st == SL_READY || st == SL_INFLIGHT) n++;
+    }
+    for (int i = 0; i < ENG_EVENTS; i++)
+        if (c->ev[i].json_dirty || c->ev[i].pic_pending) n++;
+    return n + (uint32_t)c->aux.active;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void on_aux_done(ivcs_s3_op *op, int result)
+{
+    ivcs_channel_s *c = op->arg;
+    eng_aux_s *a = &c->aux;
+    eng_event_s *x = &c->ev[a->slot];
+    a->active = 0;
+    int64_t now = ivcs_eng_now(c->eng);
+    if (result == 0) {
+        x->attempts = 0;
+        if (a->is_pic) {
+            x->pic_pending = 0;
+            x->pic_done = 1;
+            x->json_dirty = 1; /* the record now names the picture */
+            bump(&c->st_pics, 1);
+            uint8_t *pic = x->pic;
+            x->pic = NULL;
+            if (c->cfg.cb.picture_result)
+                c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic, 0);
+        } else {
+            x->rec_written = 1;
+            bump(&c->st_records, 1);
+            ivcs_notify_s n = {.kind = IVCS_NOTIFY_EVENT_WRITTEN, .key = a->key};
+            ivcs_eng_notify(c, &n);
+        }
+    } else {
+        int retry = x->attempts < 8; /* as for slices: transient 4xx happen */
+        x->retry_at = now + ivcs_retry_backoff_ms(x->attempts++, &c->eng->rng_state);
+        if (!retry) {
+            if (a->is_pic) {
+                x->pic_pending = 0;
+                uint8_t *pic = x->pic;
+                x->pic = NULL;
+                if (c->cfg.cb.picture_result)
+                    c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic,
+                                             IV_ERR_CS_HTTP_DATA_FAIL);
+            } else {
+                x->json_dirty = 0;
+            }
+        } else if (!a->is_pic) {
+            x->json_dirty = 1;
+        }
+    }
+    ivcs_s3_op_cleanup(op);
+}
+
+int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
+{
+    eng_aux_s *a = &c->aux;
+    if (a->active) return 0;
+    ivcs_engine_s *e = c->eng;
+    for (int i = 0; i < ENG_EVENTS; i++) {
+        eng_event_s *x = &c->ev[i];
+        if (!x->state || (!x->json_dirty && !x->pic_pending) || now < x->retry_at) continue;
+        a->slot = i;
+        int rc = ivcs_layout_event_key(&e->layout, c->index, x->ev_start, x->id, 1, a->pic_key,
+                                       sizeof a->pic_key);
+        if (rc >= 0)
+            rc = ivcs_layout_event_key(&e->layout, c->index, x->ev_start, x->id, 0, a->key,
+                                       sizeof a->key);
+        if (rc < 0) {
+            x->json_dirty = x->pic_pending = 0;
+            continue;
+        }
+        /* record first (open), then the picture, then the record naming it */
+        a->is_pic = !(x->json_dirty && (!x->rec_written || !x->pic_pending));
+        ivcs_s3_op_init(&a->op, IVCS_S3_PUT, a->is_pic ? a->pic_key : a->key);
+        if (a->is_pic) {
+            a->op.body = x->pic;
+            a->op.body_len = (uint64_t)x->pic_len;
+            a->op.content_type = "image/jpeg";
+        } else {
+            ivcs_event_record_s r = {
+                .event_id = x->id,
+                .channel = c->index,
+                .info = "",
+                .event_start_ms = x->ev_start,
+                .event_stop_ms = x->state == 2 ? x->ev_stop : IVCS_EVENT_TIME_NONE,
+                .stream_start_ms = x->st_start,
+                .stream_stop_ms = x->state == 2 ? x->st_stop : IVCS_EVENT_TIME_NONE,
+                .picture = x->pic_done ? a->pic_key : NULL};
+            int n = ivcs_event_record_write(&r, a->json, sizeof a->json);
+            if (n < 0) {
+                x->json_dirty = 0;
+                continue;
+            }
+            x->json_dirty = 0; /* set again if the PUT fails or the event changes */
+            a->op.body = (const uint8_t *)a->json;
+            a->op.body_len = (uint64_t)n;
+            a->op.content_type = "application/json";
+        }
+        a->op.on_done = on_aux_done;
+        a->op.arg = c;
+        if (ivcs_s3_start(e->s3, &a->op) < 0) {
+            if (!a->is_pic) x->json_dirty = 1;
+            x->retry_at = now + 1000;
+            continue;
+        }
+        a->active = 1;
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,645 @@
+/*
+ * test_engine.c - the engine's decisions with an injected clock and a tiny
+ * in-process HTTP/1.1 "S3" (plain http on loopback), so no sleep stands in
+ * for time and no cloud is needed:
+ *  - 120 s without data pauses the recording (not at 119 s); the slice is
+ *    uploaded, P-frames then need an I-frame;
+ *  - plan.json polling: If-None-Match + 304 at plan_poll_s, a full re-read
+ *    at least hourly even with plan_poll_s = 86400, plan on/off -> start /
+ *    stop callbacks, pushes refused without a plan;
+ *  - memory: the engine's allocations per channel (counting allocator and
+ *    jemalloc arena stats) <= u32MaxGopSize + 64 KiB; pushes make no
+ *    allocator call and (outside ASan) no malloc on the pushing thread.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "engine/cloud/engine_internal.h"
+#include "engine/codec/nalu.h"
+
+/* ---------------------------------------------------------------- malloc spy */
+/* libjemalloc is the process's malloc (libivcs links it): its per-thread
+ * counter "thread.allocated" counts every malloc/calloc/realloc of the
+ * calling thread. Under ASan, ASan's malloc replaces it and the counter
+ * stays 0 (the check is then only the allocator-hook one). */
+#include <jemalloc/jemalloc.h>
+static uint64_t thread_allocated(void)
+{
+    uint64_t v = 0;
+    size_t sz = sizeof v;
+    if (mallctl("thread.allocated", &v, &sz, NULL, 0) != 0) return 0;
+    return v;
+}
+
+/* ---------------------------------------------------------------- counting allocator */
+static _Atomic long long cnt_bytes, cnt_calls;
+static _Thread_local int cnt_forbid; /* armed on the pushing thread only */
+static _Atomic long cnt_forbidden;
+static void *cnt_alloc(void *ctx, size_t size, size_t align)
+{
+    (void)ctx;
+    if (cnt_forbid) atomic_fetch_add(&cnt_forbidden, 1);
+    atomic_fetch_add(&cnt_bytes, (long long)size);
+    atomic_fetch_add(&cnt_calls, 1);
+    void *p = NULL;
+    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1))
+        return NULL;
+    return p;
+}
+static void cnt_free(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    if (cnt_forbid) atomic_fetch_add(&cnt_forbidden, 1);
+    atomic_fetch_sub(&cnt_bytes, (long long)size);
+    free(p);
+}
+static const ivcs_allocator_s counting = {cnt_alloc, cnt_free, NULL};
+
+/* ---------------------------------------------------------------- fake S3 */
+static int srv_fd;
+static uint16_t srv_port;
+static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
+static char srv_plan[256];   /* "" = 404 */
+static int srv_plan_ver;
+static int srv_gets, srv_gets_inm, srv_304, srv_puts;
+
+static void *conn_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[65536];
+    size_t have = 0;
+    for (;;) {
+        char *end;
+        while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
+            if (have == sizeof buf) goto out;
+            ssize_t r = recv(fd, buf + have, sizeof buf - have, 0);
+            if (r <= 0) goto out;
+            have += (size_t)r;
+        }
+        size_t hlen = (size_t)(end - buf) + 4;
+        char head[8192];
+        size_t cp = hlen < sizeof head - 1 ? hlen : sizeof head - 1;
+        memcpy(head, buf, cp);
+        head[cp] = 0;
+        long long clen = 0;
+        char *cl = strcasestr(head, "\r\ncontent-length:");
+        if (cl) clen = atoll(cl + 17);
+        int inm = strcasestr(head, "\r\nif-none-match:") != NULL;
+        /* consume the body */
+        long long body_have = (long long)(have - hlen);
+        long long left = clen;
+        if (body_have > left) body_have = left;
+        left -= body_have;
+        memmove(buf, buf + hlen + body_have, have - hlen - (size_t)body_have);
+        have -= hlen + (size_t)body_have;
+        while (left > 0) {
+            char sink[65536];
+            ssize_t r = recv(fd, sink, left < (long long)sizeof sink ? (size_t)left : sizeof sink, 0);
+            if (r <= 0) goto out;
+            left -= r;
+        }
+        char resp[1024];
+        int n;
+        pthread_mutex_lock(&srv_mu);
+        if (!strncmp(head, "GET ", 4)) {
+            srv_gets++;
+            if (inm) srv_gets_inm++;
+            if (!srv_plan[0]) {
+                n = snprintf(resp, sizeof resp,
+                             "HTTP/1.1 404 Not Found\r\nContent-Type: application/xml\r\n"
+                             "Content-Length: 45\r\n\r\n<Error><Code>NoSuchKey</Code></Error>\n       ");
+            } else if (inm) {
+                srv_304++;
+                n = snprintf(resp, sizeof resp,
+                             "HTTP/1.1 304 Not Modified\r\nETag: \"v%d\"\r\n\r\n", srv_plan_ver);
+            } else {
+                n = snprintf(resp, sizeof resp,
+                             "HTTP/1.1 200 OK\r\nETag: \"v%d\"\r\nContent-Length: %zu\r\n\r\n%s",
+                             srv_plan_ver, strlen(srv_plan), srv_plan);
+            }
+        } else {
+            srv_puts++;
+            n = snprintf(resp, sizeof resp,
+                         "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
+        }
+        pthread_mutex_unlock(&srv_mu);
+        if (send(fd, resp, (size_t)n, MSG_NOSIGNAL) != n) goto out;
+    }
+out:
+    close(fd);
+    return NULL;
+}
+
+static void *srv_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int c = accept(srv_fd, NULL, NULL);
+        if (c < 0) return NULL;
+        pthread_t t;
+        pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c);
+        pthread_detach(t);
+    }
+}
+
+static void srv_start(void)
+{
+    srv_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(srv_fd, (struct sockaddr *)&a, sizeof a);
+    listen(srv_fd, 64);
+    socklen_t l = sizeof a;
+    getsockname(srv_fd, (struct sockaddr *)&a, &l);
+    srv_port = ntohs(a.sin_port);
+    pthread_t t;
+    pthread_create(&t, NULL, srv_main, NULL);
+    pthread_detach(t);
+}
+
+static void set_plan(const char *type)
+{
+    pthread_mutex_lock(&srv_mu);
+    if (type) snprintf(srv_plan, sizeof srv_plan, "{\"cs_switch\":1,\"cs_type\":\"%s\",\"cs_days\":7}", type);
+    else srv_plan[0] = 0;
+    srv_plan_ver++;
+    pthread_mutex_unlock(&srv_mu);
+}
+
+static int srv_get(int *v)
+{
+    pthread_mutex_lock(&srv_mu);
+    int r = *v;
+    pthread_mutex_unlock(&srv_mu);
+    return r;
+}
+
+/* ---------------------------------------------------------------- helpers */
+static _Atomic uint64_t fake_now = 1767225600000ull; /* 2026-01-01 */
+static uint64_t clock_fn(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&fake_now);
+}
+
+static _Atomic int starts, stops;
+static int32_t on_start(void *u, uint32_t ch)
+{
+    (void)u;
+    (void)ch;
+    atomic_fetch_add(&starts, 1);
+    return 0;
+}
+static int32_t on_stop(void *u, uint32_t ch)
+{
+    (void)u;
+    (void)ch;
+    atomic_fetch_add(&stops, 1);
+    return 0;
+}
+
+static uint8_t *media;
+static size_t media_len;
+typedef struct {
+    const uint8_t *p;
+    uint32_t len;
+    int key;
+} au_t;
+static au_t aus[400];
+static int n_aus;
+
+static int load_media(void)
+{
+    const char *dir = getenv("IVCS_MEDIA_DIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/clip_h264.h264", dir ? dir : ".");
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    media = malloc(4 << 20);
+    media_len = fread(media, 1, 4 << 20, f);
+    fclose(f);
+    for (size_t off = 0; off < media_len && n_aus < 400;) {
+        int64_t l = ivcs_nalu_next_au(IVCS_CODEC_H264, media + off, media_len - off, 1);
+        if (l <= 0) break;
+        ivcs_frame_info_s fi;
+        if (ivcs_nalu_frame_info(IVCS_CODEC_H264, media + off, (size_t)l, &fi) == 0)
+            aus[n_aus++] = (au_t){media + off, (uint32_t)l, fi.is_key};
+        off += (size_t)l;
+    }
+    return n_aus > 100 ? 0 : -1;
+}
+
+static void base_config(ivcs_engine_config_s *ec)
+{
+    ivcs_engine_config_defaults(ec);
+    snprintf(ec->cloud.endpoint, sizeof ec->cloud.endpoint, "http://127.0.0.1:%u", srv_port);
+    strcpy(ec->cloud.bucket, "ivcs");
+    strcpy(ec->cloud.device_id, "unit");
+    strcpy(ec->cloud.access_key, "AKIDEXAMPLE");
+    strcpy(ec->cloud.secret_key, "secret");
+    ec->cloud.verify_tls = 0;
+    ec->now_ms = clock_fn;
+}
+
+static void chan_config(ivcs_channel_config_s *cc, uint32_t budget)
+{
+    memset(cc, 0, sizeof *cc);
+    cc->max_gop_size = budget;
+    cc->av_fmt.eVideoType = IV_CM_VENC_TYPE_H264;
+    cc->av_fmt.u32VideoWidth = 640;
+    cc->av_fmt.u32VideoHeight = 360;
+    cc->av_fmt.u32Framerate = 25;
+    cc->av_fmt.eAudioType = IV_CM_AENC_TYPE_AAC;
+    cc->av_fmt.eAudioSampleRate = IV_CM_AENC_SAMPLE_RATE_48000;
+    cc->av_fmt.eAudioMode = IV_CM_AENC_MODE_STEREO;
+    cc->cb.stream_start = on_start;
+    cc->cb.stream_stop = on_stop;
+}
+
+static void ms_sleep(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (real time, bounded) for the engine thread to reach a state. */
+#define WAIT_FOR(cond)                                                                       \
+    do {                                                                                     \
+        for (int w_ = 0; w_ < 500 && !(cond); w_++) ms_sleep(10);                            \
+    } while (0)
+
+static int push_frame(ivcs_channel_s *ch, int i, uint64_t pts)
+{
+    const au_t *a = &aus[i % n_aus];
+    iv_cm_venc_pack_s pk = {.pu8Addr = (uint8_t *)a->p, .u32Len = a->len, .u64PTS = pts,
+                            .eFrameType = a->key ? IV_CM_FRAME_TYPE_I : IV_CM_FRAME_TYPE_P,
+                            .u32Seq = (uint32_t)i};
+    return ivcs_channel_push_video(ch, &pk);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+TEST(pause_after_120s_without_data)
+{
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME, .cs_days = 7};
+    ec.fixed_plan = &plan;
+    ivcs_engine_s *e;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    ivcs_channel_config_s cc;
+    chan_config(&cc, 4 << 20); /* 2 s of GOP 25 stay one slice */
+    ivcs_channel_s *ch;
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    WAIT_FOR(atomic_load(&starts) == 1);
+    CHECK_EQ(atomic_load(&starts), 1);
+    int puts0 = srv_get(&srv_puts);
+    for (int i = 0; i < 50; i++) CHECK_EQ(push_frame(ch, i, 1000 + (uint64_t)i * 40), 0);
+    ivcs_channel_stats_s st;
+    ivcs_engine_stats_s es0, es;
+    ivcs_engine_stats(e, &es0);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.loop_iterations > es0.loop_iterations + 2));
+    atomic_fetch_add(&fake_now, 119000);
+    ivcs_engine_wake(e);
+    ivcs_engine_stats(e, &es0);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.loop_iterations > es0.loop_iterations + 2));
+    ivcs_channel_stats(ch, &st);
+    CHECK_EQ(st.pauses, 0);
+    CHECK_EQ(st.slices_uploaded, 0); /* 2 s < slice_ms: still open */
+    atomic_fetch_add(&fake_now, 1000);
+    ivcs_engine_wake(e);
+    WAIT_FOR((ivcs_channel_stats(ch, &st), st.pauses == 1 && st.slices_uploaded == 1));
+    CHECK_EQ(st.pauses, 1);
+    CHECK_EQ(st.slices_uploaded, 1);
+    CHECK_EQ(st.frames_uploaded, 50);
+    CHECK_EQ(srv_get(&srv_puts) - puts0, 1);
+    /* after the pause the stream must restart at an I-frame */
+    CHECK_EQ(push_frame(ch, 51, 200000), IV_ERR_CS_NEED_IDR_FRAME);
+    CHECK_EQ(push_frame(ch, 0, 200000), 0);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+    atomic_store(&starts, 0);
+    atomic_store(&stops, 0);
+}
+
+TEST(plan_poll_304_hourly_refresh_and_switch)
+{
+    set_plan("full_time");
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    ec.cloud.plan_poll_s = 86400;
+    ivcs_engine_s *e;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    ivcs_channel_config_s cc;
+    chan_config(&cc, 1 << 20);
+    ivcs_channel_s *ch;
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    ivcs_engine_stats_s es, es0;
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.plan_polls == 1 && atomic_load(&starts) == 1));
+    CHECK_EQ(es.plan_polls, 1);
+    CHECK_EQ(atomic_load(&starts), 1);
+    int g0 = srv_get(&srv_gets), inm0 = srv_get(&srv_gets_inm);
+    /* 3599 s later: nothing; at 3600 s a full GET (no If-None-Match) */
+    atomic_fetch_add(&fake_now, 3599000);
+    ivcs_engine_wake(e);
+    ivcs_engine_stats(e, &es0);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.loop_iterations > es0.loop_iterations + 2));
+    CHECK_EQ(srv_get(&srv_gets), g0);
+    atomic_fetch_add(&fake_now, 1000);
+    ivcs_engine_wake(e);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.plan_polls == 2));
+    CHECK_EQ(es.plan_polls, 2);
+    CHECK_EQ(srv_get(&srv_gets), g0 + 1);
+    CHECK_EQ(srv_get(&srv_gets_inm), inm0);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+
+    /* plan_poll_s 60: If-None-Match -> 304; plan off -> stop, pushes refused */
+    atomic_store(&starts, 0);
+    base_config(&ec);
+    ec.cloud.plan_poll_s = 60;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    WAIT_FOR(atomic_load(&starts) == 1);
+    CHECK_EQ(push_frame(ch, 0, 1000), 0);
+    atomic_fetch_add(&fake_now, 60000);
+    ivcs_engine_wake(e);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.plan_not_modified == 1));
+    CHECK_EQ(es.plan_not_modified, 1);
+    set_plan(NULL);
+    atomic_fetch_add(&fake_now, 60000);
+    ivcs_engine_wake(e);
+    WAIT_FOR(atomic_load(&stops) == 1);
+    CHECK_EQ(atomic_load(&stops), 1);
+    CHECK_EQ(es.service, IVCS_SERVICE_FULL_TIME);
+    ivcs_engine_stats(e, &es);
+    CHECK_EQ(es.service, IVCS_SERVICE_NONE);
+    CHECK_EQ(push_frame(ch, 1, 1040), IV_ERR_CS_APPLY_NO_SERVICE);
+    CHECK_EQ(ivcs_channel_event_start(ch, 1, 0, 0), IV_ERR_CS_APPLY_NO_SERVICE);
+    /* event plan: no start callback, events work, duplicate refused */
+    set_plan("event");
+    atomic_fetch_add(&fake_now, 60000);
+    ivcs_engine_wake(e);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.service == IVCS_SERVICE_EVENT));
+    CHECK_EQ(es.service, IVCS_SERVICE_EVENT);
+    CHECK_EQ(atomic_load(&starts), 1);
+    CHECK_EQ(ivcs_channel_event_start(ch, 17, 0, 0), IVCS_ERR_EVENT_ID_RANGE);
+    CHECK_EQ(ivcs_channel_event_stop(ch, 3, 0, 0), IVCS_ERR_EVENT_NOT_STARTED);
+    CHECK_EQ(ivcs_channel_event_start(ch, 3, 0, 400), IVCS_ERR_EVENT_TIME_MIX);
+    CHECK_EQ(ivcs_channel_event_start(ch, 3, 0, 5), 0);
+    CHECK_EQ(ivcs_channel_event_start(ch, 3, 0, 0), IVCS_ERR_EVENT_ACTIVE);
+    WAIT_FOR(atomic_load(&starts) == 2);
+    CHECK_EQ(atomic_load(&starts), 2);
+    CHECK_EQ(ivcs_channel_event_stop(ch, 3, 0, 0), 0);
+    WAIT_FOR(atomic_load(&stops) == 2);
+    CHECK_EQ(atomic_load(&stops), 2);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+    set_plan(NULL);
+}
+
+TEST(memory_budget_and_no_alloc_push)
+{
+    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
+    enum { N = 16, BUDGET = 256 * 1024 };
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    ec.fixed_plan = &plan;
+    ec.alloc = &counting;
+    ec.max_channels = N;
+    ivcs_engine_s *e;
+    long long b0 = atomic_load(&cnt_bytes);
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    long long b1 = atomic_load(&cnt_bytes);
+    ivcs_channel_config_s cc;
+    chan_config(&cc, BUDGET);
+    ivcs_channel_s *ch[N];
+    for (int i = 0; i < N; i++) CHECK_EQ(ivcs_channel_open(e, &cc, &ch[i]), 0);
+    long long b2 = atomic_load(&cnt_bytes);
+    long long per = (b2 - b1) / N;
+    fprintf(stderr, "engine %lld B, per channel %lld B (budget %d + 64 KiB = %d)\n", b1 - b0, per,
+            BUDGET, BUDGET + 65536);
+    CHECK(per <= BUDGET + 65536);
+    CHECK(per >= BUDGET / 2); /* the rings really are in there */
+    /* pushes: no allocator call, no malloc on this thread */
+    cnt_forbid = 1;
+    uint64_t m0 = thread_allocated();
+    int ok = 0;
+    for (int i = 0; i < 100; i++)
+        for (int c = 0; c < N; c++) ok += push_frame(ch[c], i, 1000 + (uint64_t)i * 40) == 0;
+    uint64_t m1 = thread_allocated();
+    cnt_forbid = 0;
+    CHECK(ok > 0);
+    CHECK_EQ(m1 - m0, 0); /* no malloc on the pushing thread */
+    /* no allocator-hook call from the pushing thread (the engine thread
+     * opening its first connections meanwhile may allocate: control path) */
+    CHECK_EQ(atomic_load(&cnt_forbidden), 0);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+    CHECK_EQ(atomic_load(&cnt_bytes), b0);
+
+    /* the default allocator: a private jemalloc arena, read from its stats */
+    ec.alloc = NULL;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    if (e->ja) {
+        ivcs_jemalloc_stats_s j1, j2;
+        CHECK_EQ(ivcs_jemalloc_allocator_stats(e->ja, &j1), 0);
+        for (int i = 0; i < N; i++) CHECK_EQ(ivcs_channel_open(e, &cc, &ch[i]), 0);
+        CHECK_EQ(ivcs_jemalloc_allocator_stats(e->ja, &j2), 0);
+        long long jper = ((long long)j2.allocated - (long long)j1.allocated) / N;
+        fprintf(stderr, "jemalloc arena: per channel %lld B\n", jper);
+        CHECK(jper <= BUDGET + 65536);
+        CHECK(jper >= BUDGET / 2);
+    }
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+}
+
+TEST(push_errors_change_nothing)
+{
+    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    ec.fixed_plan = &plan;
+    ivcs_engine_s *e;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    ivcs_channel_config_s cc;
+    chan_config(&cc, 1 << 20);
+    ivcs_channel_s *ch;
+    cc.max_gop_size = 1000; /* not a multiple of 4 KiB */
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
+    chan_config(&cc, 1 << 20);
+    cc.cb.stream_start = NULL;
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_CB_NULL);
+    chan_config(&cc, 1 << 20);
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    CHECK_EQ(push_frame(ch, 1, 1000), IV_ERR_CS_NEED_IDR_FRAME); /* P first */
+    CHECK_EQ(push_frame(ch, 0, 1000), 0);
+    CHECK_EQ(push_frame(ch, 1, 999), IVCS_ERR_PTS_BACKWARDS);
+    iv_cm_venc_pack_s bad = {.pu8Addr = (uint8_t *)"\x01\x02\x03\x04", .u32Len = 4,
+                             .u64PTS = 1040, .eFrameType = IV_CM_FRAME_TYPE_P};
+    CHECK_EQ(ivcs_channel_push_video(ch, &bad), IVCS_ERR_BAD_ANNEXB);
+    bad.u32Len = 0;
+    CHECK_EQ(ivcs_channel_push_video(ch, &bad), IVCS_ERR_EMPTY_FRAME);
+    iv_cm_venc_pack_s wrong = {.pu8Addr = (uint8_t *)aus[0].p, .u32Len = aus[0].len,
+                               .u64PTS = 1040, .eFrameType = IV_CM_FRAME_TYPE_P};
+    CHECK_EQ(ivcs_channel_push_video(ch, &wrong), IVCS_ERR_FRAME_TYPE);
+    iv_cm_aenc_pack_s aa = {.pu8Addr = (uint8_t *)"\xff\xf1\x00\x00\x00\x00\x00", .u32Len = 7};
+    CHECK_EQ(ivcs_channel_push_audio(ch, &aa), IVCS_ERR_BAD_ADTS);
+    CHECK_EQ(push_frame(ch, 1, 1040), 0); /* the stream goes on after the errors */
+    ivcs_channel_stats_s st;
+    ivcs_channel_stats(ch, &st);
+    CHECK_EQ(st.video_frames_pushed, 2);
+    CHECK_EQ(st.frames_refused, 6);
+    CHECK(ivcs_channel_max_frame(ch) >= 255 * 1024); /* half the 512 KiB video ring */
+    /* zero-copy: reserve, write, commit (validated at commit) */
+    uint8_t *buf = NULL;
+    CHECK_EQ(ivcs_channel_reserve(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, &buf), 0);
+    CHECK(buf != NULL);
+    memset(buf, 0x11, aus[2].len);
+    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, 1080,
+                                 IV_CM_FRAME_TYPE_P, 2), IVCS_ERR_BAD_ANNEXB);
+    memcpy(buf, aus[2].p, aus[2].len);
+    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, 1080,
+                                 IV_CM_FRAME_TYPE_P, 2), 0);
+    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, 1120,
+                                 IV_CM_FRAME_TYPE_P, 2), IVCS_ERR_STATE);
+    ivcs_channel_stats(ch, &st);
+    CHECK_EQ(st.video_frames_pushed, 3);
+    CHECK_EQ(ivcs_engine_set_trans_time(e, 0, 10), IVCS_ERR_INVALID_ARG);
+    CHECK_EQ(ivcs_engine_set_trans_time(e, 1000, 1000), 0);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+}
+
+static uint8_t jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02, 0xFF, 0xD9};
+static uint8_t notjpeg[] = {0x89, 'P', 'N', 'G', 0, 0, 0, 0};
+static _Atomic int pic_results, pic_last_err = 1;
+static int32_t cap_pic(void *u, uint32_t ch, int32_t id, uint8_t **pic, int32_t *size)
+{
+    (void)u;
+    (void)ch;
+    *pic = id == 1 ? jpeg : id == 2 ? notjpeg : NULL;
+    *size = id == 3 ? 0 : 8;
+    return 0;
+}
+static int32_t pic_result(void *u, uint32_t ch, uint8_t **pic, int32_t err)
+{
+    (void)u;
+    (void)ch;
+    (void)pic;
+    atomic_store(&pic_last_err, err);
+    atomic_fetch_add(&pic_results, 1);
+    return 0;
+}
+
+TEST(event_pictures_jpeg_checked_none_for_no_picture)
+{
+    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_EVENT};
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    ec.fixed_plan = &plan;
+    ivcs_engine_s *e;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    ivcs_channel_config_s cc;
+    chan_config(&cc, 1 << 20);
+    cc.cb.capture_picture = cap_pic;
+    cc.cb.picture_result = pic_result;
+    ivcs_channel_s *ch;
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    int puts0 = srv_get(&srv_puts);
+    /* 1: a JPEG -> uploaded, result 0; record written twice (open, naming it) */
+    CHECK_EQ(ivcs_channel_event_start(ch, 1, 0, 0), 0);
+    WAIT_FOR(atomic_load(&pic_results) == 1);
+    CHECK_EQ(atomic_load(&pic_results), 1);
+    CHECK_EQ(atomic_load(&pic_last_err), 0);
+    /* 2: not a JPEG -> result with an error at once, nothing uploaded for it */
+    CHECK_EQ(ivcs_channel_event_start(ch, 2, 0, 0), 0);
+    WAIT_FOR(atomic_load(&pic_results) == 2);
+    CHECK_EQ(atomic_load(&pic_last_err), IV_ERR_CS_UPLOAD_OPEN_FILE_FAIL);
+    /* 3: no picture -> no result callback */
+    CHECK_EQ(ivcs_channel_event_start(ch, 3, 0, 0), 0);
+    ivcs_channel_stats_s st;
+    WAIT_FOR((ivcs_channel_stats(ch, &st), st.event_records_written >= 4));
+    ms_sleep(50);
+    CHECK_EQ(atomic_load(&pic_results), 2);
+    ivcs_channel_stats(ch, &st);
+    CHECK_EQ(st.pictures_uploaded, 1);
+    CHECK_EQ(st.events_open, 3);
+    CHECK_EQ(st.event_records_written, 4); /* 1 open, 1 naming the JPEG, 2, 3 */
+    CHECK_EQ(srv_get(&srv_puts) - puts0, 5);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+}
+
+static int32_t s_start(void) { return 0; }
+static int32_t s_stop(void) { return 0; }
+static int32_t s_cap(int32_t id, uint8_t **p, int32_t *n)
+{
+    (void)id;
+    *p = NULL;
+    *n = 0;
+    return 0;
+}
+static int32_t s_res(uint8_t **p, int32_t e)
+{
+    (void)p;
+    (void)e;
+    return 0;
+}
+
+TEST(seed_api_init_validation)
+{
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    CHECK_EQ(ivcs_set_default_config(&ec.cloud), 0);
+    iv_cs_init_parm_s p;
+    memset(&p, 0, sizeof p);
+    CHECK_EQ(iv_cs_init(NULL), IV_ERR_CS_INIT_PRM_NULL);
+    CHECK_EQ(iv_cs_init(&p), IV_ERR_CS_INIT_CB_NULL);
+    p.iv_cs_push_stream_start_cb = s_start;
+    p.iv_cs_push_stream_stop_cb = s_stop;
+    p.iv_cs_event_capture_picture_cb = s_cap;
+    p.iv_cs_event_picture_result_cb = s_res;
+    p.u32MaxGopSize = 800 * 1024 + 1;
+    p.av_fmt.eVideoType = IV_CM_VENC_TYPE_H264;
+    p.av_fmt.eAudioType = IV_CM_AENC_TYPE_AAC;
+    p.av_fmt.eAudioSampleRate = IV_CM_AENC_SAMPLE_RATE_48000;
+    p.av_fmt.eAudioMode = IV_CM_AENC_MODE_STEREO;
+    CHECK_EQ(iv_cs_init(&p), IV_ERR_CS_INIT_PRM_RANGE);
+    p.u32MaxGopSize = 800 * 1024;
+    p.av_fmt.eVideoType = IV_CM_VENC_TYPE_MJPG;
+    CHECK_EQ(iv_cs_init(&p), IV_ERR_CS_INIT_PRM_RANGE);
+    p.av_fmt.eVideoType = IV_CM_VENC_TYPE_H264;
+    p.av_fmt.eAudioSampleRate = (iv_cm_aenc_sample_rate_e)12345;
+    CHECK_EQ(iv_cs_init(&p), IV_ERR_CS_INIT_PRM_RANGE);
+    CHECK(ivcs_default_engine() == NULL);
+    p.av_fmt.eAudioSampleRate = IV_CM_AENC_SAMPLE_RATE_48000;
+    CHECK_EQ(iv_cs_init(&p), IV_ERR_NONE);
+    CHECK_EQ(iv_cs_init(&p), IV_ERR_CS_INIT_REPEAT);
+    CHECK_EQ(iv_cs_set_trans_time(0, 1000), IVCS_ERR_INVALID_ARG);
+    CHECK_EQ(iv_cs_set_trans_time(1000, 0), IVCS_ERR_INVALID_ARG);
+    CHECK_EQ(iv_cs_set_trans_time(3000, 1000), 0);
+    iv_cs_balance_info_s b;
+    CHECK_EQ(iv_cs_get_balance_info(&b, 0), 0);
+    CHECK_EQ(b.cs_switch, 0); /* the fake server has no plan */
+    CHECK_EQ(iv_cs_event_start(0), IVCS_ERR_EVENT_ID_RANGE);
+    CHECK_EQ(iv_cs_exit(), IV_ERR_NONE);
+    CHECK_EQ(iv_cs_exit(), IV_ERR_CS_PRM_NOT_AVAILABLE);
+    ivcs_set_default_config(NULL);
+}
+
+int main(void)
+{
+    srv_start();
+    if (load_media() < 0) {
+        fprintf(stderr, "cannot load $IVCS_MEDIA_DIR/clip_h264.h264\n");
+        return 1;
+    }
+    RUN(pause_after_120s_without_data);
+    RUN(plan_poll_304_hourly_refresh_and_switch);
+    RUN(memory_budget_and_no_alloc_push);
+    RUN(push_errors_change_nothing);
+    RUN(seed_api_init_validation);
+    RUN(event_pictures_jpeg_checked_none_for_no_picture);
+    free(media);
+    return check_done();
+}

@@ -1,0 +1,460 @@
+/*
+ * cmd_push.c - `ivcs push`: a sample firmware loop. Splits raw Annex-B video
+ * (and ADTS AAC audio) into frames, gives them the seed sample's timestamps
+ * (video i*1000/fps ms, audio samples*1000/rate ms, continuing across
+ * --loop repetitions), and pushes them, interleaved by time, through
+ * iv_cs_* (one channel) or the native API (--channels N > 1), paced by
+ * timestamp (--realtime, --speed X) or as fast as the engine takes them
+ * (--speed max: the loop waits while a ring is more than half full, as a
+ * firmware with a deep encoder queue would, so nothing is lost). Events
+ * are started and stopped at media times (--event ID:START_S:STOP_S) with
+ * an optional pre-record (--prerecord S) and --picture as the JPEG.
+ *
+ * Every callback is printed as "cb <name> ..." on stdout in the order it
+ * ran; at the end one line "result {json}" says what landed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/cloud/layout.h"
+#include "engine/codec/adts.h"
+#include "engine/codec/nalu.h"
+#include "iv_cs.h"
+#include "ivcs.h"
+#include "tools/commands.h"
+
+#define MAX_EVENTS 32
+
+typedef struct {
+    const uint8_t *p;
+    uint32_t len;
+    uint64_t pts; /* ms from clip start */
+    int video, key;
+} frame_t;
+
+typedef struct {
+    int id;
+    double start_s, stop_s;
+    int started, stopped;
+} ev_t;
+
+static uint8_t *g_pic;
+static int32_t g_pic_len;
+static pthread_mutex_t g_out = PTHREAD_MUTEX_INITIALIZER;
+static volatile int g_streaming;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&g_out);
+    vprintf(fmt, ap);
+    fflush(stdout);
+    pthread_mutex_unlock(&g_out);
+    va_end(ap);
+}
+
+static int32_t seed_start(void)
+{
+    g_streaming = 1;
+    say("cb stream_start\n");
+    return 0;
+}
+static int32_t seed_stop(void)
+{
+    g_streaming = 0;
+    say("cb stream_stop\n");
+    return 0;
+}
+static int32_t seed_capture(int32_t id, uint8_t **pic, int32_t *size)
+{
+    say("cb capture_picture %d\n", id);
+    *pic = g_pic;
+    *size = g_pic ? g_pic_len : 0;
+    return 0;
+}
+static int32_t seed_result(uint8_t **pic, int32_t err)
+{
+    say("cb picture_result %d %s\n", err, pic && *pic == g_pic ? "same" : "other");
+    return 0;
+}
+static int32_t nat_start(void *u, uint32_t ch)
+{
+    (void)u;
+    say("cb stream_start ch%u\n", ch);
+    g_streaming = 1;
+    return 0;
+}
+static int32_t nat_stop(void *u, uint32_t ch)
+{
+    (void)u;
+    say("cb stream_stop ch%u\n", ch);
+    return 0;
+}
+static int32_t nat_capture(void *u, uint32_t ch, int32_t id, uint8_t **pic, int32_t *size)
+{
+    (void)u;
+    say("cb capture_picture %d ch%u\n", id, ch);
+    *pic = g_pic;
+    *size = g_pic ? g_pic_len : 0;
+    return 0;
+}
+static int32_t nat_result(void *u, uint32_t ch, uint8_t **pic, int32_t err)
+{
+    (void)u;
+    (void)pic;
+    say("cb picture_result %d ch%u\n", err, ch);
+    return 0;
+}
+
+static int map_file(const char *path, const uint8_t **p, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+        fprintf(stderr, "ivcs push: %s: cannot read\n", path);
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return -1;
+    *p = m;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_s(double s)
+{
+    if (s <= 0) return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static void usage(FILE *o)
+{
+    fprintf(o,
+            "usage: ivcs push --config FILE --video F.h264|F.h265 [--audio F.aac] --fps N\n"
+            "                 [--realtime | --speed X | --speed max] [--loop K]\n"
+            "                 [--event ID:START_S:STOP_S ...] [--prerecord S] [--picture F.jpg]\n"
+            "                 [--channels N] [--gop-size BYTES] [--wait-plan S] [--codec h264|h265]\n"
+            "\n"
+            "A sample firmware loop over iv_cs_* (the native API when --channels > 1).\n"
+            "Callbacks print 'cb ...' lines; the last line is 'result {json}'.\n");
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const frame_t *x = a, *y = b;
+    if (x->pts != y->pts) return x->pts < y->pts ? -1 : 1;
+    if (x->video != y->video) return x->video ? 1 : -1; /* audio first on a tie */
+    return x < y ? -1 : 1;
+}
+
+int ivcs_cmd_push(int argc, char **argv)
+{
+    const char *config = NULL, *video = NULL, *audio = NULL, *picture = NULL, *codec = NULL;
+    double fps = 0, speed = 1.0, wait_plan = 20, prerecord = 0;
+    int max_speed = 0, loops = 1, channels = 1;
+    uint32_t gop = 4u << 20;
+    ev_t evs[MAX_EVENTS];
+    int nev = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--realtime")) {
+            speed = 1.0;
+        } else if (!v) {
+            usage(stderr);
+            return 2;
+        } else if (!strcmp(a, "--config")) config = argv[++i];
+        else if (!strcmp(a, "--video")) video = argv[++i];
+        else if (!strcmp(a, "--audio")) audio = argv[++i];
+        else if (!strcmp(a, "--picture")) picture = argv[++i];
+        else if (!strcmp(a, "--codec")) codec = argv[++i];
+        else if (!strcmp(a, "--fps")) fps = atof(argv[++i]);
+        else if (!strcmp(a, "--loop")) loops = atoi(argv[++i]);
+        else if (!strcmp(a, "--channels")) channels = atoi(argv[++i]);
+        else if (!strcmp(a, "--gop-size")) gop = (uint32_t)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--wait-plan")) wait_plan = atof(argv[++i]);
+        else if (!strcmp(a, "--prerecord")) prerecord = atof(argv[++i]);
+        else if (!strcmp(a, "--speed")) {
+            i++;
+            if (!strcmp(v, "max")) max_speed = 1;
+            else speed = atof(v);
+        } else if (!strcmp(a, "--event")) {
+            i++;
+            if (nev == MAX_EVENTS || sscanf(v, "%d:%lf:%lf", &evs[nev].id, &evs[nev].start_s,
+                                            &evs[nev].stop_s) != 3) {
+                fprintf(stderr, "ivcs push: bad --event %s\n", v);
+                return 2;
+            }
+            evs[nev].started = evs[nev].stopped = 0;
+            nev++;
+        } else {
+            fprintf(stderr, "ivcs push: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!config || !video || fps <= 0 || loops < 1 || channels < 1 || speed <= 0) {
+        usage(stderr);
+        return 2;
+    }
+    ivcs_config_s cfg;
+    char why[200];
+    if (ivcs_config_load(&cfg, config, why, sizeof why) < 0) {
+        fprintf(stderr, "ivcs push: %s: %s\n", config, why);
+        return 1;
+    }
+    ivcs_vcodec_e vc = IVCS_CODEC_H264;
+    if ((codec && !strcmp(codec, "h265")) ||
+        (!codec && (strstr(video, ".h265") || strstr(video, ".265") || strstr(video, ".hevc"))))
+        vc = IVCS_CODEC_H265;
+    const uint8_t *vp, *ap = NULL;
+    size_t vlen, alen = 0;
+    if (map_file(video, &vp, &vlen) < 0) return 1;
+    if (audio && map_file(audio, &ap, &alen) < 0) return 1;
+    if (picture) {
+        const uint8_t *pp;
+        size_t pl;
+        if (map_file(picture, &pp, &pl) < 0) return 1;
+        g_pic = (uint8_t *)pp;
+        g_pic_len = (int32_t)pl;
+    }
+    /* split */
+    size_t cap = vlen / 64 + alen / 4 + 1024, n = 0;
+    frame_t *fr = malloc(cap * sizeof *fr);
+    if (!fr) return 1;
+    uint64_t nv = 0;
+    ivcs_frame_info_s first = {0};
+    for (size_t off = 0; off < vlen;) {
+        int64_t l = ivcs_nalu_next_au(vc, vp + off, vlen - off, 1);
+        if (l <= 0) {
+            fprintf(stderr, "ivcs push: %s: not Annex-B at %zu (%s)\n", video, off,
+                    ivcs_strerror((int)l));
+            return 1;
+        }
+        ivcs_frame_info_s fi;
+        if (ivcs_nalu_frame_info(vc, vp + off, (size_t)l, &fi) < 0) {
+            off += (size_t)l;
+            continue;
+        }
+        if (!nv) first = fi;
+        if (n == cap) fr = realloc(fr, (cap *= 2) * sizeof *fr);
+        fr[n++] = (frame_t){vp + off, (uint32_t)l, (uint64_t)((double)nv * 1000.0 / fps), 1,
+                            fi.is_key};
+        nv++;
+        off += (size_t)l;
+    }
+    ivcs_adts_hdr_s ah = {0};
+    uint64_t samples = 0, na = 0;
+    for (size_t off = 0; off < alen;) {
+        ivcs_adts_hdr_s h;
+        int l = ivcs_adts_parse(ap + off, alen - off, &h);
+        if (l <= 0) break;
+        if (!na) ah = h;
+        if (n == cap) fr = realloc(fr, (cap *= 2) * sizeof *fr);
+        fr[n++] = (frame_t){ap + off, (uint32_t)l, samples * 1000 / h.sample_rate, 0, 0};
+        samples += h.samples;
+        na++;
+        off += (size_t)l;
+    }
+    qsort(fr, n, sizeof *fr, by_time);
+    /* a loop starts after the longer of the two streams, so PTS never go back */
+    uint64_t clip_ms = (uint64_t)((double)nv * 1000.0 / fps);
+    if (na && samples * 1000 / ah.sample_rate + 1 > clip_ms)
+        clip_ms = samples * 1000 / ah.sample_rate + 1;
+
+    iv_cm_av_data_info_s fmt = {0};
+    fmt.eVideoType = vc == IVCS_CODEC_H265 ? IV_CM_VENC_TYPE_H265 : IV_CM_VENC_TYPE_H264;
+    fmt.u32VideoWidth = first.width;
+    fmt.u32VideoHeight = first.height;
+    fmt.u32Framerate = (uint32_t)fps;
+    if (na) {
+        fmt.eAudioType = IV_CM_AENC_TYPE_AAC;
+        fmt.u32AudioCodecOption = IV_CM_AAC_TYPE_LC;
+        fmt.eAudioSampleRate = (iv_cm_aenc_sample_rate_e)ah.sample_rate;
+        fmt.eAudioMode = ah.channel_config == 2 ? IV_CM_AENC_MODE_STEREO : IV_CM_AENC_MODE_MONO;
+        fmt.eAudioBitWidth = IV_CM_AENC_BIT_WIDTH_16;
+        fmt.u32SampleNumPerFrame = 1024;
+    } else {
+        fmt.eAudioType = IV_CM_AENC_TYPE_G711A; /* no audio pushed */
+    }
+
+    ivcs_engine_s *eng = NULL;
+    ivcs_channel_s *chs[256];
+    if (channels > 256) channels = 256;
+    int rc;
+    if (channels == 1) {
+        ivcs_set_default_config(&cfg);
+        iv_cs_init_parm_s p = {.u32MaxGopSize = gop, .av_fmt = fmt,
+                               .iv_cs_push_stream_start_cb = seed_start,
+                               .iv_cs_push_stream_stop_cb = seed_stop,
+                               .iv_cs_event_capture_picture_cb = seed_capture,
+                               .iv_cs_event_picture_result_cb = seed_result};
+        rc = iv_cs_init(&p);
+        if (rc) {
+            fprintf(stderr, "ivcs push: iv_cs_init: %s (%d)\n", ivcs_strerror(rc), rc);
+            return 1;
+        }
+        eng = ivcs_default_engine();
+        chs[0] = ivcs_default_channel();
+    } else {
+        ivcs_engine_config_s ec;
+        ivcs_engine_config_defaults(&ec);
+        ec.cloud = cfg;
+        ec.max_channels = (uint32_t)channels;
+        rc = ivcs_engine_new(&eng, &ec);
+        if (rc < 0) {
+            fprintf(stderr, "ivcs push: engine: %s\n", ivcs_strerror(rc));
+            return 1;
+        }
+        ivcs_channel_config_s cc = {.max_gop_size = gop, .av_fmt = fmt};
+        cc.cb = (ivcs_channel_callbacks_s){nat_start, nat_stop, nat_capture, nat_result, NULL, NULL};
+        for (int c = 0; c < channels; c++) {
+            rc = ivcs_channel_open(eng, &cc, &chs[c]);
+            if (rc < 0) {
+                fprintf(stderr, "ivcs push: channel %d: %s\n", c, ivcs_strerror(rc));
+                ivcs_engine_destroy(eng);
+                return 1;
+            }
+        }
+    }
+    /* wait for a plan: full-time starts the stream; an event plan allows events */
+    double t0 = now_s();
+    iv_cs_balance_info_s bal = {0};
+    while (now_s() - t0 < wait_plan) {
+        ivcs_engine_get_balance_info(eng, &bal, 0);
+        if (g_streaming || (bal.cs_switch && (nev || bal.cs_type == CS_TYPE_EVENT))) break;
+        sleep_s(0.05);
+    }
+    say("plan switch=%d type=%d streaming=%d\n", bal.cs_switch, (int)bal.cs_type, g_streaming);
+
+    uint64_t base = (uint64_t)time(NULL) * 1000; /* PTS like a firmware clock */
+    uint64_t pushed = 0, refused = 0, full_waits = 0;
+    double start = now_s();
+    for (int k = 0; k < loops; k++) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t t = (uint64_t)k * clip_ms + fr[i].pts;
+            double ts = (double)t / 1000.0;
+            for (int e = 0; e < nev; e++) {
+                if (!evs[e].started && ts >= evs[e].start_s) {
+                    evs[e].started = 1;
+                    for (int c = 0; c < channels; c++) {
+                        int r;
+                        if (channels == 1)
+                            r = prerecord > 0 ? iv_cs_event_start_ext(evs[e].id, 0, (uint32_t)prerecord)
+                                              : iv_cs_event_start(evs[e].id);
+                        else
+                            r = ivcs_channel_event_start(chs[c], evs[e].id, 0, (uint32_t)prerecord);
+                        say("event_start %d ch%d -> %d\n", evs[e].id, c, r);
+                    }
+                }
+                if (evs[e].started && !evs[e].stopped && ts >= evs[e].stop_s) {
+                    evs[e].stopped = 1;
+                    for (int c = 0; c < channels; c++)
+                        say("event_stop %d ch%d -> %d\n", evs[e].id, c,
+                            channels == 1 ? iv_cs_event_stop(evs[e].id)
+                                          : ivcs_channel_event_stop(chs[c], evs[e].id, 0, 0));
+                }
+            }
+            if (!max_speed) sleep_s(start + ts / speed - now_s());
+            for (int c = 0; c < channels; c++) {
+                if (max_speed) {
+                    ivcs_channel_stats_s st;
+                    /* wait (at most 2 s per frame) while uploads free room */
+                    for (double w0 = now_s(); now_s() - w0 < 2.0;) {
+                        ivcs_channel_stats(chs[c], &st);
+                        if (st.video_ring_fill_pct < 50 && st.audio_ring_fill_pct < 50) break;
+                        full_waits++;
+                        sleep_s(0.002);
+                    }
+                }
+                if (fr[i].video) {
+                    iv_cm_venc_pack_s pk = {(uint8_t *)fr[i].p, fr[i].len, base + t,
+                                            fr[i].key ? IV_CM_FRAME_TYPE_I : IV_CM_FRAME_TYPE_P,
+                                            (uint32_t)i};
+                    rc = channels == 1 ? iv_cs_push_stream(IV_CM_STREAM_TYPE_VIDEO, &pk)
+                                       : ivcs_channel_push_video(chs[c], &pk);
+                } else {
+                    iv_cm_aenc_pack_s pk = {.pu8Addr = (uint8_t *)fr[i].p, .u32Len = fr[i].len,
+                                            .u64PTS = base + t, .u32Seq = (uint32_t)i};
+                    rc = channels == 1 ? iv_cs_push_stream(IV_CM_STREAM_TYPE_AUDIO, &pk)
+                                       : ivcs_channel_push_audio(chs[c], &pk);
+                }
+                if (rc == 0) pushed++;
+                else if (refused++ < 5)
+                    say("push refused: %s (%d)\n", ivcs_strerror_name(rc), rc);
+            }
+        }
+    }
+    for (int e = 0; e < nev; e++)
+        if (evs[e].started && !evs[e].stopped)
+            for (int c = 0; c < channels; c++) (void)ivcs_channel_event_stop(chs[c], evs[e].id, 0, 0);
+    double push_s = now_s() - start;
+
+    ivcs_channel_stats_s tot, st;
+    memset(&tot, 0, sizeof tot);
+    ivcs_engine_stats_s es;
+    ivcs_engine_stats(eng, &es);
+    if (channels == 1) {
+        iv_cs_exit();
+        ivcs_default_last_stats(&tot, &es);
+    } else {
+        ivcs_engine_stop(eng);
+        for (int c = 0; c < channels; c++) {
+            ivcs_channel_stats(chs[c], &st);
+            tot.video_frames_pushed += st.video_frames_pushed;
+            tot.audio_frames_pushed += st.audio_frames_pushed;
+            tot.frames_uploaded += st.frames_uploaded;
+            tot.bytes_uploaded += st.bytes_uploaded;
+            tot.slices_uploaded += st.slices_uploaded;
+            tot.slices_dropped += st.slices_dropped;
+            tot.frames_dropped += st.frames_dropped;
+            tot.prerecord_discarded += st.prerecord_discarded;
+            tot.retries += st.retries;
+            tot.pictures_uploaded += st.pictures_uploaded;
+            tot.event_records_written += st.event_records_written;
+        }
+        ivcs_engine_destroy(eng);
+    }
+    ivcs_layout_s l;
+    char pfx[IVCS_LAYOUT_KEY_MAX + 1] = "";
+    if (ivcs_layout_init(&l, cfg.prefix, cfg.device_id) == 0)
+        (void)!ivcs_layout_dir_prefix(&l, 0, IVCS_LAYOUT_REC, pfx, sizeof pfx);
+    say("result {\"frames_pushed\":%" PRIu64 ",\"video_frames_pushed\":%" PRIu64
+        ",\"audio_frames_pushed\":%" PRIu64 ",\"refused\":%" PRIu64
+        ",\"frames_uploaded\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64 ",\"slices\":%" PRIu64
+        ",\"slices_dropped\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+        ",\"prerecord_discarded\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"pictures\":%" PRIu64
+        ",\"event_records\":%" PRIu64 ",\"boot\":\"%08x\",\"prefix\":\"%s\",\"push_s\":%.3f"
+        ",\"full_waits\":%" PRIu64 ",\"channels\":%d}\n",
+        pushed, tot.video_frames_pushed, tot.audio_frames_pushed, refused, tot.frames_uploaded,
+        tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped, tot.frames_dropped,
+        tot.prerecord_discarded, tot.retries, tot.pictures_uploaded, tot.event_records_written,
+        es.boot, pfx, push_s, full_waits, channels);
+    free(fr);
+    return tot.slices_dropped ? 1 : 0;
+}
