@@ -7,5 +7,10 @@
 int ivcs_cmd_mux(int argc, char **argv);
 int ivcs_cmd_s3(int argc, char **argv);
 int ivcs_cmd_push(int argc, char **argv);
+int ivcs_cmd_plan(int argc, char **argv);
+int ivcs_cmd_ls(int argc, char **argv);
+int ivcs_cmd_events(int argc, char **argv);
+int ivcs_cmd_playlist(int argc, char **argv);
+int ivcs_cmd_export(int argc, char **argv);
 
 #endif

@@ -16,6 +16,11 @@ static const command commands[] = {
     {"mux", ivcs_cmd_mux, "split raw H.264/H.265 (+ADTS AAC) into MPEG-TS slices"},
     {"push", ivcs_cmd_push, "sample firmware loop: push raw media through iv_cs_* to the cloud"},
     {"s3", ivcs_cmd_s3, "S3 put/get/ls/rm/head/presign over ivcs's transport"},
+    {"plan", ivcs_cmd_plan, "get/set the device's plan.json and its retention lifecycle rule"},
+    {"ls", ivcs_cmd_ls, "days and time ranges a device recorded (from the bucket)"},
+    {"events", ivcs_cmd_events, "a device's events (records, times, pictures)"},
+    {"playlist", ivcs_cmd_playlist, "HLS VOD playlist of presigned URLs for a range or event"},
+    {"export", ivcs_cmd_export, "download a range into one MPEG-TS file"},
 };
 
 static void usage(FILE *out)

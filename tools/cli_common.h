@@ -1,0 +1,84 @@
+/* cli_common.h - what the viewer commands (plan, ls, events, playlist,
+ * export) share: the configuration and S3 client, the device's layout,
+ * option values, and error messages a person can act on. */
+#ifndef IVCS_TOOLS_CLI_COMMON_H
+#define IVCS_TOOLS_CLI_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine/cloud/layout.h"
+#include "engine/net/s3.h"
+#include "ivcs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exit statuses of every command. */
+#define IVCS_EXIT_OK 0
+#define IVCS_EXIT_FAIL 1 /* not found, empty, S3 or transport failure */
+#define IVCS_EXIT_USAGE 2
+
+typedef struct ivcs_cli_s {
+    const char *cmd;         /* "ls", for messages: "ivcs ls: ..." */
+    const char *config_path; /* as given */
+    ivcs_config_s cfg;       /* holds the secret key: ivcs_cli_close wipes it */
+    ivcs_s3 *s3;
+    ivcs_layout_s layout;
+} ivcs_cli_s;
+
+/* Loads the configuration (path, or $IVCS_CONFIG when NULL), creates the S3
+ * client and the device's layout. Returns an exit status: 0, 1 (config
+ * unreadable/invalid, client set-up failed) or 2 (no config given); the
+ * reason is printed. On 0 call ivcs_cli_close. */
+int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path);
+
+void ivcs_cli_close(ivcs_cli_s *c);
+
+/* Prints why an operation failed ("ivcs CMD: WHAT: reason"), naming the
+ * likely fix for a missing bucket, rejected or expired credentials, an
+ * unreachable or untrusted endpoint. r is the failed request's result (may
+ * be NULL). Returns IVCS_EXIT_FAIL. */
+int ivcs_cli_fail(const ivcs_cli_s *c, const char *what, int rc, const ivcs_s3_result *r);
+
+/* "ivcs CMD: unknown device ..." / "... has no recordings ..." once a listing
+ * came back empty: checks whether the device has any object. Returns
+ * IVCS_EXIT_FAIL. */
+int ivcs_cli_nothing(const ivcs_cli_s *c, const char *what);
+
+/* Prints "ivcs CMD: OPT needs a value" when a is one of the words of
+ * valued (space-separated, e.g. "--config --channel") and had no value,
+ * else "unknown option". Returns IVCS_EXIT_USAGE. */
+int ivcs_cli_bad_option(const char *cmd, const char *a, const char *valued);
+
+/* Option values. Each prints "ivcs CMD: bad OPT ..." and returns -1 on error. */
+int ivcs_cli_time(const char *cmd, const char *opt, const char *v, int64_t *ms);
+int ivcs_cli_day(const char *cmd, const char *opt, const char *v, int64_t *ms);
+int ivcs_cli_u32(const char *cmd, const char *opt, const char *v, uint32_t min, uint32_t max,
+                 uint32_t *out);
+
+/* A time range from --day D | --from T --to T (either bound may be left
+ * out: from the beginning / to the end). */
+typedef struct ivcs_cli_range_s {
+    int64_t from, to; /* [from, to) UTC ms */
+    int has_from, has_to, has_day;
+} ivcs_cli_range_s;
+
+/* Takes option a with value v if it is --day, --from or --to: 1 (consumed
+ * the value), 0 (not a range option), -1 (bad value, printed). */
+int ivcs_cli_range_opt(const char *cmd, const char *a, const char *v, ivcs_cli_range_s *r);
+
+/* Checks the combination and fills the defaults (from 0, to the end of
+ * time). need_both: --from and --to (or --day) are required. 0 or -1
+ * (printed). */
+int ivcs_cli_range_finish(const char *cmd, ivcs_cli_range_s *r, int need_both);
+
+/* "2026-11-25T10:00:00.000Z" for ms in 0..IVCS_LAYOUT_MS_MAX (else the
+ * number). buf: >= 32 bytes. */
+const char *ivcs_cli_iso(int64_t ms, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

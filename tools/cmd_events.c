@@ -1,0 +1,218 @@
+/* cmd_events.c - `ivcs events`: a device's event records (and pictures) of
+ * a time range, read from the bucket (catalog.h). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/cloud/catalog.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+#include "tools/timearg.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ivcs events --config FILE [--channel N] [--day YYYY-MM-DD | --from T --to T]\n"
+            "                   [--json] [--pictures DIR]\n"
+            "\n"
+            "Lists the event records of the configured device whose event window overlaps\n"
+            "the range (default: all): id, event and stream times, status, info and the\n"
+            "picture's key. --pictures DIR downloads each event's JPEG into DIR (named like\n"
+            "its key's last part). T: %s.\n"
+            "exit: 0 ok, 1 no events / unknown device / S3 error / a picture failed, 2 usage\n",
+            ivcs_timearg_help());
+}
+
+static void add_ms(cJSON *o, const char *name, int64_t ms)
+{
+    char iso_name[48], b[32];
+    /* "event_start_ms" -> "event_start" */
+    snprintf(iso_name, sizeof iso_name, "%.*s", (int)strlen(name) - 3, name);
+    if (ms == IVCS_EVENT_TIME_NONE) {
+        cJSON_AddNullToObject(o, name);
+        cJSON_AddNullToObject(o, iso_name);
+        return;
+    }
+    cJSON_AddNumberToObject(o, name, (double)ms);
+    cJSON_AddStringToObject(o, iso_name, ivcs_cli_iso(ms, b, sizeof b));
+}
+
+/* Downloads key into dir; *path gets the file name. 0 or a negative code. */
+static int fetch_picture(ivcs_cli_s *c, const char *key, const char *dir, char *path, size_t cap,
+                         ivcs_s3_result *err)
+{
+    const char *base = strrchr(key, '/');
+    base = base ? base + 1 : key;
+    int n = snprintf(path, cap, "%s/%s", dir, base);
+    if (n < 0 || (size_t)n >= cap) return IVCS_ERR_TOO_LONG;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return IVCS_ERR_WRITE;
+    ivcs_catalog_slice_s one = {.key = (char *)key};
+    uint64_t bytes;
+    int rc = ivcs_catalog_export(c->s3, &one, 1, fd, &bytes, err);
+    if (close(fd) != 0 && rc == 0) rc = IVCS_ERR_WRITE;
+    if (rc == 0 && rename(tmp, path) != 0) rc = IVCS_ERR_WRITE;
+    if (rc < 0) unlink(tmp);
+    return rc;
+}
+
+int ivcs_cmd_events(int argc, char **argv)
+{
+    const char *config = NULL, *pictures = NULL;
+    uint32_t ch = 0;
+    int json = 0;
+    ivcs_cli_range_s range = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = ivcs_cli_range_opt("events", a, v, &range);
+        if (r < 0) return IVCS_EXIT_USAGE;
+        if (r > 0) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (v && !strcmp(a, "--config")) {
+            config = v;
+            i++;
+        } else if (v && !strcmp(a, "--pictures")) {
+            pictures = v;
+            i++;
+        } else if (v && !strcmp(a, "--channel")) {
+            if (ivcs_cli_u32("events", a, v, 0, UINT32_MAX, &ch) < 0) return IVCS_EXIT_USAGE;
+            i++;
+        } else {
+            ivcs_cli_bad_option("events", a, "--config --pictures --channel --day --from --to");
+            usage(stderr);
+            return IVCS_EXIT_USAGE;
+        }
+    }
+    if (ivcs_cli_range_finish("events", &range, 0) < 0) return IVCS_EXIT_USAGE;
+    if (pictures) {
+        struct stat st;
+        if (mkdir(pictures, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "ivcs events: cannot create %s: %s\n", pictures, strerror(errno));
+            return IVCS_EXIT_FAIL;
+        }
+        if (stat(pictures, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "ivcs events: --pictures %s is not a directory\n", pictures);
+            return IVCS_EXIT_FAIL;
+        }
+    }
+
+    ivcs_cli_s c;
+    int ret = ivcs_cli_open(&c, "events", config);
+    if (ret) return ret;
+    ivcs_s3_result err;
+    memset(&err, 0, sizeof err);
+    ivcs_catalog_events_s ev = {0};
+    int rc = ivcs_catalog_list_events(c.s3, &c.layout, ch, range.from, range.to, &ev, &err);
+    if (rc < 0) {
+        ret = ivcs_cli_fail(&c, "list events", rc, &err);
+        goto out;
+    }
+    if (ev.n == 0) {
+        char what[160], a[32], b[32];
+        snprintf(what, sizeof what, "no events on channel %" PRIu32 " in %s .. %s", ch,
+                 ivcs_cli_iso(range.from, a, sizeof a), ivcs_cli_iso(range.to, b, sizeof b));
+        ret = ivcs_cli_nothing(&c, what);
+        if (json) puts("[]");
+        goto out;
+    }
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    int pic_failed = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        const ivcs_catalog_event_s *e = &ev.v[i];
+        const ivcs_event_record_s *r = &e->rec;
+        char path[4096] = "";
+        int got = 0;
+        if (pictures && r->picture) {
+            ivcs_s3_result perr;
+            memset(&perr, 0, sizeof perr);
+            int prc = fetch_picture(&c, r->picture, pictures, path, sizeof path, &perr);
+            if (prc < 0) {
+                char what[1200];
+                snprintf(what, sizeof what, "picture %s", r->picture);
+                ivcs_cli_fail(&c, what, prc, &perr);
+                pic_failed = 1;
+            } else {
+                got = 1;
+            }
+        }
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "key", e->key);
+            cJSON_AddNumberToObject(o, "event_id", r->event_id);
+            cJSON_AddNumberToObject(o, "channel", r->channel);
+            cJSON_AddStringToObject(o, "status", ivcs_event_record_closed(r) ? "closed" : "open");
+            cJSON_AddStringToObject(o, "info", r->info ? r->info : "");
+            add_ms(o, "event_start_ms", r->event_start_ms);
+            add_ms(o, "event_stop_ms", r->event_stop_ms);
+            add_ms(o, "stream_start_ms", r->stream_start_ms);
+            add_ms(o, "stream_stop_ms", r->stream_stop_ms);
+            if (r->picture)
+                cJSON_AddStringToObject(o, "picture", r->picture);
+            else
+                cJSON_AddNullToObject(o, "picture");
+            cJSON_AddBoolToObject(o, "picture_listed", e->picture_listed != 0);
+            if (got) cJSON_AddStringToObject(o, "picture_file", path);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            char a[32], b[32];
+            printf("event %2" PRId32 "  %s .. %s  %-6s", r->event_id,
+                   ivcs_cli_iso(r->event_start_ms, a, sizeof a),
+                   ivcs_event_record_closed(r) ? ivcs_cli_iso(r->event_stop_ms, b, sizeof b)
+                                               : "(open)                  ",
+                   ivcs_event_record_closed(r) ? "closed" : "open");
+            printf("  stream %s .. %s", ivcs_cli_iso(r->stream_start_ms, a, sizeof a),
+                   r->stream_stop_ms == IVCS_EVENT_TIME_NONE
+                       ? "(open)"
+                       : ivcs_cli_iso(r->stream_stop_ms, b, sizeof b));
+            if (r->info && r->info[0]) {
+                /* the info comes from the bucket: no terminal control bytes */
+                printf("  info \"");
+                for (const unsigned char *q = (const unsigned char *)r->info; *q; q++) {
+                    if (*q < 0x20 || *q == 0x7f)
+                        printf("\\x%02x", *q);
+                    else if (*q == '"' || *q == '\\')
+                        printf("\\%c", *q);
+                    else
+                        putchar(*q);
+                }
+                printf("\"");
+            }
+            printf("\n    record  %s\n", e->key);
+            if (r->picture)
+                printf("    picture %s%s%s%s\n", r->picture, e->picture_listed ? "" : " (missing)",
+                       got ? " -> " : "", got ? path : "");
+        }
+    }
+    if (json) {
+        char *txt = cJSON_Print(arr);
+        cJSON_Delete(arr);
+        if (txt) puts(txt);
+        free(txt);
+    }
+    if (ev.bad)
+        fprintf(stderr, "ivcs events: %zu event record(s) could not be read or parsed\n", ev.bad);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "ivcs events: write failed\n");
+        ret = IVCS_EXIT_FAIL;
+    }
+    if (pic_failed) ret = IVCS_EXIT_FAIL;
+out:
+    ivcs_catalog_events_free(&ev);
+    ivcs_cli_close(&c);
+    return ret;
+}

@@ -1,0 +1,136 @@
+/* cmd_export.c - `ivcs export`: the slices of a time range downloaded and
+ * joined into one MPEG-TS file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/cloud/catalog.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+#include "tools/timearg.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ivcs export --config FILE (--from T --to T | --day D) --out FILE.ts\n"
+            "                   [--channel N] [--gap-ms MS]\n"
+            "\n"
+            "Downloads every slice overlapping the range, in time order, into one MPEG-TS\n"
+            "file (whole slices: the file may start before --from and end after --to; if\n"
+            "the first slice continues a GOP, the slices back to its key frame are added so\n"
+            "it decodes from the first frame). Slices of one boot continue each other's\n"
+            "timestamps and continuity counters; at a new boot or a gap the timestamps\n"
+            "jump, which ffmpeg and players handle as a discontinuity. The file is written\n"
+            "as FILE.ts.part and renamed when complete. T: %s.\n"
+            "exit: 0 ok, 1 nothing recorded / unknown device / S3 or write error, 2 usage\n",
+            ivcs_timearg_help());
+}
+
+int ivcs_cmd_export(int argc, char **argv)
+{
+    const char *config = NULL, *outp = NULL;
+    uint32_t ch = 0, gap = IVCS_CATALOG_GAP_MS;
+    ivcs_cli_range_s range = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = ivcs_cli_range_opt("export", a, v, &range);
+        if (r < 0) return IVCS_EXIT_USAGE;
+        if (r > 0) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (v && !strcmp(a, "--config")) {
+            config = v;
+            i++;
+        } else if (v && (!strcmp(a, "--out") || !strcmp(a, "-o"))) {
+            outp = v;
+            i++;
+        } else if (v && !strcmp(a, "--channel")) {
+            if (ivcs_cli_u32("export", a, v, 0, UINT32_MAX, &ch) < 0) return IVCS_EXIT_USAGE;
+            i++;
+        } else if (v && !strcmp(a, "--gap-ms")) {
+            if (ivcs_cli_u32("export", a, v, 0, 86400000, &gap) < 0) return IVCS_EXIT_USAGE;
+            i++;
+        } else {
+            ivcs_cli_bad_option("export", a,
+                                "--config --out -o --channel --gap-ms --day --from --to");
+            usage(stderr);
+            return IVCS_EXIT_USAGE;
+        }
+    }
+    if (!outp) {
+        fprintf(stderr, "ivcs export: --out FILE.ts is required\n");
+        return IVCS_EXIT_USAGE;
+    }
+    if (ivcs_cli_range_finish("export", &range, 1) < 0) return IVCS_EXIT_USAGE;
+
+    ivcs_cli_s c;
+    int ret = ivcs_cli_open(&c, "export", config);
+    if (ret) return ret;
+    ivcs_s3_result err;
+    memset(&err, 0, sizeof err);
+    ivcs_catalog_slices_s sl = {0};
+    char *tmp = NULL;
+    char a[32], b[32];
+    int rc = ivcs_catalog_list_slices(c.s3, &c.layout, ch, range.from, range.to,
+                                      IVCS_CATALOG_FROM_KEYFRAME, &sl, &err);
+    if (rc < 0) {
+        ret = ivcs_cli_fail(&c, "list slices", rc, &err);
+        goto out;
+    }
+    if (sl.n == 0) {
+        char what[160];
+        snprintf(what, sizeof what, "no recordings on channel %" PRIu32 " in %s .. %s", ch,
+                 ivcs_cli_iso(range.from, a, sizeof a), ivcs_cli_iso(range.to, b, sizeof b));
+        ret = ivcs_cli_nothing(&c, what);
+        goto out;
+    }
+    size_t ol = strlen(outp);
+    tmp = malloc(ol + 6);
+    if (!tmp) {
+        ret = ivcs_cli_fail(&c, "export", IV_ERR_SYS_MALLOC_FAIL, NULL);
+        goto out;
+    }
+    snprintf(tmp, ol + 6, "%s.part", outp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "ivcs export: cannot write %s: %s\n", tmp, strerror(errno));
+        ret = IVCS_EXIT_FAIL;
+        goto out;
+    }
+    uint64_t bytes = 0;
+    rc = ivcs_catalog_export(c.s3, sl.v, sl.n, fd, &bytes, &err);
+    if (rc == 0 && fsync(fd) != 0) rc = IVCS_ERR_WRITE;
+    if (close(fd) != 0 && rc == 0) rc = IVCS_ERR_WRITE;
+    if (rc == 0 && rename(tmp, outp) != 0) rc = IVCS_ERR_WRITE;
+    if (rc < 0) {
+        unlink(tmp);
+        if (rc == IVCS_ERR_WRITE)
+            fprintf(stderr, "ivcs export: writing %s failed: %s\n", outp, strerror(errno));
+        else
+            ivcs_cli_fail(&c, "download", rc, &err);
+        ret = IVCS_EXIT_FAIL;
+        goto out;
+    }
+    size_t breaks = 0;
+    for (size_t i = 1; i < sl.n; i++)
+        if (ivcs_catalog_is_break(&sl.v[i - 1], &sl.v[i], gap)) breaks++;
+    const ivcs_slice_name_s *last = &sl.v[sl.n - 1].name;
+    fprintf(stderr,
+            "ivcs export: %s: %zu slices, %" PRIu64 " bytes, %s .. %s, %zu discontinuit%s\n", outp,
+            sl.n, bytes, ivcs_cli_iso(sl.v[0].name.start_ms, a, sizeof a),
+            ivcs_cli_iso(last->start_ms + last->dur_ms, b, sizeof b), breaks,
+            breaks == 1 ? "y" : "ies");
+out:
+    free(tmp);
+    ivcs_catalog_slices_free(&sl);
+    ivcs_cli_close(&c);
+    return ret;
+}

@@ -1,0 +1,198 @@
+/* cmd_playlist.c - `ivcs playlist`: an HLS VOD playlist of presigned GET
+ * URLs for a time range or an event, played straight from the bucket. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/cloud/catalog.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+#include "tools/timearg.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ivcs playlist --config FILE (--from T --to T | --day D | --event KEY)\n"
+            "                     [--channel N] [--expires S] [--gap-ms MS] [-o FILE]\n"
+            "\n"
+            "Writes an HLS VOD playlist (to stdout, or -o FILE) whose segments are the slices\n"
+            "overlapping the range, as presigned HTTPS GET URLs valid for --expires seconds\n"
+            "(default 3600, at most 604800). If the first slice continues a GOP ('p'), the\n"
+            "slices back to its key frame are included so playback can start.\n"
+            "#EXT-X-DISCONTINUITY marks gaps over --gap-ms (default %u) and new boots.\n"
+            "--event KEY: the range of that event record's stream (stream_start_ms ..\n"
+            "stream_stop_ms, or up to now while it is open); KEY is the record's object key,\n"
+            "with or without the '{prefix}{device}/' part. T: %s.\n"
+            "exit: 0 ok, 1 nothing recorded / unknown device or event / S3 error, 2 usage\n",
+            IVCS_CATALOG_GAP_MS, ivcs_timearg_help());
+}
+
+int ivcs_cmd_playlist(int argc, char **argv)
+{
+    const char *config = NULL, *event = NULL, *outp = NULL;
+    uint32_t ch = 0, gap = IVCS_CATALOG_GAP_MS, expires = 3600;
+    int has_ch = 0;
+    ivcs_cli_range_s range = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = ivcs_cli_range_opt("playlist", a, v, &range);
+        if (r < 0) return IVCS_EXIT_USAGE;
+        if (r > 0) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (v && !strcmp(a, "--config")) {
+            config = v;
+            i++;
+        } else if (v && !strcmp(a, "--event")) {
+            event = v;
+            i++;
+        } else if (v && (!strcmp(a, "-o") || !strcmp(a, "--out"))) {
+            outp = v;
+            i++;
+        } else if (v && !strcmp(a, "--channel")) {
+            if (ivcs_cli_u32("playlist", a, v, 0, UINT32_MAX, &ch) < 0) return IVCS_EXIT_USAGE;
+            has_ch = 1;
+            i++;
+        } else if (v && !strcmp(a, "--expires")) {
+            if (ivcs_cli_u32("playlist", a, v, 1, 604800, &expires) < 0) return IVCS_EXIT_USAGE;
+            i++;
+        } else if (v && !strcmp(a, "--gap-ms")) {
+            if (ivcs_cli_u32("playlist", a, v, 0, 86400000, &gap) < 0) return IVCS_EXIT_USAGE;
+            i++;
+        } else {
+            ivcs_cli_bad_option(
+                "playlist", a,
+                "--config --event -o --out --channel --expires --gap-ms --day --from --to");
+            usage(stderr);
+            return IVCS_EXIT_USAGE;
+        }
+    }
+    if (event && (range.has_from || range.has_to || range.has_day)) {
+        fprintf(stderr, "ivcs playlist: give --event or a range, not both\n");
+        return IVCS_EXIT_USAGE;
+    }
+    if (!event && ivcs_cli_range_finish("playlist", &range, 1) < 0) return IVCS_EXIT_USAGE;
+
+    ivcs_cli_s c;
+    int ret = ivcs_cli_open(&c, "playlist", config);
+    if (ret) return ret;
+    ivcs_s3_result err;
+    memset(&err, 0, sizeof err);
+    ivcs_catalog_slices_s sl = {0};
+    char *m3u = NULL, *key = NULL;
+    size_t len = 0;
+    int rc;
+    char a[32], b[32];
+    if (event) {
+        /* the record's key, relative to the device's root or full */
+        size_t rl = c.layout.root_len, el = strlen(event);
+        key = malloc(rl + el + 1);
+        if (!key) {
+            ret = ivcs_cli_fail(&c, "playlist", IV_ERR_SYS_MALLOC_FAIL, NULL);
+            goto out;
+        }
+        if (el >= rl && !memcmp(event, c.layout.root, rl))
+            memcpy(key, event, el + 1);
+        else
+            snprintf(key, rl + el + 1, "%s%s", c.layout.root, event);
+        ivcs_key_info_s ki;
+        if (ivcs_layout_parse_key(key, strlen(key), &ki) < 0 || ki.kind != IVCS_KEY_EVENT ||
+            ki.root_len != rl) {
+            fprintf(stderr,
+                    "ivcs playlist: --event %s is not an event record key of device '%s' "
+                    "(%sch{N}/evt/YYYY-MM-DD/{start_ms}_{id}.json)\n",
+                    event, c.cfg.device_id, c.layout.root);
+            ret = IVCS_EXIT_USAGE;
+            goto out;
+        }
+        if (has_ch && ki.channel != ch) {
+            fprintf(stderr,
+                    "ivcs playlist: --event %s is on channel %" PRIu32 ", not %" PRIu32 "\n", event,
+                    ki.channel, ch);
+            ret = IVCS_EXIT_USAGE;
+            goto out;
+        }
+        ch = ki.channel;
+        ivcs_catalog_event_s ev;
+        rc = ivcs_catalog_get_event(c.s3, key, &ev, &err);
+        if (rc == IVCS_ERR_NOT_FOUND && strcmp(err.code, "NoSuchBucket")) {
+            fprintf(stderr, "ivcs playlist: no event record %s in bucket '%s'\n", key,
+                    c.cfg.bucket);
+            ret = IVCS_EXIT_FAIL;
+            goto out;
+        }
+        if (rc == IVCS_ERR_INVALID_ARG || rc == IVCS_ERR_TOO_LONG) {
+            fprintf(stderr, "ivcs playlist: %s is not a valid event record\n", key);
+            ret = IVCS_EXIT_FAIL;
+            goto out;
+        }
+        if (rc < 0) {
+            ret = ivcs_cli_fail(&c, "get event", rc, &err);
+            goto out;
+        }
+        range.from = ev.rec.stream_start_ms;
+        if (ev.rec.stream_stop_ms != IVCS_EVENT_TIME_NONE) {
+            range.to = ev.rec.stream_stop_ms;
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            range.to = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        }
+        if (range.to <= range.from) range.to = range.from + 1;
+        ivcs_catalog_event_free(&ev);
+    }
+    rc = ivcs_catalog_list_slices(c.s3, &c.layout, ch, range.from, range.to,
+                                  IVCS_CATALOG_FROM_KEYFRAME, &sl, &err);
+    if (rc < 0) {
+        ret = ivcs_cli_fail(&c, "list slices", rc, &err);
+        goto out;
+    }
+    if (sl.n == 0) {
+        char what[160];
+        snprintf(what, sizeof what, "no recordings on channel %" PRIu32 " in %s .. %s", ch,
+                 ivcs_cli_iso(range.from, a, sizeof a), ivcs_cli_iso(range.to, b, sizeof b));
+        ret = ivcs_cli_nothing(&c, what);
+        goto out;
+    }
+    rc = ivcs_catalog_playlist(c.s3, sl.v, sl.n, expires, gap, &m3u, &len);
+    if (rc < 0) {
+        ret = ivcs_cli_fail(&c, "playlist", rc, NULL);
+        goto out;
+    }
+    FILE *f = outp && strcmp(outp, "-") ? fopen(outp, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "ivcs playlist: cannot write %s\n", outp);
+        ret = IVCS_EXIT_FAIL;
+        goto out;
+    }
+    int ok = fwrite(m3u, 1, len, f) == len;
+    ok = (f == stdout ? fflush(f) : fclose(f)) == 0 && ok;
+    if (!ok) {
+        fprintf(stderr, "ivcs playlist: write failed\n");
+        ret = IVCS_EXIT_FAIL;
+        goto out;
+    }
+    size_t breaks = 0;
+    int64_t dur = 0;
+    for (size_t i = 0; i < sl.n; i++) {
+        dur += sl.v[i].name.dur_ms;
+        if (i && ivcs_catalog_is_break(&sl.v[i - 1], &sl.v[i], gap)) breaks++;
+    }
+    fprintf(stderr,
+            "ivcs playlist: %zu segments from %s, %" PRId64 ".%03d s, %zu discontinuit%s; "
+            "URLs valid for %" PRIu32 " s\n",
+            sl.n, ivcs_cli_iso(sl.v[0].name.start_ms, a, sizeof a), dur / 1000, (int)(dur % 1000),
+            breaks, breaks == 1 ? "y" : "ies", expires);
+out:
+    free(m3u);
+    free(key);
+    ivcs_catalog_slices_free(&sl);
+    ivcs_cli_close(&c);
+    return ret;
+}
