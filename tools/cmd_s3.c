@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/cloud/catalog.h"
 #include "engine/net/s3.h"
 #include "engine/net/s3_xml.h"
 #include "ivcs.h"
+#include "tools/cli_common.h"
 #include "tools/commands.h"
 
 static void usage(FILE *out)
@@ -24,7 +26,9 @@ static void usage(FILE *out)
             "  head KEY\n"
             "  presign KEY [--expires SECONDS]\n"
             "  mb                           create the configured bucket\n"
-            "  lifecycle --days N [--prefix P]   expire objects under P after N days\n"
+            "  lifecycle --days N [--prefix P]   expire objects under P after N days (rule\n"
+            "                               ivcs-expire, merged into the bucket's rules;\n"
+            "                               --days 0 removes it)\n"
             "common: --config FILE (default $IVCS_CONFIG), --retries N (attempts, default 3),\n"
             "        --timeout-ms N (upload bound), --reply-ms N, --stats\n"
             "debug:  put --no-md5 (no Content-MD5), put --debug-bad-md5 (send a wrong one)\n"
@@ -33,7 +37,7 @@ static void usage(FILE *out)
 
 typedef struct {
     const char *config;
-    unsigned attempts;
+    uint32_t attempts;
     uint32_t upload_ms, reply_ms;
     int stats;
     /* op options */
@@ -45,25 +49,22 @@ typedef struct {
     const char *range;
     const char *out;
     const char *prefix, *delimiter;
-    long max, page_size;
-    long expires;
-    long days;
+    long max; /* -1: no limit */
+    uint32_t page_size, expires, days;
+    int has_days;
     int no_md5, bad_md5;
     const char *pos[512]; /* put takes FILE KEY pairs: room for 255 */
     int npos;
 } opts;
 
-static int report(const char *what, const char *key, int rc, const ivcs_s3_op *op)
+/* "ivcs s3: WHAT KEY: reason" (cli_common.h: the S3 code and message, or
+ * the transport's reason; never a secret). Returns IVCS_EXIT_FAIL. */
+static int report(const ivcs_cli_s *c, const char *what, const char *key, int rc,
+                  const ivcs_s3_op *op)
 {
-    const ivcs_s3_result *r = &op->res;
-    if (rc == IVCS_ERR_S3 || rc == IVCS_ERR_NOT_FOUND) {
-        fprintf(stderr, "ivcs s3: %s%s%s: %s%s%s (HTTP %d)\n", what, key ? " " : "", key ? key : "",
-                r->code, r->message[0] ? ": " : "", r->message, r->status);
-    } else {
-        fprintf(stderr, "ivcs s3: %s%s%s: %s%s%s\n", what, key ? " " : "", key ? key : "",
-                ivcs_strerror(rc), r->detail[0] ? ": " : "", r->detail);
-    }
-    return 1;
+    char w[1200];
+    snprintf(w, sizeof w, "%s%s%s", what, key ? " " : "", key ? key : "");
+    return ivcs_cli_fail(c, w, rc, &op->res);
 }
 
 static void setup(ivcs_s3_op *op, const opts *o)
@@ -75,7 +76,7 @@ static void setup(ivcs_s3_op *op, const opts *o)
 
 /* ---------------------------------------------------------------- put */
 
-static int do_put(ivcs_s3 *s3, const opts *o)
+static int do_put(const ivcs_cli_s *c, const opts *o)
 {
     if (o->npos < 2 || o->npos % 2) return -2;
     for (int i = 0; i < o->npos; i += 2) {
@@ -111,7 +112,7 @@ static int do_put(ivcs_s3 *s3, const opts *o)
         if (o->no_md5) op.content_md5 = "";
         /* A valid base64 MD5 of 16 zero bytes: well-formed, and wrong. */
         if (o->bad_md5) op.debug_bad_md5 = "AAAAAAAAAAAAAAAAAAAAAA==";
-        int rc = ivcs_s3_run(s3, &op);
+        int rc = ivcs_s3_run(c->s3, &op);
         if (data) munmap((void *)data, len);
         if (rc == 0 && op.res.status == 412) {
             fprintf(stderr, "ivcs s3: put %s: PreconditionFailed: the object exists (HTTP 412)\n",
@@ -120,7 +121,7 @@ static int do_put(ivcs_s3 *s3, const opts *o)
             return 1;
         }
         if (rc < 0) {
-            report("put", key, rc, &op);
+            report(c, "put", key, rc, &op);
             ivcs_s3_op_cleanup(&op);
             return 1;
         }
@@ -150,7 +151,7 @@ static int on_data(void *arg, const uint8_t *data, size_t len)
     return fwrite(data, 1, len, s->f) == len ? 0 : IVCS_ERR_WRITE;
 }
 
-static int do_get(ivcs_s3 *s3, const opts *o)
+static int do_get(const ivcs_cli_s *c, const opts *o)
 {
     if (o->npos != 1) return -2;
     const char *key = o->pos[0];
@@ -181,12 +182,12 @@ static int do_get(ivcs_s3 *s3, const opts *o)
     }
     op.on_data = on_data;
     op.arg = &sk;
-    int rc = ivcs_s3_run(s3, &op);
+    int rc = ivcs_s3_run(c->s3, &op);
     int ok = rc == 0;
     if (sk.f != stdout) ok = (fclose(sk.f) == 0) && ok;
     else ok = (fflush(stdout) == 0) && ok;
     if (rc < 0) {
-        report("get", key, rc, &op);
+        report(c, "get", key, rc, &op);
         if (o->out && strcmp(o->out, "-")) unlink(o->out);
     } else if (op.res.status == 304) {
         fprintf(stderr, "ivcs s3: get %s: not modified (HTTP 304)\n", key);
@@ -213,7 +214,7 @@ static int on_entry(void *arg, const ivcs_s3_entry *e)
     return 0;
 }
 
-static int do_ls(ivcs_s3 *s3, const opts *o)
+static int do_ls(const ivcs_cli_s *c, const opts *o)
 {
     if (o->npos) return -2;
     lister l = {0, o->max};
@@ -226,13 +227,13 @@ static int do_ls(ivcs_s3 *s3, const opts *o)
         op.prefix = o->prefix;
         op.delimiter = o->delimiter;
         op.continuation = token[0] ? token : NULL;
-        if (o->page_size > 0) op.max_keys = (uint32_t)o->page_size;
+        op.max_keys = o->page_size;
         op.on_entry = on_entry;
         op.arg = &l;
-        int rc = ivcs_s3_run(s3, &op);
+        int rc = ivcs_s3_run(c->s3, &op);
         pages++;
         if (rc < 0) {
-            report("ls", NULL, rc, &op);
+            report(c, "ls", NULL, rc, &op);
             ivcs_s3_op_cleanup(&op);
             return 1;
         }
@@ -247,16 +248,17 @@ static int do_ls(ivcs_s3 *s3, const opts *o)
 
 /* ---------------------------------------------------------------- others */
 
-static int do_simple(ivcs_s3 *s3, const opts *o, ivcs_s3_kind_e kind, const char *what)
+static int do_simple(const ivcs_cli_s *c, const opts *o, ivcs_s3_kind_e kind,
+                     const char *what)
 {
     if (o->npos != (kind == IVCS_S3_CREATE_BUCKET ? 0 : 1)) return -2;
     const char *key = o->npos ? o->pos[0] : NULL;
     ivcs_s3_op op;
     ivcs_s3_op_init(&op, kind, key);
     setup(&op, o);
-    int rc = ivcs_s3_run(s3, &op);
+    int rc = ivcs_s3_run(c->s3, &op);
     if (rc < 0) {
-        report(what, key, rc, &op);
+        report(c, what, key, rc, &op);
         ivcs_s3_op_cleanup(&op);
         return 1;
     }
@@ -273,12 +275,12 @@ static int do_simple(ivcs_s3 *s3, const opts *o, ivcs_s3_kind_e kind, const char
     return 0;
 }
 
-static int do_presign(ivcs_s3 *s3, const opts *o)
+static int do_presign(const ivcs_cli_s *c, const opts *o)
 {
     if (o->npos != 1) return -2;
     char url[4096];
-    long exp = o->expires > 0 ? o->expires : 3600;
-    int rc = ivcs_s3_presign_get(s3, o->pos[0], (uint32_t)exp, url, sizeof url);
+    uint32_t exp = o->expires > 0 ? o->expires : 3600;
+    int rc = ivcs_s3_presign_get(c->s3, o->pos[0], exp, url, sizeof url);
     if (rc < 0) {
         fprintf(stderr, "ivcs s3: presign %s: %s\n", o->pos[0], ivcs_strerror(rc));
         return 1;
@@ -287,175 +289,133 @@ static int do_presign(ivcs_s3 *s3, const opts *o)
     return 0;
 }
 
-static int do_lifecycle(ivcs_s3 *s3, const opts *o)
+static int do_lifecycle(const ivcs_cli_s *c, const opts *o)
 {
-    if (o->npos || o->days <= 0 || o->days > (long)UINT32_MAX) return -2;
-    /* The body comes from the shared S3 XML writer (escaping included), the
-     * same one the engine uses. */
-    char xml[8192];
-    ivcs_s3_lifecycle_rule rule = {.id = "ivcs-expire",
-                                   .prefix = o->prefix ? o->prefix : "",
-                                   .days = (uint32_t)o->days,
-                                   .enabled = 1};
+    if (o->npos || !o->has_days) return -2;
+    const char *prefix = o->prefix ? o->prefix : "";
+    /* A bad prefix is a usage error, found before any request by the shared
+     * S3 XML writer (it refuses what it cannot escape); 4096 bytes as in
+     * ivcs_catalog_lifecycle_merge, far above S3's 1024-byte prefix limit. */
+    char xml[4096];
+    ivcs_s3_lifecycle_rule rule = {.id = "ivcs-expire", .prefix = prefix, .days = 1, .enabled = 1};
     int64_t n = ivcs_s3_lifecycle_xml(xml, sizeof xml, &rule, 1);
     if (n < 0) {
         fprintf(stderr, "ivcs s3: lifecycle: %s\n",
                 n == IVCS_ERR_TOO_LONG ? "prefix too long"
                                        : "prefix must be UTF-8 text without control characters");
-        return 2;
+        return IVCS_EXIT_USAGE;
     }
-    ivcs_s3_op op;
-    ivcs_s3_op_init(&op, IVCS_S3_PUT_LIFECYCLE, NULL);
-    setup(&op, o);
-    op.body = (const uint8_t *)xml;
-    op.body_len = (uint64_t)n;
-    op.content_type = "application/xml";
-    int rc = ivcs_s3_run(s3, &op);
-    if (rc < 0) report("lifecycle", NULL, rc, &op);
-    ivcs_s3_op_cleanup(&op);
-    return rc < 0 ? 1 : 0;
+    /* Merged, so the per-device rules of `ivcs plan set` stay. */
+    ivcs_s3_result err;
+    memset(&err, 0, sizeof err);
+    int rc = ivcs_catalog_lifecycle_set(c->s3, "ivcs-expire", prefix, o->days, &err);
+    if (rc < 0) return ivcs_cli_fail(c, "lifecycle", rc, &err);
+    return IVCS_EXIT_OK;
 }
 
 /* ---------------------------------------------------------------- main */
 
-static int parse_long(const char *s, long *out)
-{
-    char *e;
-    errno = 0;
-    long v = strtol(s, &e, 10);
-    if (errno || e == s || *e || v < 0) return -1;
-    *out = v;
-    return 0;
-}
+#define VALUED                                                                                     \
+    "--config --retries --timeout-ms --reply-ms --meta --content-type --range -o --output "      \
+    "--prefix --delimiter --max --page-size --expires --days"
 
 int ivcs_cmd_s3(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? IVCS_EXIT_USAGE : IVCS_EXIT_OK;
     }
     const char *sub = argv[1];
     opts o;
     memset(&o, 0, sizeof o);
     o.attempts = 3;
     o.max = -1;
-    o.config = getenv("IVCS_CONFIG");
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-#define NEED_VALUE                                                                           \
-    do {                                                                                     \
-        if (!v) {                                                                            \
-            fprintf(stderr, "ivcs s3: %s needs a value\n", a);                               \
-            return 2;                                                                        \
-        }                                                                                    \
-        i++;                                                                                 \
-    } while (0)
-        if (!strcmp(a, "--config")) {
-            NEED_VALUE;
-            o.config = v;
-        } else if (!strcmp(a, "--retries")) {
-            NEED_VALUE;
-            if (parse_long(v, &n) || n < 1 || n > 100) return fprintf(stderr, "ivcs s3: bad --retries\n"), 2;
-            o.attempts = (unsigned)n;
-        } else if (!strcmp(a, "--timeout-ms") || !strcmp(a, "--reply-ms")) {
-            NEED_VALUE;
-            if (parse_long(v, &n) || n > 86400000L) return fprintf(stderr, "ivcs s3: bad %s\n", a), 2;
-            if (a[2] == 't') o.upload_ms = (uint32_t)n;
-            else o.reply_ms = (uint32_t)n;
-        } else if (!strcmp(a, "--stats")) {
+        uint32_t n;
+        if (!strcmp(a, "--stats")) {
             o.stats = 1;
-        } else if (!strcmp(a, "--meta")) {
-            NEED_VALUE;
-            const char *eq = strchr(v, '=');
-            if (!eq || eq == v || o.n_meta >= IVCS_S3_META_MAX ||
-                (size_t)(eq - v) >= sizeof o.meta[0].name || strlen(eq + 1) >= sizeof o.meta[0].value)
-                return fprintf(stderr, "ivcs s3: bad --meta (k=v, at most %d)\n", IVCS_S3_META_MAX), 2;
-            ivcs_s3_meta *m = &o.meta[o.n_meta++];
-            memcpy(m->name, v, (size_t)(eq - v));
-            m->name[eq - v] = 0;
-            snprintf(m->value, sizeof m->value, "%s", eq + 1);
-        } else if (!strcmp(a, "--if-none-match")) {
-            if (!strcmp(sub, "get")) {
-                NEED_VALUE;
-                o.if_none_match = v;
-            } else {
-                o.if_none_match_star = 1;
-            }
-        } else if (!strcmp(a, "--content-type")) {
-            NEED_VALUE;
-            o.content_type = v;
-        } else if (!strcmp(a, "--range")) {
-            NEED_VALUE;
-            o.range = v;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            NEED_VALUE;
-            o.out = v;
-        } else if (!strcmp(a, "--prefix")) {
-            NEED_VALUE;
-            o.prefix = v;
-        } else if (!strcmp(a, "--delimiter")) {
-            NEED_VALUE;
-            o.delimiter = v;
-        } else if (!strcmp(a, "--max") || !strcmp(a, "--page-size") || !strcmp(a, "--expires") ||
-                   !strcmp(a, "--days")) {
-            NEED_VALUE;
-            if (parse_long(v, &n)) return fprintf(stderr, "ivcs s3: bad %s\n", a), 2;
-            if (a[2] == 'm') o.max = n;
-            else if (a[2] == 'p') o.page_size = n;
-            else if (a[2] == 'e') o.expires = n;
-            else o.days = n;
         } else if (!strcmp(a, "--no-md5")) {
             o.no_md5 = 1;
         } else if (!strcmp(a, "--debug-bad-md5")) {
             o.bad_md5 = 1;
+        } else if (!strcmp(a, "--if-none-match") && strcmp(sub, "get")) {
+            o.if_none_match_star = 1;
+        } else if (a[0] == '-' && a[1] && !v) {
+            return ivcs_cli_bad_option("s3", a, VALUED " --if-none-match");
+        } else if (!strcmp(a, "--if-none-match")) {
+            o.if_none_match = argv[++i];
+        } else if (!strcmp(a, "--config")) {
+            o.config = argv[++i];
+        } else if (!strcmp(a, "--retries")) {
+            if (ivcs_cli_u32("s3", a, v, 1, 100, &o.attempts) < 0) return IVCS_EXIT_USAGE;
+            i++;
+        } else if (!strcmp(a, "--timeout-ms") || !strcmp(a, "--reply-ms")) {
+            if (ivcs_cli_u32("s3", a, v, 0, 86400000, &n) < 0) return IVCS_EXIT_USAGE;
+            i++;
+            if (a[2] == 't') o.upload_ms = n;
+            else o.reply_ms = n;
+        } else if (!strcmp(a, "--meta")) {
+            i++;
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || o.n_meta >= IVCS_S3_META_MAX ||
+                (size_t)(eq - v) >= sizeof o.meta[0].name ||
+                strlen(eq + 1) >= sizeof o.meta[0].value) {
+                fprintf(stderr, "ivcs s3: bad --meta (k=v, at most %d)\n", IVCS_S3_META_MAX);
+                return IVCS_EXIT_USAGE;
+            }
+            ivcs_s3_meta *m = &o.meta[o.n_meta++];
+            memcpy(m->name, v, (size_t)(eq - v));
+            m->name[eq - v] = 0;
+            snprintf(m->value, sizeof m->value, "%s", eq + 1);
+        } else if (!strcmp(a, "--content-type")) {
+            o.content_type = argv[++i];
+        } else if (!strcmp(a, "--range")) {
+            o.range = argv[++i];
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            o.out = argv[++i];
+        } else if (!strcmp(a, "--prefix")) {
+            o.prefix = argv[++i];
+        } else if (!strcmp(a, "--delimiter")) {
+            o.delimiter = argv[++i];
+        } else if (!strcmp(a, "--max") || !strcmp(a, "--page-size") || !strcmp(a, "--expires")) {
+            if (ivcs_cli_u32("s3", a, v, 0, UINT32_MAX, &n) < 0) return IVCS_EXIT_USAGE;
+            i++;
+            if (a[2] == 'm') o.max = n;
+            else if (a[2] == 'p') o.page_size = n;
+            else o.expires = n;
+        } else if (!strcmp(a, "--days")) {
+            if (ivcs_cli_u32("s3", a, v, 0, 36500, &o.days) < 0) return IVCS_EXIT_USAGE;
+            i++;
+            o.has_days = 1;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "ivcs s3: unknown option %s\n", a);
-            return 2;
+            return ivcs_cli_bad_option("s3", a, VALUED);
         } else if (o.npos < (int)(sizeof o.pos / sizeof o.pos[0])) {
             o.pos[o.npos++] = a;
         } else {
             fprintf(stderr, "ivcs s3: too many arguments\n");
-            return 2;
+            return IVCS_EXIT_USAGE;
         }
-#undef NEED_VALUE
     }
-    if (!o.config) {
-        fprintf(stderr, "ivcs s3: no configuration: --config FILE or IVCS_CONFIG\n");
-        return 2;
-    }
-    ivcs_config_s cfg;
-    char err[256] = "";
-    int rc = ivcs_config_load(&cfg, o.config, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "ivcs s3: config %s: %s%s%s\n", o.config, ivcs_strerror(rc),
-                err[0] ? ": " : "", err);
-        return 1;
-    }
-    ivcs_s3 *s3;
-    rc = ivcs_s3_new(&s3, NULL, &cfg, NULL);
-    memset(cfg.secret_key, 0, sizeof cfg.secret_key);
-    if (rc < 0) {
-        fprintf(stderr, "ivcs s3: cannot set up the client: %s\n", ivcs_strerror(rc));
-        return 1;
-    }
-    int ret;
-    if (!strcmp(sub, "put")) ret = do_put(s3, &o);
-    else if (!strcmp(sub, "get")) ret = do_get(s3, &o);
-    else if (!strcmp(sub, "ls")) ret = do_ls(s3, &o);
-    else if (!strcmp(sub, "rm")) ret = do_simple(s3, &o, IVCS_S3_DELETE, "rm");
-    else if (!strcmp(sub, "head")) ret = do_simple(s3, &o, IVCS_S3_HEAD, "head");
-    else if (!strcmp(sub, "mb")) ret = do_simple(s3, &o, IVCS_S3_CREATE_BUCKET, "mb");
-    else if (!strcmp(sub, "presign")) ret = do_presign(s3, &o);
-    else if (!strcmp(sub, "lifecycle")) ret = do_lifecycle(s3, &o);
+    ivcs_cli_s c;
+    int ret = ivcs_cli_open(&c, "s3", o.config);
+    if (ret) return ret;
+    if (!strcmp(sub, "put")) ret = do_put(&c, &o);
+    else if (!strcmp(sub, "get")) ret = do_get(&c, &o);
+    else if (!strcmp(sub, "ls")) ret = do_ls(&c, &o);
+    else if (!strcmp(sub, "rm")) ret = do_simple(&c, &o, IVCS_S3_DELETE, "rm");
+    else if (!strcmp(sub, "head")) ret = do_simple(&c, &o, IVCS_S3_HEAD, "head");
+    else if (!strcmp(sub, "mb")) ret = do_simple(&c, &o, IVCS_S3_CREATE_BUCKET, "mb");
+    else if (!strcmp(sub, "presign")) ret = do_presign(&c, &o);
+    else if (!strcmp(sub, "lifecycle")) ret = do_lifecycle(&c, &o);
     else {
         fprintf(stderr, "ivcs s3: unknown operation '%s'\n", sub);
         ret = -2;
     }
     if (o.stats) {
         ivcs_http_stats st;
-        ivcs_http_client_stats(ivcs_s3_http(s3), &st);
+        ivcs_http_client_stats(ivcs_s3_http(c.s3), &st);
         fprintf(stderr,
                 "ivcs s3: stats: connects %llu, full handshakes %llu, resumed %llu, "
                 "reused %llu, resent %llu\n",
@@ -463,10 +423,10 @@ int ivcs_cmd_s3(int argc, char **argv)
                 (unsigned long long)st.resumed, (unsigned long long)st.reused,
                 (unsigned long long)st.resent);
     }
-    ivcs_s3_destroy(s3);
+    ivcs_cli_close(&c);
     if (ret == -2) {
         usage(stderr);
-        return 2;
+        return IVCS_EXIT_USAGE;
     }
     return ret;
 }

@@ -8,11 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "engine/net/hash.h"
-#include "engine/net/http_parse.h"
 #include "engine/net/s3_xml.h"
 #include "engine/net/sigv4.h"
 
@@ -499,14 +496,15 @@ static int on_mem_data(void *arg, const uint8_t *data, size_t len)
     return sbuf_add(&s->b, data, len);
 }
 
-int ivcs_catalog_get_small(ivcs_s3 *s3, const char *key, size_t max, char **out, size_t *len,
-                           ivcs_s3_result *err)
+/* A GET or GET_LIFECYCLE into a malloc'ed NUL-terminated buffer of at most
+ * max bytes. */
+static int get_mem(ivcs_s3 *s3, ivcs_s3_kind_e kind, const char *key, size_t max, char **out,
+                   size_t *len, ivcs_s3_result *err)
 {
-    if (!s3 || !key || !out || !len) return IVCS_ERR_INVALID_ARG;
     *out = NULL;
     *len = 0;
     ivcs_s3_op op;
-    ivcs_s3_op_init(&op, IVCS_S3_GET, key);
+    ivcs_s3_op_init(&op, kind, key);
     op_defaults(&op);
     mem_sink s = {.max = max, .attempt = 1, .op = &op};
     op.on_data = on_mem_data;
@@ -523,6 +521,13 @@ int ivcs_catalog_get_small(ivcs_s3 *s3, const char *key, size_t max, char **out,
     *out = s.b.p;
     *len = s.b.len;
     return 0;
+}
+
+int ivcs_catalog_get_small(ivcs_s3 *s3, const char *key, size_t max, char **out, size_t *len,
+                           ivcs_s3_result *err)
+{
+    if (!s3 || !key || !out || !len) return IVCS_ERR_INVALID_ARG;
+    return get_mem(s3, IVCS_S3_GET, key, max, out, len, err);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -695,154 +700,7 @@ int ivcs_catalog_list_events(ivcs_s3 *s3, const ivcs_layout_s *l, uint32_t ch, i
     return 0;
 }
 
-/* ---------------------------------------------------------------- retention
- * s3.h has PUT ?lifecycle only; GET and DELETE ?lifecycle are signed and
- * sent here over the client's own connection pool. */
-
-typedef struct {
-    sbuf body;
-    int done, result;
-} raw_req;
-
-static int raw_on_body(void *arg, int status, const uint8_t *data, size_t len)
-{
-    raw_req *r = arg;
-    (void)status;
-    if (r->body.len + len > (1u << 20)) return IVCS_ERR_TOO_LONG;
-    return sbuf_add(&r->body, data, len);
-}
-
-static void raw_on_done(void *arg, int result, int status)
-{
-    raw_req *r = arg;
-    (void)status;
-    r->result = result;
-    r->done = 1;
-}
-
-/* METHOD /bucket?{sub}= with an optional body. 0 for a 2xx (the response
- * body in *resp, malloc'ed, may be NULL), IVCS_ERR_NOT_FOUND for 404,
- * IVCS_ERR_S3, or a transport code; err gets status, code, message. */
-static int bucket_request(ivcs_s3 *s3, const ivcs_config_s *cfg, const char *method,
-                          const char *sub, const char *body, size_t body_len, sbuf *resp,
-                          ivcs_s3_result *err)
-{
-    ivcs_s3_result res;
-    memset(&res, 0, sizeof res);
-    ivcs_sigv4_s sig;
-    ivcs_sigv4_config_s sc = {.access_key = cfg->access_key,
-                              .secret_key = cfg->secret_key,
-                              .session_token = cfg->session_token,
-                              .region = cfg->region[0] ? cfg->region : "us-east-1",
-                              .service = "s3"};
-    if (ivcs_sigv4_init(&sig, &sc) < 0) return IVCS_ERR_CONFIG;
-    char host[300], path[300], sha_hex[IVCS_SHA256_HEX_LEN + 1], md5[32];
-    const char *hp = ivcs_http_client_host(ivcs_s3_http(s3));
-    if (cfg->virtual_host)
-        snprintf(host, sizeof host, "%s.%s", cfg->bucket, hp);
-    else
-        snprintf(host, sizeof host, "%s", hp);
-    snprintf(path, sizeof path, cfg->virtual_host ? "/" : "/%s", cfg->bucket);
-    ivcs_sigv4_pair_s q[1] = {{sub, ""}};
-    ivcs_sigv4_pair_s h[3];
-    size_t nh = 0;
-    h[nh++] = (ivcs_sigv4_pair_s){"Host", host};
-    const char *payload = IVCS_SIGV4_EMPTY_SHA256;
-    int rc = 0;
-    if (body) {
-        uint8_t sha[IVCS_SHA256_LEN];
-        rc = ivcs_sha256(body, body_len, sha);
-        if (rc == 0) {
-            ivcs_hex_encode(sha, sizeof sha, sha_hex);
-            payload = sha_hex;
-            rc = ivcs_s3_content_md5(body, body_len, md5, sizeof md5);
-        }
-        if (rc == 0) {
-            h[nh++] = (ivcs_sigv4_pair_s){"Content-MD5", md5};
-            h[nh++] = (ivcs_sigv4_pair_s){"Content-Type", "application/xml"};
-        }
-    }
-    char date[IVCS_SIGV4_DATE_LEN + 1], auth[512], epath[1000], equery[256];
-    char *head = malloc(IVCS_S3_HEAD_MAX);
-    if (!head) rc = IV_ERR_SYS_MALLOC_FAIL;
-    ivcs_sigv4_request_s sr = {.method = method,
-                               .path = path,
-                               .query = q,
-                               .n_query = 1,
-                               .headers = h,
-                               .n_headers = nh,
-                               .payload_hash = payload,
-                               .time = (int64_t)time(NULL)};
-    if (rc == 0 && ivcs_sigv4_sign(&sig, &sr, date, auth, sizeof auth) < 0) rc = IVCS_ERR_CONFIG;
-    if (rc == 0 && ivcs_sigv4_encode_path(path, epath, sizeof epath) < 0) rc = IVCS_ERR_TOO_LONG;
-    if (rc == 0 && ivcs_sigv4_canonical_query(q, 1, equery, sizeof equery) < 0)
-        rc = IVCS_ERR_TOO_LONG;
-    int n = 0;
-    if (rc == 0) {
-        const char *tok = ivcs_sigv4_session_token(&sig);
-        n = snprintf(head, IVCS_S3_HEAD_MAX, "%s %s?%s HTTP/1.1\r\n", method, epath, equery);
-        for (size_t i = 0; i < nh && n > 0 && n < IVCS_S3_HEAD_MAX; i++)
-            n += snprintf(head + n, IVCS_S3_HEAD_MAX - (size_t)n, "%s: %s\r\n", h[i].name,
-                          h[i].value);
-        if (n > 0 && n < IVCS_S3_HEAD_MAX)
-            n += snprintf(head + n, IVCS_S3_HEAD_MAX - (size_t)n,
-                          "x-amz-date: %s\r\nx-amz-content-sha256: %s\r\n%s%s%s"
-                          "Authorization: %s\r\nContent-Length: %zu\r\n"
-                          "User-Agent: ivcs/%s\r\n\r\n",
-                          date, payload, tok ? "x-amz-security-token: " : "", tok ? tok : "",
-                          tok ? "\r\n" : "", auth, body ? body_len : 0, ivcs_version());
-        if (n <= 0 || n >= IVCS_S3_HEAD_MAX) rc = IVCS_ERR_TOO_LONG;
-    }
-    ivcs_sigv4_cleanup(&sig);
-    raw_req r = {0};
-    ivcs_http_request hr;
-    memset(&hr, 0, sizeof hr);
-    if (rc == 0) {
-        hr.head = head;
-        hr.head_len = (size_t)n;
-        hr.body = (const uint8_t *)body;
-        hr.body_len = body ? body_len : 0;
-        hr.upload_ms = 30000;
-        hr.reply_ms = 30000;
-        hr.on_body = raw_on_body;
-        hr.on_done = raw_on_done;
-        hr.arg = &r;
-        rc = ivcs_http_request_start(ivcs_s3_http(s3), &hr);
-        if (rc < 0) snprintf(res.detail, sizeof res.detail, "%s", hr.error);
-    }
-    if (rc == 0) {
-        while (!r.done) {
-            int x = ivcs_loop_run_once(ivcs_s3_loop(s3), -1);
-            if (x < 0) {
-                ivcs_http_request_cancel(ivcs_s3_http(s3), &hr);
-                while (!r.done)
-                    (void)ivcs_loop_run_once(ivcs_s3_loop(s3), 100);
-                break;
-            }
-        }
-        res.status = hr.status;
-        rc = r.result;
-        if (rc < 0) {
-            snprintf(res.detail, sizeof res.detail, "%s", hr.error);
-        } else if (hr.status < 200 || hr.status >= 300) {
-            ivcs_s3_error e;
-            if (r.body.len && ivcs_s3_error_parse(r.body.p, r.body.len, &e, NULL) == 0) {
-                snprintf(res.code, sizeof res.code, "%s", e.code);
-                snprintf(res.message, sizeof res.message, "%.255s", e.message);
-            }
-            if (!res.code[0]) snprintf(res.code, sizeof res.code, "HTTP%d", hr.status);
-            rc = hr.status == 404 ? IVCS_ERR_NOT_FOUND : IVCS_ERR_S3;
-        }
-    }
-    free(head);
-    if (rc == 0 && resp) {
-        *resp = r.body;
-    } else {
-        free(r.body.p);
-    }
-    if (rc < 0 && err) *err = res;
-    return rc;
-}
+/* ---------------------------------------------------------------- retention */
 
 /* The rules of a GetBucketLifecycleConfiguration body: byte ranges of the
  * <Rule> elements to keep, and the Expiration/Days of ours. */
@@ -976,66 +834,83 @@ int ivcs_catalog_lifecycle_merge(const char *xml, size_t len, const char *id, co
     return 0;
 }
 
-/* GET ?lifecycle: 0 with the body in *body (empty when the bucket has no
- * configuration), or a negative code with *err filled. */
-static int lifecycle_get(ivcs_s3 *s3, const ivcs_config_s *cfg, sbuf *body, ivcs_s3_result *err)
+#define LIFECYCLE_MAX (1u << 20) /* 1000 rules of the longest IDs and prefixes fit */
+
+/* GET ?lifecycle: 0 with the body in *xml (NULL, *len 0 when the bucket has
+ * no configuration), or a negative code with *err filled. */
+static int lifecycle_get(ivcs_s3 *s3, char **xml, size_t *len, ivcs_s3_result *err)
 {
-    memset(body, 0, sizeof *body);
-    int rc = bucket_request(s3, cfg, "GET", "lifecycle", NULL, 0, body, err);
-    /* radosgw and AWS: 404 NoSuchLifecycleConfiguration when there is none
-     * (404 NoSuchBucket is an error) */
-    if (rc == IVCS_ERR_NOT_FOUND && strcmp(err->code, "NoSuchBucket")) return 0;
+    int rc = get_mem(s3, IVCS_S3_GET_LIFECYCLE, NULL, LIFECYCLE_MAX, xml, len, err);
+    /* Only this code means "none": 404 NoSuchBucket is an error. */
+    if (rc == IVCS_ERR_NOT_FOUND && !strcmp(err->code, "NoSuchLifecycleConfiguration")) return 0;
+    return rc;
+}
+
+/* PUT ?lifecycle with xml, or DELETE ?lifecycle when xml is NULL. */
+static int lifecycle_write(ivcs_s3 *s3, const char *xml, size_t len, ivcs_s3_result *err)
+{
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, xml ? IVCS_S3_PUT_LIFECYCLE : IVCS_S3_DELETE_LIFECYCLE, NULL);
+    op_defaults(&op);
+    if (xml) {
+        op.body = (const uint8_t *)xml;
+        op.body_len = len;
+        op.content_type = "application/xml";
+    }
+    int rc = ivcs_s3_run(s3, &op);
+    if (rc < 0) keep_err(err, &op);
+    ivcs_s3_op_cleanup(&op);
+    return rc;
+}
+
+int ivcs_catalog_lifecycle_set(ivcs_s3 *s3, const char *id, const char *prefix, uint32_t days,
+                               ivcs_s3_result *err)
+{
+    if (!s3 || !id || !prefix || days > 36500) return IVCS_ERR_INVALID_ARG;
+    ivcs_s3_result e;
+    memset(&e, 0, sizeof e);
+    char *cur = NULL, *x = NULL;
+    size_t cl = 0, xl = 0;
+    int found = 0;
+    int rc = lifecycle_get(s3, &cur, &cl, &e);
+    if (rc == 0)
+        rc = ivcs_catalog_lifecycle_merge(cur, cl, id, prefix, days, &x, &xl, &found, NULL);
+    /* x NULL: ours was the only rule, and S3 refuses an empty configuration */
+    if (rc == 0 && (found || days)) rc = lifecycle_write(s3, x, xl, &e);
+    if (rc < 0 && err) *err = e;
+    free(x);
+    free(cur);
     return rc;
 }
 
 int ivcs_catalog_retention_get(ivcs_s3 *s3, const ivcs_config_s *cfg, const ivcs_layout_s *l,
                                uint32_t *days, ivcs_s3_result *err)
 {
-    if (!s3 || !cfg || !l || !days) return IVCS_ERR_INVALID_ARG;
+    (void)cfg;
+    if (!s3 || !l || !days) return IVCS_ERR_INVALID_ARG;
     char id[300];
     int rc = rule_id(l, id, sizeof id);
     if (rc < 0) return rc;
-    sbuf body;
     ivcs_s3_result e;
     memset(&e, 0, sizeof e);
-    rc = lifecycle_get(s3, cfg, &body, &e);
-    char *x = NULL;
-    size_t xl;
-    if (rc == 0)
-        rc = ivcs_catalog_lifecycle_merge(body.p, body.len, id, "", 0, &x, &xl, NULL, days);
+    char *cur = NULL, *x = NULL;
+    size_t cl = 0, xl;
+    rc = lifecycle_get(s3, &cur, &cl, &e);
+    if (rc == 0) rc = ivcs_catalog_lifecycle_merge(cur, cl, id, "", 0, &x, &xl, NULL, days);
     if (rc < 0 && err) *err = e;
     free(x);
-    free(body.p);
+    free(cur);
     return rc;
 }
 
 int ivcs_catalog_retention_set(ivcs_s3 *s3, const ivcs_config_s *cfg, const ivcs_layout_s *l,
                                uint32_t days, ivcs_s3_result *err)
 {
-    if (!s3 || !cfg || !l || days > 36500) return IVCS_ERR_INVALID_ARG;
+    (void)cfg;
+    if (!s3 || !l || days > 36500) return IVCS_ERR_INVALID_ARG;
     char id[300], prefix[IVCS_LAYOUT_ROOT_MAX + 3];
     int rc = rule_id(l, id, sizeof id);
     if (rc < 0) return rc;
     snprintf(prefix, sizeof prefix, "%sch", l->root);
-    sbuf body;
-    ivcs_s3_result e;
-    memset(&e, 0, sizeof e);
-    char *x = NULL;
-    size_t xl = 0;
-    int found = 0;
-    uint32_t old = 0;
-    rc = lifecycle_get(s3, cfg, &body, &e);
-    if (rc == 0)
-        rc =
-            ivcs_catalog_lifecycle_merge(body.p, body.len, id, prefix, days, &x, &xl, &found, &old);
-    if (rc == 0 && !(found && old == days && days) && (found || days)) {
-        if (x) rc = bucket_request(s3, cfg, "PUT", "lifecycle", x, xl, NULL, &e);
-        /* ours was the only rule: S3 refuses an empty configuration */
-        else
-            rc = bucket_request(s3, cfg, "DELETE", "lifecycle", NULL, 0, NULL, &e);
-    }
-    if (rc < 0 && err) *err = e;
-    free(x);
-    free(body.p);
-    return rc;
+    return ivcs_catalog_lifecycle_set(s3, id, prefix, days, err);
 }

@@ -20,7 +20,8 @@
  *   backwards and at a new boot (timestamps and continuity counters restart).
  * - Export: the slices' bytes in order, into one file descriptor.
  * - Events: the event records of a range, parsed with event_record.h.
- * - Retention: the bucket lifecycle rule of one device (read, replace).
+ * - Retention: the bucket lifecycle rule of one device (read, replace), or
+ *   any one rule, merged into the bucket's configuration.
  *
  * Errors: functions return 0 or a negative code (ivcs_err.h); when an S3
  * request failed and err is not NULL, *err holds that request's result (HTTP
@@ -180,20 +181,30 @@ IVCS_MUST_CHECK int ivcs_catalog_get_small(ivcs_s3 *s3, const char *key, size_t 
 
 /* ---------------------------------------------------------------- retention
  * S3 keeps one lifecycle configuration per bucket, and a PUT replaces all of
- * it. The device's rule has the ID "ivcs:{prefix}{device}/" and expires the
+ * it. Setting a rule reads the bucket's configuration, keeps every other rule
+ * byte for byte, and replaces or drops this one; with no rule left the
+ * configuration is deleted. Two writers racing on the same bucket can lose
+ * one update (S3 offers no conditional lifecycle write).
+ * A device's rule has the ID "ivcs:{prefix}{device}/" and expires the
  * objects under "{prefix}{device}/ch" (slices and events of every channel;
- * plan.json stays). Setting it reads the bucket's configuration, keeps every
- * other rule byte for byte, and replaces or drops this one; with no rule
- * left the configuration is deleted. Two writers racing on the same bucket
- * can lose one update (S3 offers no conditional lifecycle write).
- * cfg supplies the credentials (the s3 client does not expose them). */
+ * plan.json stays). */
 
-/* This device's rule: *days (0 if there is none). */
+/* Sets the bucket's lifecycle rule id to expire the objects under prefix
+ * after days (1..36500), or removes it (days 0), keeping every other rule
+ * (ivcs_catalog_lifecycle_merge). Writes nothing when the rule is absent
+ * and days is 0. 0 or a negative code (*err: the
+ * failed request's result; a bucket without a configuration is not one). */
+IVCS_MUST_CHECK int ivcs_catalog_lifecycle_set(ivcs_s3 *s3, const char *id, const char *prefix,
+                                               uint32_t days, ivcs_s3_result *err);
+
+/* This device's rule: *days (0 if there is none). cfg is not used (the s3
+ * client signs the lifecycle requests) and may be NULL. */
 IVCS_MUST_CHECK int ivcs_catalog_retention_get(ivcs_s3 *s3, const ivcs_config_s *cfg,
                                                const ivcs_layout_s *l, uint32_t *days,
                                                ivcs_s3_result *err);
 
-/* Sets this device's rule to days (1..36500), or removes it (days 0). */
+/* Sets this device's rule to days (1..36500), or removes it (days 0), with
+ * ivcs_catalog_lifecycle_set. cfg is not used and may be NULL. */
 IVCS_MUST_CHECK int ivcs_catalog_retention_set(ivcs_s3 *s3, const ivcs_config_s *cfg,
                                                const ivcs_layout_s *l, uint32_t days,
                                                ivcs_s3_result *err);

@@ -187,7 +187,8 @@ static int collect(ivcs_s3_op *op, const uint8_t *data, size_t len)
 static int on_body(void *arg, int status, const uint8_t *data, size_t len)
 {
     ivcs_s3_op *op = arg;
-    if (status >= 200 && status < 300 && op->kind == IVCS_S3_GET)
+    if (status >= 200 && status < 300 &&
+        (op->kind == IVCS_S3_GET || op->kind == IVCS_S3_GET_LIFECYCLE))
         return op->on_data ? op->on_data(op->arg, data, len) : 0;
     return collect(op, data, len);
 }
@@ -337,6 +338,8 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     case IVCS_S3_DELETE: method = "DELETE"; break;
     case IVCS_S3_CREATE_BUCKET: method = "PUT"; has_body = op->body_len > 0; break;
     case IVCS_S3_PUT_LIFECYCLE: method = "PUT"; has_body = 1; break;
+    case IVCS_S3_GET_LIFECYCLE: method = "GET"; break;
+    case IVCS_S3_DELETE_LIFECYCLE: method = "DELETE"; break;
     default: return IVCS_ERR_INVALID_ARG;
     }
     if (!has_body && op->body_len) return IVCS_ERR_INVALID_ARG;
@@ -355,7 +358,8 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
             snprintf(maxkeys, sizeof maxkeys, "%u", op->max_keys);
             q[nq++] = (ivcs_sigv4_pair_s){"max-keys", maxkeys};
         }
-    } else if (op->kind == IVCS_S3_PUT_LIFECYCLE) {
+    } else if (op->kind == IVCS_S3_PUT_LIFECYCLE || op->kind == IVCS_S3_GET_LIFECYCLE ||
+               op->kind == IVCS_S3_DELETE_LIFECYCLE) {
         q[nq++] = (ivcs_sigv4_pair_s){"lifecycle", ""};
     }
 

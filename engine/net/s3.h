@@ -55,6 +55,11 @@ typedef enum {
     IVCS_S3_LIST,           /* ListObjectsV2 */
     IVCS_S3_CREATE_BUCKET,
     IVCS_S3_PUT_LIFECYCLE,  /* body: the LifecycleConfiguration XML */
+    IVCS_S3_GET_LIFECYCLE,  /* the configuration XML to on_data; a bucket without
+                               one: IVCS_ERR_NOT_FOUND, res.code
+                               "NoSuchLifecycleConfiguration" (a missing bucket:
+                               "NoSuchBucket") */
+    IVCS_S3_DELETE_LIFECYCLE,
 } ivcs_s3_kind_e;
 
 typedef struct ivcs_s3_meta {
@@ -113,7 +118,8 @@ struct ivcs_s3_op {
     uint32_t upload_ms, reply_ms; /* 0: the client's defaults */
     unsigned max_attempts;        /* ivcs_s3_run: 0 = 1 (no retry) */
     uint32_t backoff_max_ms;      /* ivcs_s3_run: cap on one wait, 0 = 16 s */
-    /* GET body sink; NULL: the body is discarded. Non-zero return fails. */
+    /* GET / GET_LIFECYCLE body sink; NULL: the body is discarded. Non-zero
+     * return fails. */
     int (*on_data)(void *arg, const uint8_t *data, size_t len);
     /* LIST records; a non-zero return fails the op with that code */
     int (*on_entry)(void *arg, const ivcs_s3_entry *e);

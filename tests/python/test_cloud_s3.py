@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,7 @@ def test_wrong_ca_fails_verification_clearly(cfg, tmp_path):
     p = ivcs("ls", config=bad, check=False)
     assert p.returncode == 1
     err = p.stderr.decode()
-    assert "certificate verification failed" in err
+    assert "is not trusted" in err and "ca_file" in err
     assert "unable to get local issuer certificate" in err
     # And the host must match too: 127.0.0.1's certificate is not for ::2.
     host, port = tl.endpoint_host_port(cfg)
@@ -197,12 +198,65 @@ def test_rm_and_missing_objects(cfg, s3, cfgfile, tmp_path):
     assert p.returncode == 1 and b"404" in p.stderr
 
 
-def test_lifecycle_rule_is_installed(cfg, s3, cfgfile):
-    ivcs("lifecycle", "--days", "3", "--prefix", "expire-me/", config=cfgfile)
-    rules = s3.get_bucket_lifecycle_configuration(Bucket=cfg["bucket"])["Rules"]
-    rule = [r for r in rules if r["ID"] == "ivcs-expire"][0]
-    assert rule["Expiration"]["Days"] == 3
-    assert rule["Status"] == "Enabled"
+def test_lifecycle_rule_is_merged_into_the_bucket_rules(cfg, s3, tmp_path):
+    """`ivcs s3 lifecycle` sets its one rule (ivcs-expire) and keeps every
+    other rule of the bucket (those of `ivcs plan set`, anyone's). A bucket of
+    its own, so the shared bucket's rules are not raced."""
+    bucket = f"ivcs-lc-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=bucket)
+    conf = write_config(tmp_path, cfg, bucket=bucket)
+
+    def lifecycle_rules():  # [] when the bucket has no configuration
+        try:
+            return s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        except s3.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "NoSuchLifecycleConfiguration"
+            return []
+
+    try:
+        # no configuration yet: removing is a no-op, not an error
+        ivcs("lifecycle", "--days", "0", config=conf)
+        assert lifecycle_rules() == []
+        # alone: a configuration of one rule is created
+        ivcs("lifecycle", "--days", "2", "--prefix", "a/", config=conf)
+        rules = lifecycle_rules()
+        assert [r["ID"] for r in rules] == ["ivcs-expire"]
+        # someone else's rule, then ours again: both stay
+        other = {"ID": "ivcs:cams/cam-9/", "Filter": {"Prefix": "cams/cam-9/ch"},
+                 "Status": "Enabled", "Expiration": {"Days": 9}}
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": [other, rules[0]]})
+        ivcs("lifecycle", "--days", "3", "--prefix", "expire-me/", config=conf)
+        rules = {r["ID"]: r for r in lifecycle_rules()}
+        assert set(rules) == {"ivcs-expire", "ivcs:cams/cam-9/"}
+        mine = rules["ivcs-expire"]
+        assert mine["Expiration"]["Days"] == 3 and mine["Status"] == "Enabled"
+        assert mine.get("Filter", {}).get("Prefix", mine.get("Prefix")) == "expire-me/"
+        kept = rules["ivcs:cams/cam-9/"]
+        assert kept["Expiration"]["Days"] == 9
+        assert kept["Filter"]["Prefix"] == "cams/cam-9/ch"
+        # --days 0 removes ours only; then the last rule goes with the configuration
+        ivcs("lifecycle", "--days", "0", config=conf)
+        assert [r["ID"] for r in lifecycle_rules()] == ["ivcs:cams/cam-9/"]
+        s3.delete_bucket_lifecycle(Bucket=bucket)
+        ivcs("lifecycle", "--days", "4", config=conf)
+        ivcs("lifecycle", "--days", "0", config=conf)
+        assert lifecycle_rules() == []
+    finally:
+        s3.delete_bucket(Bucket=bucket)
+
+
+def test_lifecycle_errors(cfg, s3, tmp_path):
+    # a missing bucket: the S3 code, exit 1, no secret
+    conf = write_config(tmp_path, cfg, bucket="ivcs-no-such-bucket-lc")
+    p = ivcs("lifecycle", "--days", "3", config=conf, check=False)
+    assert p.returncode == 1 and b"NoSuchBucket" in p.stderr, p.stderr
+    no_secret(cfg, p)
+    # usage: no --days, days out of range, a prefix the XML writer refuses
+    conf = write_config(tmp_path, cfg)
+    for args in ([], ["--days", "36501"], ["--days", "-1"], ["--days", "3", "--prefix", "a\x01"]):
+        p = ivcs("lifecycle", *args, config=conf, check=False)
+        assert p.returncode == 2, (args, p.stderr)
 
 
 def test_usage_errors_exit_2(cfgfile):

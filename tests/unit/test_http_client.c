@@ -103,6 +103,7 @@ typedef struct {
     size_t split;        /* SV_RAW: 0 = at once */
     unsigned pause_us;   /* SV_RAW: pause after each piece (0: 300 us) */
     size_t stall_bytes;  /* SV_STALL */
+    const char *code;    /* SV_OK error answer: this S3 code (NULL: s3_code()) */
 } plan_t;
 
 #define MAXREQ 32
@@ -111,6 +112,7 @@ typedef struct {
 typedef struct {
     int conn; /* connection index */
     char method[8];
+    char target[128]; /* request-target: path and query */
     uint64_t clen; /* Content-Length */
     uint64_t got;  /* body bytes read */
     int md5;       /* 1 Content-MD5 matched the body, 0 none sent, -1 mismatch */
@@ -340,6 +342,9 @@ static int serve(sconn *c)
         memset(lg, 0, sizeof *lg);
         lg->conn = c->idx;
         snprintf(lg->method, sizeof lg->method, "%.*s", (int)strcspn(head, " "), head);
+        const char *tg = head + strcspn(head, " ");
+        if (*tg) tg++;
+        snprintf(lg->target, sizeof lg->target, "%.*s", (int)strcspn(tg, " \r"), tg);
         if (header(head, "content-length", val, sizeof val)) lg->clen = strtoull(val, NULL, 10);
         int announce = p->close == C_ANNOUNCE;
         switch (p->mode) {
@@ -349,7 +354,7 @@ static int serve(sconn *c)
         case SV_OK: {
             if (read_body(c, lg, head, UINT64_MAX) < 0) return 0;
             int st = lg->md5 < 0 ? 400 : p->status;
-            if (respond(c, lg->method, st, announce, lg->md5 < 0 ? "BadDigest" : NULL) < 0)
+            if (respond(c, lg->method, st, announce, lg->md5 < 0 ? "BadDigest" : p->code) < 0)
                 return 0;
             break;
         }
@@ -529,6 +534,18 @@ static ivcs_s3 *mk_s3(const srv *s, uint16_t port, int tls)
     return s3;
 }
 
+/* Starts s (as srv_start) and a client of it; NULL (checks failed, server
+ * stopped) if either could not be set up. */
+static ivcs_s3 *start_pair(srv *s, int tls, int small_rcvbuf)
+{
+    int ok = srv_start(s, tls, 0, small_rcvbuf) == 0;
+    CHECK(ok);
+    ivcs_s3 *s3 = ok ? mk_s3(s, 0, tls) : NULL;
+    CHECK(s3 != NULL);
+    if (!s3 && ok) srv_stop(s);
+    return s3;
+}
+
 static ivcs_http_stats stats_of(ivcs_s3 *s3)
 {
     ivcs_http_stats st;
@@ -655,13 +672,8 @@ static void stale_case(int tls, int variant, int crossed)
     s.plan[1] = (plan_t){.mode = crossed ? SV_DROP : SV_OK, .status = 200};
     s.plan[2] = (plan_t){.mode = SV_OK, .status = 200};
     s.nplan = 3;
-    CHECK(srv_start(&s, tls, 0, 0) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, tls);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, tls, 0);
+    if (!s3) return;
     CHECK(get_ok(s3, &s));
     if (!crossed) {
         /* The server has closed the connection the client keeps in its pool. */
@@ -781,13 +793,8 @@ static void stale_two_case(int tls)
     srv s = {0};
     s.plan[0] = (plan_t){.mode = SV_OK, .status = 200};
     s.nplan = 1;
-    CHECK(srv_start(&s, tls, 0, 0) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, tls);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, tls, 0);
+    if (!s3) return;
     /* Two requests at once: two connections, both pooled afterwards. */
     ivcs_s3_op a, b;
     async_done da = {0}, db = {0};
@@ -848,13 +855,8 @@ static void trailing_junk_case(int tls)
                          .pause_us = 50000};
     s.plan[1] = (plan_t){.mode = SV_OK, .status = 200};
     s.nplan = 2;
-    CHECK(srv_start(&s, tls, 0, 0) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, tls);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, tls, 0);
+    if (!s3) return;
     ivcs_s3_op op;
     ivcs_s3_op_init(&op, IVCS_S3_GET, "k/first");
     sinkbuf sk = {0};
@@ -888,13 +890,8 @@ static void early_case(int tls, int status, int after)
     s.plan[0] = (plan_t){.mode = SV_EARLY, .status = status, .after = after};
     s.plan[1] = (plan_t){.mode = SV_OK, .status = 200};
     s.nplan = 2;
-    CHECK(srv_start(&s, tls, 0, 1) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, tls);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, tls, 1);
+    if (!s3) return;
     /* No timeouts at all: only a correct client gets out of this. */
     ivcs_s3_set_timeouts(s3, 0, 0);
     const size_t blen = 16u << 20; /* far more than socket buffers hold */
@@ -1167,13 +1164,8 @@ static void retry_case(const int *statuses, int n, int kind, int want_rc, unsign
                              .status = statuses[i],
                              .close = statuses[i] == 408 ? C_ANNOUNCE : C_KEEP};
     s.nplan = n;
-    CHECK(srv_start(&s, 0, 0, 0) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, 0);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, 0, 0);
+    if (!s3) return;
     const size_t blen = 100000;
     uint8_t *body = pattern(blen, 9);
     ivcs_s3_op op;
@@ -1241,6 +1233,61 @@ TEST(retry_gives_up)
     retry_case(st, 1, IVCS_S3_GET, IVCS_ERR_S3, 5);
 }
 
+/* GET and DELETE ?lifecycle: the bucket's subresource, the configuration
+ * to on_data, and "none" told by its S3 code (not handed to on_data). */
+TEST(lifecycle_get_delete)
+{
+    static const uint8_t xml[] = "<LifecycleConfiguration><Rule><ID>r</ID></Rule>"
+                                 "</LifecycleConfiguration>";
+    srv s = {0};
+    s.get_body = xml;
+    s.get_body_len = sizeof xml - 1;
+    s.plan[0] = (plan_t){.mode = SV_OK, .status = 200};
+    s.plan[1] = (plan_t){.mode = SV_OK, .status = 404, .code = "NoSuchLifecycleConfiguration"};
+    s.plan[2] = (plan_t){.mode = SV_OK, .status = 204};
+    s.nplan = 3;
+    ivcs_s3 *s3 = start_pair(&s, 0, 0);
+    if (!s3) return;
+    for (int i = 0; i < 2; i++) {
+        ivcs_s3_op op;
+        ivcs_s3_op_init(&op, IVCS_S3_GET_LIFECYCLE, NULL);
+        sinkbuf sk = {0};
+        op.on_data = sink_data;
+        op.arg = &sk;
+        int rc = ivcs_s3_run(s3, &op);
+        if (i == 0) {
+            CHECK_EQ(rc, 0);
+            CHECK_EQ(op.res.status, 200);
+            CHECK(sk.len == sizeof xml - 1 && !memcmp(sk.p, xml, sk.len));
+        } else {
+            CHECK_EQ(rc, IVCS_ERR_NOT_FOUND);
+            CHECK_EQ(op.res.status, 404);
+            CHECK(!strcmp(op.res.code, "NoSuchLifecycleConfiguration"));
+            CHECK_EQ(sk.len, 0); /* the error document is not the configuration */
+        }
+        CHECK(!strcmp(s.log[i].method, "GET"));
+        CHECK(!strcmp(s.log[i].target, "/bkt?lifecycle="));
+        free(sk.p);
+        ivcs_s3_op_cleanup(&op);
+    }
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, IVCS_S3_DELETE_LIFECYCLE, NULL);
+    CHECK_EQ(ivcs_s3_run(s3, &op), 0);
+    CHECK_EQ(op.res.status, 204);
+    CHECK(!strcmp(s.log[2].method, "DELETE"));
+    CHECK(!strcmp(s.log[2].target, "/bkt?lifecycle="));
+    CHECK_EQ(s.log[2].clen, 0);
+    ivcs_s3_op_cleanup(&op);
+    /* a body is refused before anything is sent */
+    ivcs_s3_op_init(&op, IVCS_S3_DELETE_LIFECYCLE, NULL);
+    op.body = xml;
+    op.body_len = sizeof xml - 1;
+    CHECK_EQ(ivcs_s3_start(s3, &op), IVCS_ERR_INVALID_ARG);
+    CHECK_EQ(s.nreq, 3);
+    ivcs_s3_destroy(s3);
+    srv_stop(&s);
+}
+
 /* ---------------------------------------------------------------- 5. reply timeout */
 
 static void reply_timeout_case(int tls, size_t put_len)
@@ -1249,13 +1296,8 @@ static void reply_timeout_case(int tls, size_t put_len)
     s.plan[0] = (plan_t){.mode = SV_SILENT};
     s.plan[1] = (plan_t){.mode = SV_OK, .status = 200};
     s.nplan = 2;
-    CHECK(srv_start(&s, tls, 0, 0) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, tls);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, tls, 0);
+    if (!s3) return;
     ivcs_s3_set_timeouts(s3, 0, 200); /* no upload bound: only the reply bound can end it */
     uint8_t *body = put_len ? pattern(put_len, 1) : NULL;
     ivcs_s3_op op;
@@ -1333,13 +1375,8 @@ static void upload_timeout_case(int tls, int use_producer)
     srv s = {0};
     s.plan[0] = (plan_t){.mode = SV_STALL, .stall_bytes = 100000};
     s.nplan = 1;
-    CHECK(srv_start(&s, tls, 0, 1) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, tls);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, tls, 1);
+    if (!s3) return;
     ivcs_s3_set_timeouts(s3, 300, 0);
     const size_t blen = 16u << 20;
     uint8_t *body = pattern(blen, 2);
@@ -1442,13 +1479,8 @@ static void malformed_reused_case(int tls)
     s.plan[1] = (plan_t){.mode = SV_RAW, .raw = junk, .raw_len = sizeof junk - 1};
     s.plan[2] = (plan_t){.mode = SV_OK, .status = 200};
     s.nplan = 3;
-    CHECK(srv_start(&s, tls, 0, 0) == 0);
-    ivcs_s3 *s3 = mk_s3(&s, 0, tls);
-    CHECK(s3 != NULL);
-    if (!s3) {
-        srv_stop(&s);
-        return;
-    }
+    ivcs_s3 *s3 = start_pair(&s, tls, 0);
+    if (!s3) return;
     CHECK(get_ok(s3, &s));
     ivcs_s3_op op;
     ivcs_s3_op_init(&op, IVCS_S3_GET, "k/junk");
@@ -1610,6 +1642,7 @@ int main(void)
     RUN(retry_put_body_resent);
     RUN(no_retry_403);
     RUN(no_retry_404);
+    RUN(lifecycle_get_delete);
     RUN(retry_gives_up);
     RUN(reply_timeout_get_plain);
     RUN(reply_timeout_put_plain);
