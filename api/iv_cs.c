@@ -193,16 +193,30 @@ int iv_cs_event_stop_ext(int32_t event_id, uint32_t event_stop_time_s, uint32_t 
     return ivcs_channel_event_stop(g_ch, event_id, event_stop_time_s, stream_stop_time_s);
 }
 
+/* Before iv_cs_init the cache is this module's: the last successful
+ * blocking query (all zero = no plan until one succeeded). */
+static iv_cs_balance_info_s g_bal;
+
 int iv_cs_get_balance_info(iv_cs_balance_info_s *info, uint32_t timeout_s)
 {
     if (!info) return IVCS_ERR_INVALID_ARG;
     if (g_eng) return ivcs_engine_get_balance_info(g_eng, info, timeout_s);
-    memset(info, 0, sizeof *info);
-    if (!timeout_s) return 0; /* nothing cached before init */
-    ivcs_config_s cfg;
-    int rc = default_config(&cfg);
-    if (rc < 0) return rc;
-    return ivcs_query_balance_info(&cfg, info, timeout_s);
+    int rc = 0;
+    if (timeout_s) {
+        ivcs_config_s cfg;
+        iv_cs_balance_info_s fresh;
+        rc = default_config(&cfg);
+        if (rc == 0) rc = ivcs_query_balance_info(&cfg, &fresh, timeout_s);
+        if (rc == 0) {
+            pthread_mutex_lock(&g_mu);
+            g_bal = fresh;
+            pthread_mutex_unlock(&g_mu);
+        }
+    }
+    pthread_mutex_lock(&g_mu);
+    *info = g_bal;
+    pthread_mutex_unlock(&g_mu);
+    return rc;
 }
 
 int iv_cs_set_trans_time(uint32_t upload_timeout_ms, uint32_t reply_timeout_ms)

@@ -172,6 +172,12 @@ typedef struct ivcs_engine_config_s {
      * wall-clock anchoring) reads it, so tests can move time. */
     uint64_t (*now_ms)(void *ctx);
     void *clock_ctx;
+    /* Longest engine sleep in ms (0: 100). Pushes do not wake the engine
+     * unless it must act promptly (a key frame at a slice boundary, the
+     * ring's unread part past 1/8 or its fill past 3/4, a full ring); other
+     * frames are picked up within this tick, which bounds push -> upload
+     * start when the slice boundary guess misses. */
+    uint32_t wake_tick_ms;
 } ivcs_engine_config_s;
 
 /* Defaults for everything but cloud (left as ivcs_config_defaults). */
@@ -221,6 +227,7 @@ typedef struct ivcs_engine_stats_s {
     uint32_t channels;
     uint32_t boot;            /* the {boot} field of this engine's slice keys */
     int service;              /* ivcs_service: 0 none, 1 event, 2 full time */
+    uint64_t wakeups;         /* wake-up syscalls sent to the engine thread (any cause) */
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

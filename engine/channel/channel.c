@@ -4,10 +4,12 @@
  * engine), the zero-copy reserve/commit, event calls validated on the
  * caller's thread, and stats.
  *
- * The push path takes no lock, allocates nothing and makes no syscall
- * unless the engine sleeps (ring commit returned 1) or a ring just became
- * full (the engine must make room). Every error returns before any state
- * changes, so a bad frame loses nothing accepted earlier.
+ * The push path takes no lock, allocates nothing and makes no syscall in
+ * steady state: the engine picks frames up at its tick (engine.c), and a
+ * push wakes a sleeping engine only when it must act promptly (must_wake:
+ * a key frame at a slice boundary, the ring's unread part crossing 1/8 of
+ * it, its fill crossing 3/4, a full ring). Every error returns before any
+ * state changes, so a bad frame loses nothing accepted earlier.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -196,9 +198,30 @@ static int check_audio(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
     return 0;
 }
 
-static void wake(ivcs_engine_s *e)
+/* 1 when the engine should not wait for its tick to see this record.
+ * Crossings, not levels: one nudge per episode, not one per frame while a
+ * slow upload keeps the ring above a mark. Inputs written by the engine are
+ * read relaxed: a stale value only costs a spurious wake or a tick of
+ * latency, never a lost frame (the tick bounds everything). */
+static int must_wake(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t flags)
 {
-    ivcs_eng_wake_producer(e);
+    ivcs_ring_s *r = c->ring[s];
+    uint64_t rs = ivcs_ring_record_size(len);
+    uint64_t cap = ivcs_ring_capacity(r);
+    uint64_t unseen = ivcs_ring_head_pos(r) - atomic_load_explicit(&c->seen[s], RLX);
+    if (unseen >= cap / 8 && unseen - rs < cap / 8) return 1;
+    uint64_t used = ivcs_ring_used(r), mark = cap / 4 * 3;
+    if (used >= mark && (used < rs || used - rs < mark)) return 1;
+    if (s == ENG_STREAM_VIDEO && (flags & ENG_REC_KEY)) {
+        /* the engine closes a slice at the first key frame slice_ms after
+         * the slice's first one; track the same boundary here */
+        uint64_t sms = c->eng->cfg.cloud.slice_ms ? c->eng->cfg.cloud.slice_ms : 4000;
+        if (!c->pv.have_pts || pts < c->pv.wake_pts || pts - c->pv.wake_pts >= sms) {
+            c->pv.wake_pts = pts;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Publishes a record already written into the ring at the reservation. */
@@ -208,7 +231,7 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
     ivcs_ring_rec_s rec = {.len = len, .type = (uint8_t)s, .flags = flags, .pts = pts, .seq = seq};
     int rc = ivcs_ring_commit(c->ring[s], &rec);
     if (rc < 0) return rc;
-    if (rc == 1) wake(c->eng);
+    if (rc == 1 || must_wake(c, s, len, pts, flags)) ivcs_eng_nudge(c->eng, c);
     if (s == ENG_STREAM_VIDEO) {
         c->pv.last_pts = pts;
         c->pv.have_pts = 1;
@@ -235,7 +258,7 @@ static int refuse(ivcs_channel_s *c, int rc)
 static int full(ivcs_channel_s *c, int s)
 {
     if (s == ENG_STREAM_VIDEO) atomic_store_explicit(&c->need_idr, 1, RLX);
-    if (!atomic_exchange_explicit(&c->starved, 1, RLX)) wake(c->eng);
+    if (!atomic_exchange_explicit(&c->starved, 1, RLX)) ivcs_eng_nudge(c->eng, c);
     return refuse(c, IVCS_ERR_BUFFER_FULL);
 }
 

@@ -5,11 +5,20 @@
  * poller.c, the push path in channel/channel.c.
  *
  * The engine thread sleeps in io_uring (ivcs_loop_run_once) with a receive
- * armed on one end of a socketpair; producers write a byte to the other end
- * only when a ring commit says the engine announced sleep (Dekker protocol
- * of ring.h), so steady-state pushing makes no syscall. (io_uring's
- * IORING_OP_READ on an eventfd would do the same; the loop offers recv, so a
- * socketpair is the wake-up object.)
+ * armed on one end of a socketpair, for at most a tick (100 ms) or until
+ * its next timer. Wake-ups are lazy: an ordinary frame is picked up at the
+ * next tick, so real-time pushing makes no syscall. A producer wakes the
+ * engine only when it must act promptly (channel.c: a key frame at a slice
+ * boundary, the unread part of a ring past 1/8, its fill past 3/4, a full
+ * ring; commands always). That wake-up is a Dekker pair on e->sleeping and
+ * ch->urgent (seq_cst): the engine stores sleeping = 1 then loads every
+ * urgent; the producer stores urgent = 1 then loads sleeping and claims it
+ * (exchange to 0) before its send. Either the engine sees urgent and does
+ * not block, or the producer sees sleeping and wakes it: no lost wake-up,
+ * and at most one send per sleep. Latency push -> upload start: < 1 ms
+ * after an urgent push (slice-closing key frame), at most one tick
+ * otherwise. (io_uring's IORING_OP_READ on an eventfd would do the same;
+ * the loop offers recv, so a socketpair is the wake-up object.)
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,8 +57,16 @@ void ivcs_eng_wake_producer(ivcs_engine_s *e)
 {
     static const char b = 1;
     /* EAGAIN (socket buffer full) means wake-ups are already pending */
+    atomic_fetch_add_explicit(&e->st_wakes, 1, RLX);
     ssize_t r = send(e->wake_fd[1], &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)r;
+}
+
+void ivcs_eng_nudge(ivcs_engine_s *e, ivcs_channel_s *c)
+{
+    /* seq_cst store then seq_cst load: the Dekker half of the producer */
+    atomic_store(&c->urgent, 1);
+    if (atomic_load(&e->sleeping) && atomic_exchange(&e->sleeping, 0)) ivcs_eng_wake_producer(e);
 }
 
 void ivcs_engine_wake(ivcs_engine_s *e)
@@ -101,6 +118,13 @@ static void update_streaming(ivcs_engine_s *e, ivcs_channel_s *c)
 void ivcs_eng_apply_service(ivcs_engine_s *e)
 {
     int64_t now = ivcs_eng_now(e);
+    pthread_mutex_lock(&e->plan_mu);
+    if (e->adopt && !e->fixed) {
+        e->plan = e->adopt_plan;
+        e->have_plan = 1;
+    }
+    e->adopt = 0;
+    pthread_mutex_unlock(&e->plan_mu);
     ivcs_service_e svc = e->have_plan ? ivcs_plan_service(&e->plan, now / 1000) : IVCS_SERVICE_NONE;
     int old = atomic_exchange_explicit(&e->service, (int)svc, RLX);
     uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
@@ -198,25 +222,34 @@ static int drain_cmds(ivcs_engine_s *e)
 
 /* ---------------------------------------------------------------- thread */
 
-static int rings_idle(ivcs_engine_s *e, uint32_t n)
+/* Engine half of the Dekker pair: announce the sleep, then look for a
+ * producer that asked for prompt action. Returns 1 if the engine may block. */
+static int may_sleep(ivcs_engine_s *e, uint32_t n)
 {
-    int data = 0;
-    uint32_t i;
-    for (i = 0; i < n && !data; i++)
-        for (int s = 0; s < 2; s++)
-            if (ivcs_ring_prepare_sleep(e->ch[i]->ring[s])) data = 1;
-    if (data)
-        for (uint32_t j = 0; j < i; j++)
-            for (int s = 0; s < 2; s++)
-                ivcs_ring_cancel_sleep(e->ch[j]->ring[s]);
-    return !data;
+    atomic_store(&e->sleeping, 1);
+    for (uint32_t i = 0; i < n; i++)
+        if (atomic_load(&e->ch[i]->urgent)) {
+            atomic_store_explicit(&e->sleeping, 0, RLX);
+            return 0;
+        }
+    return 1;
 }
 
-static void cancel_sleep_all(ivcs_engine_s *e, uint32_t n)
+/* Serves one channel. The urgent flag is cleared with a full barrier before
+ * the scan, so a frame committed before a later urgent store is either seen
+ * by this scan or announced again. */
+static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
 {
-    for (uint32_t i = 0; i < n; i++)
-        for (int s = 0; s < 2; s++)
-            ivcs_ring_cancel_sleep(e->ch[i]->ring[s]);
+    if (atomic_load_explicit(&c->urgent, RLX)) (void)atomic_exchange(&c->urgent, 0);
+    int busy = ivcs_up_service(c, now, stopping);
+    busy |= ivcs_up_aux_service(c, now);
+    /* stored only when it moved: the producers read this line per push */
+    for (int s = 0; s < 2; s++) {
+        uint64_t rp = ivcs_ring_read_pos(c->ring[s]);
+        if (atomic_load_explicit(&c->seen[s], RLX) != rp)
+            atomic_store_explicit(&c->seen[s], rp, RLX);
+    }
+    return busy;
 }
 
 static void *engine_main(void *arg)
@@ -237,10 +270,8 @@ static void *engine_main(void *arg)
         ivcs_eng_apply_service(e);
         int stopping = atomic_load(&e->stopping);
         uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
-        for (uint32_t i = 0; i < n; i++) {
-            busy |= ivcs_up_service(e->ch[i], now, stopping);
-            busy |= ivcs_up_aux_service(e->ch[i], now);
-        }
+        for (uint32_t i = 0; i < n; i++)
+            busy |= service_channel(e->ch[i], now, stopping);
         if (stopping) {
             if (!flush_deadline) flush_deadline = ivcs_loop_now_ms() + um;
             uint32_t pend = 0;
@@ -268,15 +299,14 @@ static void *engine_main(void *arg)
                 int64_t d = ivcs_up_deadline(e->ch[i]);
                 if (d < dl) dl = d;
             }
-            if (rings_idle(e, n)) {
-                int64_t w = dl == INT64_MAX ? 1000 : dl - now;
-                wait = w < 0 ? 0 : w > 1000 ? 1000 : (int)w;
+            if (may_sleep(e, n)) {
+                int64_t w = dl == INT64_MAX ? e->tick_ms : dl - now;
+                wait = w < 0 ? 0 : w > e->tick_ms ? (int)e->tick_ms : (int)w;
                 if (stopping && wait > 50) wait = 50;
-                if (!wait) cancel_sleep_all(e, n);
             }
         }
         ivcs_loop_run_once(e->loop, wait);
-        if (wait) cancel_sleep_all(e, n);
+        atomic_store_explicit(&e->sleeping, 0, RLX);
     }
     return NULL;
 }
@@ -354,6 +384,8 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     if (!e->cfg.upload_timeout_ms) e->cfg.upload_timeout_ms = 20000;
     if (!e->cfg.reply_timeout_ms) e->cfg.reply_timeout_ms = 10000;
     if (!e->cfg.pause_ms) e->cfg.pause_ms = 120000;
+    e->tick_ms = e->cfg.wake_tick_ms ? e->cfg.wake_tick_ms : ENG_TICK_MS_DEFAULT;
+    if (e->tick_ms > 1000) e->tick_ms = 1000;
     atomic_store(&e->up_ms, e->cfg.upload_timeout_ms);
     atomic_store(&e->reply_ms, e->cfg.reply_timeout_ms);
     e->max_ch = e->cfg.max_channels;
@@ -436,28 +468,6 @@ int ivcs_engine_set_trans_time(ivcs_engine_s *e, uint32_t upload_timeout_ms,
     return 0;
 }
 
-int ivcs_engine_get_balance_info(ivcs_engine_s *e, iv_cs_balance_info_s *out, uint32_t timeout_s)
-{
-    if (!e || !out) return IVCS_ERR_INVALID_ARG;
-    int rc = 0;
-    if (timeout_s > 0 && !e->fixed) {
-        iv_cs_balance_info_s fresh;
-        rc = ivcs_query_balance_info(&e->cfg.cloud, &fresh, timeout_s);
-        if (rc == 0) {
-            pthread_mutex_lock(&e->plan_mu);
-            e->balance = fresh;
-            pthread_mutex_unlock(&e->plan_mu);
-            /* let the poller pick the new plan up at once */
-            atomic_store(&e->poll.force, 1);
-            ivcs_engine_wake(e);
-        }
-    }
-    pthread_mutex_lock(&e->plan_mu);
-    *out = e->balance;
-    pthread_mutex_unlock(&e->plan_mu);
-    return rc;
-}
-
 typedef struct {
     char b[1024];
     size_t n;
@@ -472,10 +482,12 @@ static int collect(void *arg, const uint8_t *d, size_t n)
     return 0;
 }
 
-int ivcs_query_balance_info(const ivcs_config_s *cfg, iv_cs_balance_info_s *out, uint32_t timeout_s)
+/* GET plan.json with a short-lived client of its own, blocking up to
+ * timeout_s. 0 and *plan (404 = no plan), or IV_ERR_CS_QUERY_SERVICE_TIMEOUT
+ * (no answer, an error status, or a body that is not a plan), IVCS_ERR_CONFIG. */
+static int query_plan(const ivcs_config_s *cfg, uint32_t timeout_s, int64_t now_s,
+                      ivcs_plan_s *plan)
 {
-    if (!cfg || !out) return IVCS_ERR_INVALID_ARG;
-    memset(out, 0, sizeof *out);
     ivcs_layout_s l;
     char key[IVCS_LAYOUT_KEY_MAX + 1];
     if (ivcs_layout_init(&l, cfg->prefix, cfg->device_id) < 0 ||
@@ -494,19 +506,52 @@ int ivcs_query_balance_info(const ivcs_config_s *cfg, iv_cs_balance_info_s *out,
     op.arg = &body;
     op.on_data = collect;
     rc = ivcs_s3_run(s3, &op);
-    int64_t now = (int64_t)real_now_ms(NULL) / 1000;
-    ivcs_plan_s plan;
-    ivcs_plan_none(&plan, now);
+    ivcs_plan_none(plan, now_s);
     if (rc == 0) {
-        if (ivcs_plan_parse(&plan, body.b, body.n, now) < 0) rc = IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
+        if (ivcs_plan_parse(plan, body.b, body.n, now_s) < 0) rc = IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
     } else if (rc == IVCS_ERR_NOT_FOUND) {
         rc = 0;
     } else {
         rc = IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
     }
-    if (rc == 0) ivcs_plan_balance(&plan, now, out);
     ivcs_s3_op_cleanup(&op);
     ivcs_s3_destroy(s3);
+    return rc;
+}
+
+int ivcs_query_balance_info(const ivcs_config_s *cfg, iv_cs_balance_info_s *out, uint32_t timeout_s)
+{
+    if (!cfg || !out) return IVCS_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    int64_t now = (int64_t)real_now_ms(NULL) / 1000;
+    ivcs_plan_s plan;
+    int rc = query_plan(cfg, timeout_s, now, &plan);
+    if (rc == 0) ivcs_plan_balance(&plan, now, out);
+    return rc;
+}
+
+int ivcs_engine_get_balance_info(ivcs_engine_s *e, iv_cs_balance_info_s *out, uint32_t timeout_s)
+{
+    if (!e || !out) return IVCS_ERR_INVALID_ARG;
+    int rc = 0;
+    if (timeout_s > 0 && !e->fixed) {
+        ivcs_plan_s plan;
+        int64_t now_s = ivcs_eng_now(e) / 1000;
+        rc = query_plan(&e->cfg.cloud, timeout_s, now_s, &plan);
+        if (rc == 0) {
+            pthread_mutex_lock(&e->plan_mu);
+            ivcs_plan_balance(&plan, now_s, &e->balance);
+            e->adopt_plan = plan;
+            e->adopt = 1;
+            pthread_mutex_unlock(&e->plan_mu);
+            /* let the poller pick the new plan up at once */
+            atomic_store(&e->poll.force, 1);
+            ivcs_engine_wake(e);
+        }
+    }
+    pthread_mutex_lock(&e->plan_mu);
+    *out = e->balance;
+    pthread_mutex_unlock(&e->plan_mu);
     return rc;
 }
 
@@ -519,6 +564,7 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->plan_changes = atomic_load_explicit(&e->st_plan_changes, RLX);
     o->plan_not_modified = atomic_load_explicit(&e->st_not_modified, RLX);
     o->loop_iterations = atomic_load_explicit(&e->st_iter, RLX);
+    o->wakeups = atomic_load_explicit(&e->st_wakes, RLX);
     o->channels = atomic_load(&e->n_ch);
     o->boot = e->boot;
     o->service = atomic_load(&e->service);

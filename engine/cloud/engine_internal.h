@@ -40,6 +40,7 @@ extern "C" {
 #define ENG_STREAM_VIDEO 0
 #define ENG_STREAM_AUDIO 1
 #define ENG_REC_KEY 1 /* ring record flag: video key frame */
+#define ENG_TICK_MS_DEFAULT 100 /* longest engine sleep while frames flow unannounced */
 
 /* ---------------------------------------------------------------- commands */
 typedef enum {
@@ -145,6 +146,7 @@ struct ivcs_channel_s {
         int have_pts;
         uint32_t reserved;
         void *rptr;
+        uint64_t wake_pts; /* key frame pts of the last slice-boundary nudge */
     } pv;
     /* producer-a */
     struct {
@@ -155,7 +157,12 @@ struct ivcs_channel_s {
     } pa;
     _Atomic int need_idr; /* set by the producer on loss, by the engine after pause */
     _Atomic int starved;  /* a push found a ring full: the engine should make room */
-    _Atomic uint64_t st_vpushed, st_apushed, st_bytes_pushed, st_refused;
+    /* Lazy wake-up (engine.c): a producer sets urgent when the engine must
+     * act before its next tick; seen[s] is the engine's scan position in
+     * ring s, published after each service (relaxed: a heuristic input). */
+    _Alignas(64) _Atomic int urgent; /* own cache line: not next to producer counters */
+    _Atomic uint64_t seen[2];
+    _Alignas(64) _Atomic uint64_t st_vpushed, st_apushed, st_bytes_pushed, st_refused;
 
     /* engine */
     struct {
@@ -207,6 +214,9 @@ struct ivcs_engine_s {
     ivcs_loop_op wake_op;
     uint8_t wake_buf[64];
     int wake_armed;
+    uint32_t tick_ms;       /* longest sleep (cfg.wake_tick_ms or the default) */
+    _Atomic int sleeping;   /* the engine is (about to be) blocked: Dekker with ch->urgent */
+    _Atomic uint64_t st_wakes; /* wake-up syscalls sent */
     pthread_t thread;
     int thread_started;
     _Atomic int stopping;  /* destroy requested */
@@ -228,6 +238,11 @@ struct ivcs_engine_s {
     _Atomic int service; /* ivcs_service_e in force */
     pthread_mutex_t plan_mu;
     iv_cs_balance_info_s balance;
+    /* a plan fetched by a blocking ivcs_engine_get_balance_info, for the
+     * engine thread to adopt (under plan_mu), so its own stale plan does
+     * not overwrite the fresher answer in `balance` */
+    ivcs_plan_s adopt_plan;
+    int adopt;
     struct {
         ivcs_s3_op op;
         char key[IVCS_LAYOUT_KEY_MAX + 1];
@@ -249,6 +264,9 @@ struct ivcs_engine_s {
 int64_t ivcs_eng_now(const ivcs_engine_s *e);
 void ivcs_eng_notify(ivcs_channel_s *c, const ivcs_notify_s *n);
 void ivcs_eng_wake_producer(ivcs_engine_s *e);
+/* Producer side of the lazy wake-up: marks the channel urgent and wakes the
+ * engine only if it announced sleep (one syscall per sleep at most). */
+void ivcs_eng_nudge(ivcs_engine_s *e, ivcs_channel_s *c);
 void ivcs_eng_apply_service(ivcs_engine_s *e);
 
 /* uploader.c (engine thread) */

@@ -455,6 +455,39 @@ TEST(memory_budget_and_no_alloc_push)
     CHECK_EQ(ivcs_engine_destroy(e), 0);
 }
 
+/* The budgets of docs/PERF.md section 5: bytes through the allocator hook
+ * per channel, and what of it is not ring memory. */
+TEST(memory_budget_per_size)
+{
+    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
+    static const int budgets[] = {800 * 1024, 4 << 20};
+    enum { N = 4 };
+    for (unsigned b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+        ivcs_engine_config_s ec;
+        base_config(&ec);
+        ec.fixed_plan = &plan;
+        ec.alloc = &counting;
+        ec.max_channels = N;
+        ivcs_engine_s *e;
+        CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+        long long b1 = atomic_load(&cnt_bytes);
+        ivcs_channel_config_s cc;
+        chan_config(&cc, (uint32_t)budgets[b]);
+        ivcs_channel_s *ch[N];
+        for (int i = 0; i < N; i++) CHECK_EQ(ivcs_channel_open(e, &cc, &ch[i]), 0);
+        long long per = (atomic_load(&cnt_bytes) - b1) / N;
+        long long rings = (long long)ch[0]->ring_mem_len;
+        fprintf(stderr,
+                "budget %d B: per channel %lld B (rings %lld B, video frames up to %u B), "
+                "beyond the rings %lld B\n",
+                budgets[b], per, rings, ivcs_channel_max_frame(ch[0]), per - rings);
+        CHECK(per <= budgets[b] + 65536);
+        CHECK(rings <= budgets[b]);
+        CHECK(per - rings <= 65536);
+        CHECK_EQ(ivcs_engine_destroy(e), 0);
+    }
+}
+
 TEST(push_errors_change_nothing)
 {
     iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
@@ -637,6 +670,7 @@ int main(void)
     RUN(pause_after_120s_without_data);
     RUN(plan_poll_304_hourly_refresh_and_switch);
     RUN(memory_budget_and_no_alloc_push);
+    RUN(memory_budget_per_size);
     RUN(push_errors_change_nothing);
     RUN(seed_api_init_validation);
     RUN(event_pictures_jpeg_checked_none_for_no_picture);
