@@ -21,17 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/codec/adts.h"
-#include "engine/codec/nalu.h"
 #include "engine/mux/ts_mux.h"
 #include "ivcs.h"
 #include "tools/commands.h"
+#include "tools/media_split.h"
 
 #define OUT_BUF (IVCS_TS_PACKET * 1024) /* 188 KiB: stays in L2 between write()s */
 
@@ -52,13 +50,6 @@ static void usage(FILE *out)
 }
 
 typedef struct {
-    const char *path;
-    const uint8_t *p;
-    size_t len;
-    void *map;
-} input;
-
-typedef struct {
     ivcs_ts_frame_s *f; /* interleaved frames */
     uint64_t *ms;       /* their PTS in milliseconds */
     size_t n, cap;
@@ -69,46 +60,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int map_input(const char *path, input *in)
-{
-    memset(in, 0, sizeof *in);
-    in->path = path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "ivcs mux: %s: cannot open: %s\n", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "ivcs mux: %s: not a regular file\n", path);
-        close(fd);
-        return -1;
-    }
-    if (st.st_size == 0) {
-        fprintf(stderr, "ivcs mux: %s: file is empty\n", path);
-        close(fd);
-        return -1;
-    }
-    /* MAP_POPULATE: one call maps the page-cache pages instead of a fault
-     * per 4 KiB while parsing. */
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) {
-        fprintf(stderr, "ivcs mux: %s: mmap: %s\n", path, strerror(errno));
-        return -1;
-    }
-    in->map = m;
-    in->p = m;
-    in->len = (size_t)st.st_size;
-    return 0;
-}
-
-static void unmap_input(input *in)
-{
-    if (in->map) munmap(in->map, in->len);
-    in->map = NULL;
 }
 
 static int frames_grow(frames *fs, size_t want)
@@ -127,154 +78,12 @@ static int frames_grow(frames *fs, size_t want)
     return 0;
 }
 
-/* NAL unit types that can appear in a stream of the given codec (base
- * layer); used only to tell "this is the other codec" from "broken". */
-static int nal_plausible(ivcs_vcodec_e c, const uint8_t *d, uint32_t len)
+/* Appends frame f at ms, growing the arrays as needed. */
+static int frames_add(frames *fs, ivcs_ts_frame_s f, uint64_t ms)
 {
-    if (d[0] & 0x80) return 0;
-    if (c == IVCS_CODEC_H264) {
-        uint8_t t = d[0] & 0x1F;
-        return t >= 1 && t <= 21 && !(t >= 16 && t <= 18);
-    }
-    if (len < 2 || (d[1] & 7) == 0) return 0; /* nuh_temporal_id_plus1 */
-    uint8_t t = (d[0] >> 1) & 0x3F;
-    return t <= 9 || (t >= 16 && t <= 21) || (t >= 32 && t <= 40);
-}
-
-/* Looks at the first NAL units: a stream that is implausible as the codec
- * asked for but plausible as the other one gets IVCS_ERR_CODEC_MISMATCH. */
-static int sniff_codec(ivcs_vcodec_e c, const input *in)
-{
-    int bad[2] = {0, 0};
-    size_t pos = 0;
-    ivcs_nalu_s nal;
-    size_t len = in->len < 65536 ? in->len : 65536;
-    for (int i = 0; i < 8 && ivcs_nalu_next(c, in->p, len, &pos, &nal) == 1; i++) {
-        if (nal.len < 2) continue;
-        bad[0] += !nal_plausible(IVCS_CODEC_H264, nal.data, nal.len);
-        bad[1] += !nal_plausible(IVCS_CODEC_H265, nal.data, nal.len);
-    }
-    if (bad[c] && !bad[!c]) return IVCS_ERR_CODEC_MISMATCH;
-    return 0;
-}
-
-static void report(const char *path, const char *what, size_t index, size_t off, int err)
-{
-    fprintf(stderr, "ivcs mux: %s: %s %zu (byte offset %zu): %s (%s)\n", path, what, index, off,
-            ivcs_strerror(err), ivcs_strerror_name(err));
-}
-
-typedef struct {
-    const uint8_t *data;
-    uint32_t len;
-    uint8_t key;
-} vframe;
-
-static int split_video(ivcs_vcodec_e codec, const input *in, vframe **out, size_t *n_out)
-{
-    int r = sniff_codec(codec, in);
-    if (r < 0) {
-        fprintf(stderr,
-                "ivcs mux: %s: frame 0 (byte offset 0): %s (%s): this looks like %s, not %s "
-                "(use --codec)\n",
-                in->path, ivcs_strerror(r), ivcs_strerror_name(r),
-                codec == IVCS_CODEC_H264 ? "H.265" : "H.264",
-                codec == IVCS_CODEC_H264 ? "H.264" : "H.265");
-        return -1;
-    }
-    size_t cap = 1024, n = 0, off = 0;
-    vframe *v = malloc(cap * sizeof *v);
-    if (!v) return -1;
-    while (off < in->len) {
-        int64_t l = ivcs_nalu_next_au(codec, in->p + off, in->len - off, 1);
-        if (l <= 0) {
-            report(in->path, "frame", n, off, l < 0 ? (int)l : IVCS_ERR_BAD_ANNEXB);
-            if (n == 0 && off == 0)
-                fprintf(stderr, "ivcs mux: %s: not an Annex-B %s byte stream\n", in->path,
-                        codec == IVCS_CODEC_H264 ? "H.264" : "H.265");
-            free(v);
-            return -1;
-        }
-        if ((uint64_t)l > UINT32_MAX - 64) {
-            report(in->path, "frame", n, off, IVCS_ERR_FRAME_TOO_BIG);
-            free(v);
-            return -1;
-        }
-        ivcs_frame_info_s info;
-        r = ivcs_nalu_frame_info(codec, in->p + off, (size_t)l, &info);
-        if (r < 0) {
-            report(in->path, "frame", n, off, r);
-            free(v);
-            return -1;
-        }
-        if (n == cap) {
-            vframe *nv = realloc(v, (cap *= 2) * sizeof *v);
-            if (!nv) {
-                free(v);
-                return -1;
-            }
-            v = nv;
-        }
-        v[n++] = (vframe){in->p + off, (uint32_t)l, info.is_key};
-        off += (size_t)l;
-    }
-    *out = v;
-    *n_out = n;
-    return 0;
-}
-
-typedef struct {
-    const uint8_t *data;
-    uint32_t len;
-    uint32_t count;   /* samples in this frame */
-    uint64_t samples; /* before this frame */
-} aframe;
-
-static int split_audio(const input *in, aframe **out, size_t *n_out, uint32_t *rate)
-{
-    size_t cap = 1024, n = 0, off = 0;
-    uint64_t samples = 0;
-    ivcs_adts_hdr_s first = {0};
-    aframe *a = malloc(cap * sizeof *a);
-    if (!a) return -1;
-    while (off < in->len) {
-        ivcs_adts_hdr_s h;
-        int r = ivcs_adts_parse(in->p + off, in->len - off, &h);
-        if (r < 0) {
-            report(in->path, "ADTS frame", n, off, r);
-            if (r == IVCS_ERR_INCOMPLETE)
-                fprintf(stderr, "ivcs mux: %s: the file ends inside ADTS frame %zu (truncated)\n",
-                        in->path, n);
-            free(a);
-            return -1;
-        }
-        if (n == 0) {
-            first = h;
-        } else if (h.sr_index != first.sr_index || h.channel_config != first.channel_config ||
-                   h.profile != first.profile) {
-            fprintf(stderr,
-                    "ivcs mux: %s: ADTS frame %zu (byte offset %zu): format changes mid-stream "
-                    "(%u Hz %u ch -> %u Hz %u ch)\n",
-                    in->path, n, off, first.sample_rate, first.channel_config, h.sample_rate,
-                    h.channel_config);
-            free(a);
-            return -1;
-        }
-        if (n == cap) {
-            aframe *na = realloc(a, (cap *= 2) * sizeof *a);
-            if (!na) {
-                free(a);
-                return -1;
-            }
-            a = na;
-        }
-        a[n++] = (aframe){in->p + off, (uint32_t)r, h.samples, samples};
-        samples += h.samples;
-        off += (size_t)r;
-    }
-    *out = a;
-    *n_out = n;
-    *rate = first.sample_rate;
+    if (frames_grow(fs, fs->n + 1) != 0) return -1;
+    fs->f[fs->n] = f;
+    fs->ms[fs->n++] = ms;
     return 0;
 }
 
@@ -455,43 +264,43 @@ int ivcs_cmd_mux(int argc, char **argv)
     }
 
     int rc = 1;
-    input vin = {0}, ain = {0};
-    vframe *vf = NULL;
-    aframe *af = NULL;
-    size_t nv = 0, na = 0;
-    uint32_t rate = 0;
+    ivcs_media_file_s vin = {0}, ain = {0};
+    ivcs_media_video_s vit;
+    ivcs_media_audio_s ait;
     frames fs = {0};
     uint8_t *buf = NULL;
     int dirfd = -1;
 
-    if (map_input(o.video, &vin) != 0) goto done;
-    if (o.audio && map_input(o.audio, &ain) != 0) goto done;
-    if (split_video(vc, &vin, &vf, &nv) != 0) goto done;
-    if (o.audio && split_audio(&ain, &af, &na, &rate) != 0) goto done;
+    if (ivcs_media_file_map(&vin, "mux", o.video) != 0) goto done;
+    if (o.audio && ivcs_media_file_map(&ain, "mux", o.audio) != 0) goto done;
+    if (ivcs_media_video_begin(&vit, &vin, vc, (double)o.fps, 1) != 0) goto done;
+    ivcs_media_audio_begin(&ait, o.audio ? &ain : NULL, 1);
 
     /* Interleave by PTS, audio first when equal (as the seed's sample). */
-    if (frames_grow(&fs, nv + na) != 0) goto oom;
-    for (size_t i = 0, j = 0; i < nv || j < na;) {
-        uint64_t vms = i < nv ? (uint64_t)i * 1000 / o.fps : UINT64_MAX;
-        uint64_t ams = j < na ? af[j].samples * 1000 / rate : UINT64_MAX;
-        if (ams <= vms) {
-            fs.f[fs.n] = (ivcs_ts_frame_s){af[j].data, af[j].len, IVCS_TS_AUDIO, 0, ams * 90};
-            fs.ms[fs.n++] = ams;
-            j++;
+    ivcs_media_vframe_s vf;
+    ivcs_media_aframe_s af;
+    int hv = ivcs_media_video_next(&vit, &vf), ha = ivcs_media_audio_next(&ait, &af);
+    while ((hv > 0 || ha > 0) && hv >= 0 && ha >= 0) {
+        if (ha > 0 && (hv <= 0 || af.pts_ms <= vf.pts_ms)) {
+            if (frames_add(&fs, (ivcs_ts_frame_s){af.data, af.len, IVCS_TS_AUDIO, 0, af.pts_ms * 90},
+                           af.pts_ms) != 0)
+                goto oom;
+            ha = ivcs_media_audio_next(&ait, &af);
         } else {
-            fs.f[fs.n] =
-                (ivcs_ts_frame_s){vf[i].data, vf[i].len, IVCS_TS_VIDEO, vf[i].key, vms * 90};
-            fs.ms[fs.n++] = vms;
-            i++;
+            if (frames_add(&fs,
+                           (ivcs_ts_frame_s){vf.data, vf.len, IVCS_TS_VIDEO, vf.info.is_key,
+                                             vf.pts_ms * 90},
+                           vf.pts_ms) != 0)
+                goto oom;
+            hv = ivcs_media_video_next(&vit, &vf);
         }
     }
+    if (hv < 0 || ha < 0) goto done;
+    size_t nv = (size_t)vit.n, na = (size_t)ait.n;
     /* Where the stream ends: the next frame's PTS, for whichever stream
      * ends later (the last slice's duration runs to it). */
-    uint64_t end_ms = (uint64_t)nv * 1000 / o.fps;
-    if (na) {
-        uint64_t aend = (af[na - 1].samples + af[na - 1].count) * 1000 / rate;
-        if (aend > end_ms) end_ms = aend;
-    }
+    uint64_t end_ms = ivcs_media_video_pts_ms(nv, (double)o.fps);
+    if (ivcs_media_audio_end_ms(&ait) > end_ms) end_ms = ivcs_media_audio_end_ms(&ait);
 
     if (o.manifest && write_manifest(o.manifest, &fs, vc) != 0) goto done;
 
@@ -610,9 +419,7 @@ done:
     free(buf);
     free(fs.f);
     free(fs.ms);
-    free(vf);
-    free(af);
-    unmap_input(&vin);
-    unmap_input(&ain);
+    ivcs_media_file_unmap(&vin);
+    ivcs_media_file_unmap(&ain);
     return rc;
 }

@@ -14,24 +14,20 @@
  * ran; at the end one line "result {json}" says what landed.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "engine/cloud/layout.h"
-#include "engine/codec/adts.h"
-#include "engine/codec/nalu.h"
 #include "iv_cs.h"
 #include "ivcs.h"
 #include "tools/commands.h"
+#include "tools/media_split.h"
 
 #define MAX_EVENTS 32
 
@@ -115,23 +111,6 @@ static int32_t nat_result(void *u, uint32_t ch, uint8_t **pic, int32_t err)
     (void)u;
     (void)pic;
     say("cb picture_result %d ch%u\n", err, ch);
-    return 0;
-}
-
-static int map_file(const char *path, const uint8_t **p, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
-        fprintf(stderr, "ivcs push: %s: cannot read\n", path);
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) return -1;
-    *p = m;
-    *len = (size_t)st.st_size;
     return 0;
 }
 
@@ -232,60 +211,45 @@ int ivcs_cmd_push(int argc, char **argv)
     if ((codec && !strcmp(codec, "h265")) ||
         (!codec && (strstr(video, ".h265") || strstr(video, ".265") || strstr(video, ".hevc"))))
         vc = IVCS_CODEC_H265;
-    const uint8_t *vp, *ap = NULL;
-    size_t vlen, alen = 0;
-    if (map_file(video, &vp, &vlen) < 0) return 1;
-    if (audio && map_file(audio, &ap, &alen) < 0) return 1;
+    ivcs_media_file_s vfile, afile = {0};
+    if (ivcs_media_file_map(&vfile, "push", video) < 0) return 1;
+    if (audio && ivcs_media_file_map(&afile, "push", audio) < 0) return 1;
     if (picture) {
-        const uint8_t *pp;
-        size_t pl;
-        if (map_file(picture, &pp, &pl) < 0) return 1;
-        g_pic = (uint8_t *)pp;
-        g_pic_len = (int32_t)pl;
+        ivcs_media_file_s pf; /* mapped for the whole run */
+        if (ivcs_media_file_map(&pf, "push", picture) < 0) return 1;
+        g_pic = (uint8_t *)pf.p;
+        g_pic_len = (int32_t)pf.len;
     }
-    /* split */
-    size_t cap = vlen / 64 + alen / 4 + 1024, n = 0;
+    /* split: AUs without frame info are skipped, audio ends at the first bad
+     * ADTS frame (a firmware pushes what it can) */
+    size_t cap = vfile.len / 64 + afile.len / 4 + 1024, n = 0;
     frame_t *fr = malloc(cap * sizeof *fr);
     if (!fr) return 1;
-    uint64_t nv = 0;
     ivcs_frame_info_s first = {0};
-    for (size_t off = 0; off < vlen;) {
-        int64_t l = ivcs_nalu_next_au(vc, vp + off, vlen - off, 1);
-        if (l <= 0) {
-            fprintf(stderr, "ivcs push: %s: not Annex-B at %zu (%s)\n", video, off,
-                    ivcs_strerror((int)l));
-            return 1;
-        }
-        ivcs_frame_info_s fi;
-        if (ivcs_nalu_frame_info(vc, vp + off, (size_t)l, &fi) < 0) {
-            off += (size_t)l;
-            continue;
-        }
-        if (!nv) first = fi;
+    ivcs_media_video_s vit;
+    ivcs_media_vframe_s vf;
+    (void)ivcs_media_video_begin(&vit, &vfile, vc, fps, 0);
+    int r;
+    while ((r = ivcs_media_video_next(&vit, &vf)) > 0) {
+        if (!vf.index) first = vf.info;
         if (n == cap) fr = realloc(fr, (cap *= 2) * sizeof *fr);
-        fr[n++] = (frame_t){vp + off, (uint32_t)l, (uint64_t)((double)nv * 1000.0 / fps), 1,
-                            fi.is_key};
-        nv++;
-        off += (size_t)l;
+        fr[n++] = (frame_t){vf.data, vf.len, vf.pts_ms, 1, vf.info.is_key};
     }
-    ivcs_adts_hdr_s ah = {0};
-    uint64_t samples = 0, na = 0;
-    for (size_t off = 0; off < alen;) {
-        ivcs_adts_hdr_s h;
-        int l = ivcs_adts_parse(ap + off, alen - off, &h);
-        if (l <= 0) break;
-        if (!na) ah = h;
+    if (r < 0) return 1;
+    uint64_t nv = vit.n;
+    ivcs_media_audio_s ait;
+    ivcs_media_aframe_s af;
+    ivcs_media_audio_begin(&ait, audio ? &afile : NULL, 0);
+    while (ivcs_media_audio_next(&ait, &af) > 0) {
         if (n == cap) fr = realloc(fr, (cap *= 2) * sizeof *fr);
-        fr[n++] = (frame_t){ap + off, (uint32_t)l, samples * 1000 / h.sample_rate, 0, 0};
-        samples += h.samples;
-        na++;
-        off += (size_t)l;
+        fr[n++] = (frame_t){af.data, af.len, af.pts_ms, 0, 0};
     }
+    uint64_t na = ait.n;
+    ivcs_adts_hdr_s ah = ait.first;
     qsort(fr, n, sizeof *fr, by_time);
     /* a loop starts after the longer of the two streams, so PTS never go back */
-    uint64_t clip_ms = (uint64_t)((double)nv * 1000.0 / fps);
-    if (na && samples * 1000 / ah.sample_rate + 1 > clip_ms)
-        clip_ms = samples * 1000 / ah.sample_rate + 1;
+    uint64_t clip_ms = ivcs_media_video_pts_ms(nv, fps);
+    if (na && ivcs_media_audio_end_ms(&ait) + 1 > clip_ms) clip_ms = ivcs_media_audio_end_ms(&ait) + 1;
 
     iv_cm_av_data_info_s fmt = {0};
     fmt.eVideoType = vc == IVCS_CODEC_H265 ? IV_CM_VENC_TYPE_H265 : IV_CM_VENC_TYPE_H264;

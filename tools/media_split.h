@@ -1,0 +1,98 @@
+/* media_split.h - raw elementary stream files split into frames, as `ivcs
+ * mux` and `ivcs push` read them: Annex-B H.264/H.265 video into access
+ * units (ivcs_nalu_next_au) and ADTS AAC audio into frames
+ * (ivcs_adts_parse), with the seed sample's timestamps (video i*1000/fps
+ * ms, audio samples*1000/rate ms). Frames point into the file's read-only
+ * mapping. Every error is printed once, as "ivcs CMD: FILE: frame N (byte
+ * offset X): reason (NAME)". */
+#ifndef IVCS_TOOLS_MEDIA_SPLIT_H
+#define IVCS_TOOLS_MEDIA_SPLIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/codec/adts.h"
+#include "engine/codec/nalu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ivcs_media_file_s {
+    const char *cmd;  /* "mux": messages read "ivcs mux: ..." */
+    const char *path; /* as given (not copied) */
+    const uint8_t *p; /* the whole file, read-only */
+    size_t len;
+} ivcs_media_file_s;
+
+/* Maps the regular, non-empty file path read-only. 0, or -1 with the
+ * reason printed (cannot open: strerror / not a regular file / file is
+ * empty / mmap). On 0 call ivcs_media_file_unmap (frames die with it). */
+int ivcs_media_file_map(ivcs_media_file_s *f, const char *cmd, const char *path);
+
+void ivcs_media_file_unmap(ivcs_media_file_s *f);
+
+/* PTS in ms of video frame i at fps frames per second. */
+uint64_t ivcs_media_video_pts_ms(uint64_t i, double fps);
+
+/* Video access units of a file, in order. strict 1: a stream that looks
+ * like the other codec, and an AU without frame info (unsupported, e.g.
+ * B-frames), are errors; strict 0 (a firmware loop that takes what it
+ * can): such AUs are skipped and get no PTS slot. An AU that is not
+ * Annex-B, or is larger than 4 GiB - 64, is an error either way. */
+typedef struct ivcs_media_video_s {
+    const ivcs_media_file_s *f;
+    ivcs_vcodec_e codec;
+    double fps;
+    int strict;
+    size_t off;
+    uint64_t n; /* frames returned so far */
+} ivcs_media_video_s;
+
+typedef struct ivcs_media_vframe_s {
+    const uint8_t *data;
+    uint32_t len;
+    uint64_t index;  /* 0, 1, ... (the frame number of messages) */
+    uint64_t pts_ms; /* ivcs_media_video_pts_ms(index, fps) */
+    ivcs_frame_info_s info;
+} ivcs_media_vframe_s;
+
+/* Starts at the beginning of f. 0, or -1 (strict: wrong codec, printed). */
+int ivcs_media_video_begin(ivcs_media_video_s *v, const ivcs_media_file_s *f,
+                           ivcs_vcodec_e codec, double fps, int strict);
+
+/* The next frame: 1 (*fr filled), 0 (end of file), -1 (error, printed). */
+int ivcs_media_video_next(ivcs_media_video_s *v, ivcs_media_vframe_s *fr);
+
+/* ADTS frames of a file, in order. strict 1: a bad or truncated frame, or
+ * a format change (rate, channels, profile) mid-stream, is an error; strict
+ * 0: the stream ends silently before the first frame that does not parse. */
+typedef struct ivcs_media_audio_s {
+    const ivcs_media_file_s *f;
+    int strict;
+    size_t off;
+    uint64_t n;            /* frames returned so far */
+    uint64_t samples;      /* samples of those frames */
+    ivcs_adts_hdr_s first; /* header of frame 0 */
+} ivcs_media_audio_s;
+
+typedef struct ivcs_media_aframe_s {
+    const uint8_t *data;
+    uint32_t len;
+    uint64_t index;
+    uint64_t pts_ms; /* samples before this frame * 1000 / its sample rate */
+    ivcs_adts_hdr_s hdr;
+} ivcs_media_aframe_s;
+
+void ivcs_media_audio_begin(ivcs_media_audio_s *a, const ivcs_media_file_s *f, int strict);
+
+/* The next frame: 1 (*fr filled), 0 (end), -1 (strict only: error, printed). */
+int ivcs_media_audio_next(ivcs_media_audio_s *a, ivcs_media_aframe_s *fr);
+
+/* The PTS in ms just after the frames returned so far (0 before any). */
+uint64_t ivcs_media_audio_end_ms(const ivcs_media_audio_s *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
