@@ -13,6 +13,9 @@ Where the cloud is (first match wins):
     cfg = tl.load_config()
     s3 = tl.s3_client(cfg)
     s3.put_object(Bucket=cfg["bucket"], Key=tl.unique_key("t"), Body=b"x")
+
+In a test module, `from ivcs_testlib import cfg, s3  # noqa: F401` gives the
+module-scoped pytest fixtures of the same names.
 """
 
 import json
@@ -20,6 +23,8 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+
+import pytest
 
 # The keys of the JSON config, in the documented order; the engine rejects
 # unknown keys, so the config must hold exactly these.
@@ -133,3 +138,37 @@ def run_cloud(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run([str(cloud_script()), *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
+
+
+def device_id(prefix="dev-") -> str:
+    """A fresh device id: PREFIX + 12 random hex digits."""
+    return prefix + uuid.uuid4().hex[:12]
+
+
+def write_config(path, cfg, **changes):
+    """Write a copy of cfg with changes (e.g. device_id=device_id("x-")) as
+    JSON to path; returns (the new config dict, path)."""
+    c = dict(cfg)
+    c.update(changes)
+    path = Path(path)
+    path.write_text(json.dumps(c))
+    return c, path
+
+
+def put_plan(s3, c, cs_type, switch=1, days=7, **extra):
+    """Put the device's plan.json (config c) with boto3."""
+    body = {"cs_switch": switch, "cs_type": cs_type, "cs_days": days, **extra}
+    s3.put_object(Bucket=c["bucket"], Key=f"{c['prefix']}{c['device_id']}/plan.json",
+                  Body=json.dumps(body).encode())
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    """The cloud's client config (load_config)."""
+    return load_config()
+
+
+@pytest.fixture(scope="module")
+def s3(cfg):
+    """A boto3 client for the cloud (s3_client)."""
+    return s3_client(cfg)

@@ -14,12 +14,10 @@ import os
 import socket
 import subprocess
 import threading
-import uuid
 from pathlib import Path
 
-import pytest
-
 import ivcs_testlib as tl
+from ivcs_testlib import cfg, put_plan, s3  # noqa: F401
 
 QUERY_TIMEOUT = -608
 CS_TYPE = {"none": 0, "full_time": 1, "event": 2, "free_trial": 3}
@@ -31,29 +29,9 @@ def probe_path() -> Path:
     return p
 
 
-@pytest.fixture(scope="module")
-def cfg():
-    return tl.load_config()
-
-
-@pytest.fixture(scope="module")
-def s3(cfg):
-    return tl.s3_client(cfg)
-
-
 def device_config(tmp_path, cfg, name="ivcs.json", **kw):
-    c = dict(cfg)
-    c["device_id"] = kw.pop("device_id", None) or "bal-" + uuid.uuid4().hex[:12]
-    c.update(kw)
-    p = tmp_path / name
-    p.write_text(json.dumps(c))
-    return c, p
-
-
-def put_plan(s3, c, cs_type, switch=1, days=7, **extra):
-    body = {"cs_switch": switch, "cs_type": cs_type, "cs_days": days, **extra}
-    s3.put_object(Bucket=c["bucket"], Key=f"{c['prefix']}{c['device_id']}/plan.json",
-                  Body=json.dumps(body).encode())
+    kw["device_id"] = kw.get("device_id") or tl.device_id("bal-")
+    return tl.write_config(tmp_path / name, cfg, **kw)
 
 
 class Probe:

@@ -9,12 +9,12 @@ import json
 import os
 import re
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
 import ivcs_testlib as tl
+from ivcs_testlib import cfg, put_plan, s3  # noqa: F401
 
 MEDIA = Path(os.environ.get("IVCS_MEDIA_DIR", ""))
 SLICE_RE = re.compile(
@@ -22,29 +22,8 @@ SLICE_RE = re.compile(
     r"(?P<start>\d{13})_(?P<dur>\d+)_(?P<boot>[0-9a-f]{8})_(?P<seq>\d+)(?P<kp>[kp])\.ts$")
 
 
-@pytest.fixture(scope="module")
-def cfg():
-    return tl.load_config()
-
-
-@pytest.fixture(scope="module")
-def s3(cfg):
-    return tl.s3_client(cfg)
-
-
 def device_config(tmp_path, cfg, **kw):
-    c = dict(cfg)
-    c["device_id"] = "eng-" + uuid.uuid4().hex[:12]
-    c.update(kw)
-    p = tmp_path / "ivcs.json"
-    p.write_text(json.dumps(c))
-    return c, p
-
-
-def put_plan(s3, c, cs_type, switch=1):
-    s3.put_object(Bucket=c["bucket"], Key=f"{c['prefix']}{c['device_id']}/plan.json",
-                  Body=json.dumps({"cs_switch": switch, "cs_type": cs_type,
-                                   "cs_days": 7}).encode())
+    return tl.write_config(tmp_path / "ivcs.json", cfg, **{"device_id": tl.device_id("eng-"), **kw})
 
 
 def push(cfgfile, *args, timeout=300):

@@ -4,7 +4,6 @@ local radosgw over verified TLS, checked with an independent client
 
 import concurrent.futures
 import hashlib
-import json
 import os
 import subprocess
 import tempfile
@@ -14,18 +13,9 @@ from pathlib import Path
 import pytest
 
 import ivcs_testlib as tl
+from ivcs_testlib import cfg, s3  # noqa: F401
 
 IVCS = os.environ.get("IVCS_BIN", "ivcs")
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return tl.load_config()
-
-
-@pytest.fixture(scope="module")
-def s3(cfg):
-    return tl.s3_client(cfg)
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +39,7 @@ def no_secret(cfg, p):
 
 
 def write_config(tmp_path, cfg, **changes):
-    c = dict(cfg)
-    c.update(changes)
-    path = tmp_path / "ivcs.json"
-    path.write_text(json.dumps(c))
-    return path
+    return tl.write_config(tmp_path / "ivcs.json", cfg, **changes)[1]
 
 
 @pytest.mark.parametrize("size", [0, 1, 64 * 1024, 8 * 1024 * 1024])

@@ -16,16 +16,7 @@ import botocore.exceptions
 import pytest
 
 import ivcs_testlib as tl
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return tl.load_config()
-
-
-@pytest.fixture(scope="module")
-def s3(cfg):
-    return tl.s3_client(cfg)
+from ivcs_testlib import cfg, s3  # noqa: F401
 
 
 def test_config_has_the_documented_shape(cfg):

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 import ivcs_testlib as tl
+from ivcs_testlib import cfg, s3  # noqa: F401
 
 BIN = os.environ.get("IVCS_BIN", "ivcs")
 MEDIA = Path(os.environ.get("IVCS_MEDIA_DIR", ""))
@@ -52,11 +53,7 @@ def run(*args, timeout=120):
 
 
 def write_config(tmp, cfg, **kw):
-    c = dict(cfg)
-    c.update(kw)
-    path = Path(tmp) / f"cfg-{uuid.uuid4().hex[:8]}.json"
-    path.write_text(json.dumps(c))
-    return c, path
+    return tl.write_config(Path(tmp) / f"cfg-{uuid.uuid4().hex[:8]}.json", cfg, **kw)
 
 
 def video_frames(path, *extra):
@@ -66,16 +63,6 @@ def video_frames(path, *extra):
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     return int(p.stdout.strip().splitlines()[0].strip(","))
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return tl.load_config()
-
-
-@pytest.fixture(scope="module")
-def s3(cfg):
-    return tl.s3_client(cfg)
 
 
 @pytest.fixture(scope="module")
