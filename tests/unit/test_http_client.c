@@ -36,39 +36,9 @@
 #include "engine/net/loop.h"
 #include "engine/net/retry.h"
 #include "engine/net/s3.h"
+#include "tls_fixture.h"
 
-/* ---------------------------------------------------------------- certs */
-
-static char dir[] = "/tmp/ivcs-test-http-XXXXXX";
-static char ca_pem[200], srv_pem[200], srv_key[200];
-
-static int make_certs(void)
-{
-    if (!mkdtemp(dir)) return -1;
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "cd %s && "
-             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && "
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "-keyout ca.key -out ca.pem -days 2 -subj /CN=ivcs-test-ca 2>/dev/null && "
-             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "-keyout srv.key -out srv.csr -subj /CN=localhost 2>/dev/null && "
-             "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-             "-out srv.pem -days 2 -extfile ext.cnf 2>/dev/null",
-             dir);
-    if (system(cmd) != 0) return -1;
-    snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", dir);
-    snprintf(srv_pem, sizeof srv_pem, "%s/srv.pem", dir);
-    snprintf(srv_key, sizeof srv_key, "%s/srv.key", dir);
-    return 0;
-}
-
-static void remove_certs(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
+static tls_fixture tf;
 
 /* ---------------------------------------------------------------- fake server */
 
@@ -469,25 +439,9 @@ static int srv_start(srv *s, int tls, uint16_t port, int small_rcvbuf)
         s->get_body = default_body;
         s->get_body_len = sizeof default_body - 1;
     }
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (small_rcvbuf) {
-        int sz = 65536;
-        setsockopt(s->lfd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-    }
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(port)};
-    socklen_t len = sizeof a;
-    if (bind(s->lfd, (struct sockaddr *)&a, len) < 0 || listen(s->lfd, 8) < 0) return -1;
-    getsockname(s->lfd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
-    if (tls) {
-        s->ctx = SSL_CTX_new(TLS_server_method());
-        if (SSL_CTX_use_certificate_chain_file(s->ctx, srv_pem) != 1 ||
-            SSL_CTX_use_PrivateKey_file(s->ctx, srv_key, SSL_FILETYPE_PEM) != 1)
-            return -1;
-    }
+    s->lfd = tls_fixture_listen(port, small_rcvbuf ? 65536 : 0, &s->port);
+    if (s->lfd < 0) return -1;
+    if (tls && !(s->ctx = tls_fixture_server_ctx(&tf))) return -1;
     return pthread_create(&s->th, NULL, srv_main, s);
 }
 
@@ -527,7 +481,7 @@ static ivcs_s3 *mk_s3(const srv *s, uint16_t port, int tls)
     snprintf(cfg.bucket, sizeof cfg.bucket, "bkt");
     snprintf(cfg.access_key, sizeof cfg.access_key, "AKIDFAKE");
     snprintf(cfg.secret_key, sizeof cfg.secret_key, "fake-secret");
-    snprintf(cfg.ca_file, sizeof cfg.ca_file, "%s", ca_pem);
+    snprintf(cfg.ca_file, sizeof cfg.ca_file, "%s", tf.ca_pem);
     cfg.verify_tls = 1;
     ivcs_s3 *s3 = NULL;
     if (ivcs_s3_new(&s3, &check_alloc, &cfg, NULL) < 0) return NULL;
@@ -1605,7 +1559,7 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     alarm(600); /* a hang must not outlive ctest's patience */
-    if (make_certs() != 0) {
+    if (tls_fixture_make(&tf, "http", 0) != 0) {
         fprintf(stderr, "cannot make test certificates (openssl CLI)\n");
         return 1;
     }
@@ -1659,6 +1613,6 @@ int main(void)
     RUN(connect_timeout);
     RUN(refused_then_up_plain);
     RUN(refused_then_up_tls);
-    remove_certs();
+    tls_fixture_remove(&tf);
     return check_done();
 }

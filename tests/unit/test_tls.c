@@ -16,33 +16,9 @@
 #include "check.h"
 #include "engine/net/loop.h"
 #include "engine/net/tls.h"
+#include "tls_fixture.h"
 
-static char dir[] = "/tmp/ivcs-test-tls-XXXXXX";
-static char ca_pem[300], ca2_pem[300], srv_pem[300], srv_key[300];
-
-static int make_certs(void)
-{
-    if (!mkdtemp(dir)) return -1;
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "cd %s && "
-             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && "
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "-keyout ca.key -out ca.pem -days 2 -subj /CN=ivcs-test-ca && "
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "-keyout ca2.key -out ca2.pem -days 2 -subj /CN=ivcs-other-ca && "
-             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "-keyout srv.key -out srv.csr -subj /CN=localhost && "
-             "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-             "-out srv.pem -days 2 -extfile ext.cnf",
-             dir);
-    if (system(cmd) != 0) return -1;
-    snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", dir);
-    snprintf(ca2_pem, sizeof ca2_pem, "%s/ca2.pem", dir);
-    snprintf(srv_pem, sizeof srv_pem, "%s/srv.pem", dir);
-    snprintf(srv_key, sizeof srv_key, "%s/srv.key", dir);
-    return 0;
-}
+static tls_fixture tf;
 
 /* ---------------------------------------------------------------- server */
 typedef struct {
@@ -70,9 +46,8 @@ static int ssl_read_full(SSL *s, void *buf, size_t n)
 static void *server_main(void *arg)
 {
     server *s = arg;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate_chain_file(ctx, srv_pem);
-    SSL_CTX_use_PrivateKey_file(ctx, srv_key, SSL_FILETYPE_PEM);
+    SSL_CTX *ctx = tls_fixture_server_ctx(&tf);
+    if (!ctx) return NULL;
     for (int i = 0; i < s->conns; i++) {
         int fd = accept(s->lfd, NULL, NULL);
         if (fd < 0) break;
@@ -112,12 +87,8 @@ static int server_start(server *s, int conns)
 {
     memset(s, 0, sizeof *s);
     s->conns = conns;
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (bind(s->lfd, (struct sockaddr *)&a, len) < 0 || listen(s->lfd, 8) < 0) return -1;
-    getsockname(s->lfd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
+    s->lfd = tls_fixture_listen(0, 0, &s->port);
+    if (s->lfd < 0) return -1;
     return pthread_create(&s->th, NULL, server_main, s);
 }
 
@@ -283,7 +254,7 @@ TEST(verified_by_ip_bulk_both_ways)
     ivcs_loop *l;
     ivcs_tls_ctx *ctx;
     CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 0), 0);
-    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, ca_pem, 1), 0);
+    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, tf.ca_pem, 1), 0);
     /* 3 MiB: several wraps of both BIO rings. */
     CHECK_EQ(session(l, ctx, s.port, "127.0.0.1", NULL, 3u << 20, NULL, NULL, 0), 0);
     server_stop(&s);
@@ -300,7 +271,7 @@ TEST(verified_by_name_sends_sni_and_resumes)
     ivcs_loop *l;
     ivcs_tls_ctx *ctx;
     CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 0), 0);
-    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, ca_pem, 1), 0);
+    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, tf.ca_pem, 1), 0);
     ivcs_tls_session slot = {0};
     int resumed = -1;
     CHECK_EQ(session(l, ctx, s.port, "localhost", &slot, 1000, &resumed, NULL, 0), 0);
@@ -323,7 +294,7 @@ TEST(untrusted_ca_fails_verification_with_reason)
     ivcs_loop *l;
     ivcs_tls_ctx *ctx;
     CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 0), 0);
-    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, ca2_pem, 1), 0);
+    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, tf.ca2_pem, 1), 0);
     char why[256] = "";
     CHECK_EQ(session(l, ctx, s.port, "127.0.0.1", NULL, 10, NULL, why, sizeof why),
              IVCS_ERR_TLS_VERIFY);
@@ -357,7 +328,7 @@ TEST(wrong_host_or_ip_fails_verification)
     ivcs_loop *l;
     ivcs_tls_ctx *ctx;
     CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 0), 0);
-    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, ca_pem, 1), 0);
+    CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, tf.ca_pem, 1), 0);
     char why[256] = "";
     CHECK_EQ(session(l, ctx, s.port, "example.com", NULL, 10, NULL, why, sizeof why),
              IVCS_ERR_TLS_VERIFY);
@@ -393,7 +364,7 @@ TEST(missing_ca_file_is_an_error)
 
 int main(void)
 {
-    if (make_certs() != 0) {
+    if (tls_fixture_make(&tf, "tls", 1) != 0) {
         fprintf(stderr, "cannot make test certificates with the openssl CLI\n");
         return 1;
     }
@@ -404,8 +375,6 @@ int main(void)
     RUN(wrong_host_or_ip_fails_verification);
     RUN(verify_off_accepts_anything);
     RUN(missing_ca_file_is_an_error);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    (void)!system(cmd);
+    tls_fixture_remove(&tf);
     return check_done();
 }
