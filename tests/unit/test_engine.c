@@ -11,17 +11,9 @@
  *    jemalloc arena stats) <= u32MaxGopSize + 64 KiB; pushes make no
  *    allocator call and (outside ASan) no malloc on the pushing thread.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "check.h"
 #include "engine/cloud/engine_internal.h"
-#include "engine/codec/nalu.h"
+#include "engine_fixture.h"
 
 /* ---------------------------------------------------------------- malloc spy */
 /* libjemalloc is the process's malloc (libivcs links it): its per-thread
@@ -62,104 +54,40 @@ static void cnt_free(void *ctx, void *p, size_t size)
 static const ivcs_allocator_s counting = {cnt_alloc, cnt_free, NULL};
 
 /* ---------------------------------------------------------------- fake S3 */
-static int srv_fd;
-static uint16_t srv_port;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
 static char srv_plan[256];   /* "" = 404 */
 static int srv_plan_ver;
 static int srv_gets, srv_gets_inm, srv_304, srv_puts;
 
-static void *conn_main(void *arg)
+/* The plan server: GET plan.json -> 404 / 304 (If-None-Match) / 200 with
+ * the plan; PUT -> 200. Counts every kind of request. */
+static int plan_reply(const char *head, char *resp, size_t cap)
 {
-    int fd = (int)(intptr_t)arg;
-    char buf[65536];
-    size_t have = 0;
-    for (;;) {
-        char *end;
-        while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
-            if (have == sizeof buf) goto out;
-            ssize_t r = recv(fd, buf + have, sizeof buf - have, 0);
-            if (r <= 0) goto out;
-            have += (size_t)r;
-        }
-        size_t hlen = (size_t)(end - buf) + 4;
-        char head[8192];
-        size_t cp = hlen < sizeof head - 1 ? hlen : sizeof head - 1;
-        memcpy(head, buf, cp);
-        head[cp] = 0;
-        long long clen = 0;
-        char *cl = strcasestr(head, "\r\ncontent-length:");
-        if (cl) clen = atoll(cl + 17);
-        int inm = strcasestr(head, "\r\nif-none-match:") != NULL;
-        /* consume the body */
-        long long body_have = (long long)(have - hlen);
-        long long left = clen;
-        if (body_have > left) body_have = left;
-        left -= body_have;
-        memmove(buf, buf + hlen + body_have, have - hlen - (size_t)body_have);
-        have -= hlen + (size_t)body_have;
-        while (left > 0) {
-            char sink[65536];
-            ssize_t r = recv(fd, sink, left < (long long)sizeof sink ? (size_t)left : sizeof sink, 0);
-            if (r <= 0) goto out;
-            left -= r;
-        }
-        char resp[1024];
-        int n;
-        pthread_mutex_lock(&srv_mu);
-        if (!strncmp(head, "GET ", 4)) {
-            srv_gets++;
-            if (inm) srv_gets_inm++;
-            if (!srv_plan[0]) {
-                n = snprintf(resp, sizeof resp,
-                             "HTTP/1.1 404 Not Found\r\nContent-Type: application/xml\r\n"
-                             "Content-Length: 45\r\n\r\n<Error><Code>NoSuchKey</Code></Error>\n       ");
-            } else if (inm) {
-                srv_304++;
-                n = snprintf(resp, sizeof resp,
-                             "HTTP/1.1 304 Not Modified\r\nETag: \"v%d\"\r\n\r\n", srv_plan_ver);
-            } else {
-                n = snprintf(resp, sizeof resp,
-                             "HTTP/1.1 200 OK\r\nETag: \"v%d\"\r\nContent-Length: %zu\r\n\r\n%s",
-                             srv_plan_ver, strlen(srv_plan), srv_plan);
-            }
+    int inm = strcasestr(head, "\r\nif-none-match:") != NULL;
+    int n;
+    pthread_mutex_lock(&srv_mu);
+    if (!strncmp(head, "GET ", 4)) {
+        srv_gets++;
+        if (inm) srv_gets_inm++;
+        if (!srv_plan[0]) {
+            n = snprintf(resp, cap,
+                         "HTTP/1.1 404 Not Found\r\nContent-Type: application/xml\r\n"
+                         "Content-Length: 45\r\n\r\n<Error><Code>NoSuchKey</Code></Error>\n       ");
+        } else if (inm) {
+            srv_304++;
+            n = snprintf(resp, cap, "HTTP/1.1 304 Not Modified\r\nETag: \"v%d\"\r\n\r\n",
+                         srv_plan_ver);
         } else {
-            srv_puts++;
-            n = snprintf(resp, sizeof resp,
-                         "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
+            n = snprintf(resp, cap,
+                         "HTTP/1.1 200 OK\r\nETag: \"v%d\"\r\nContent-Length: %zu\r\n\r\n%s",
+                         srv_plan_ver, strlen(srv_plan), srv_plan);
         }
-        pthread_mutex_unlock(&srv_mu);
-        if (send(fd, resp, (size_t)n, MSG_NOSIGNAL) != n) goto out;
+    } else {
+        srv_puts++;
+        n = snprintf(resp, cap, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
     }
-out:
-    close(fd);
-    return NULL;
-}
-
-static void *srv_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int c = accept(srv_fd, NULL, NULL);
-        if (c < 0) return NULL;
-        pthread_t t;
-        pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c);
-        pthread_detach(t);
-    }
-}
-
-static void srv_start(void)
-{
-    srv_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(srv_fd, (struct sockaddr *)&a, sizeof a);
-    listen(srv_fd, 64);
-    socklen_t l = sizeof a;
-    getsockname(srv_fd, (struct sockaddr *)&a, &l);
-    srv_port = ntohs(a.sin_port);
-    pthread_t t;
-    pthread_create(&t, NULL, srv_main, NULL);
-    pthread_detach(t);
+    pthread_mutex_unlock(&srv_mu);
+    return n;
 }
 
 static void set_plan(const char *type)
@@ -203,41 +131,10 @@ static int32_t on_stop(void *u, uint32_t ch)
     return 0;
 }
 
-static uint8_t *media;
-static size_t media_len;
-typedef struct {
-    const uint8_t *p;
-    uint32_t len;
-    int key;
-} au_t;
-static au_t aus[400];
-static int n_aus;
-
-static int load_media(void)
-{
-    const char *dir = getenv("IVCS_MEDIA_DIR");
-    char path[512];
-    snprintf(path, sizeof path, "%s/clip_h264.h264", dir ? dir : ".");
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    media = malloc(4 << 20);
-    media_len = fread(media, 1, 4 << 20, f);
-    fclose(f);
-    for (size_t off = 0; off < media_len && n_aus < 400;) {
-        int64_t l = ivcs_nalu_next_au(IVCS_CODEC_H264, media + off, media_len - off, 1);
-        if (l <= 0) break;
-        ivcs_frame_info_s fi;
-        if (ivcs_nalu_frame_info(IVCS_CODEC_H264, media + off, (size_t)l, &fi) == 0)
-            aus[n_aus++] = (au_t){media + off, (uint32_t)l, fi.is_key};
-        off += (size_t)l;
-    }
-    return n_aus > 100 ? 0 : -1;
-}
-
 static void base_config(ivcs_engine_config_s *ec)
 {
     ivcs_engine_config_defaults(ec);
-    snprintf(ec->cloud.endpoint, sizeof ec->cloud.endpoint, "http://127.0.0.1:%u", srv_port);
+    snprintf(ec->cloud.endpoint, sizeof ec->cloud.endpoint, "http://127.0.0.1:%u", fx_srv_port);
     strcpy(ec->cloud.bucket, "ivcs");
     strcpy(ec->cloud.device_id, "unit");
     strcpy(ec->cloud.access_key, "AKIDEXAMPLE");
@@ -261,21 +158,15 @@ static void chan_config(ivcs_channel_config_s *cc, uint32_t budget)
     cc->cb.stream_stop = on_stop;
 }
 
-static void ms_sleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Waits (real time, bounded) for the engine thread to reach a state. */
 #define WAIT_FOR(cond)                                                                       \
     do {                                                                                     \
-        for (int w_ = 0; w_ < 500 && !(cond); w_++) ms_sleep(10);                            \
+        for (int w_ = 0; w_ < 500 && !(cond); w_++) fx_sleep_ms(10);                            \
     } while (0)
 
 static int push_frame(ivcs_channel_s *ch, int i, uint64_t pts)
 {
-    const au_t *a = &aus[i % n_aus];
+    const fx_frame_t *a = &fx_vf[i % fx_n_vf];
     iv_cm_venc_pack_s pk = {.pu8Addr = (uint8_t *)a->p, .u32Len = a->len, .u64PTS = pts,
                             .eFrameType = a->key ? IV_CM_FRAME_TYPE_I : IV_CM_FRAME_TYPE_P,
                             .u32Seq = (uint32_t)i};
@@ -514,7 +405,7 @@ TEST(push_errors_change_nothing)
     CHECK_EQ(ivcs_channel_push_video(ch, &bad), IVCS_ERR_BAD_ANNEXB);
     bad.u32Len = 0;
     CHECK_EQ(ivcs_channel_push_video(ch, &bad), IVCS_ERR_EMPTY_FRAME);
-    iv_cm_venc_pack_s wrong = {.pu8Addr = (uint8_t *)aus[0].p, .u32Len = aus[0].len,
+    iv_cm_venc_pack_s wrong = {.pu8Addr = (uint8_t *)fx_vf[0].p, .u32Len = fx_vf[0].len,
                                .u64PTS = 1040, .eFrameType = IV_CM_FRAME_TYPE_P};
     CHECK_EQ(ivcs_channel_push_video(ch, &wrong), IVCS_ERR_FRAME_TYPE);
     iv_cm_aenc_pack_s aa = {.pu8Addr = (uint8_t *)"\xff\xf1\x00\x00\x00\x00\x00", .u32Len = 7};
@@ -527,15 +418,15 @@ TEST(push_errors_change_nothing)
     CHECK(ivcs_channel_max_frame(ch) >= 255 * 1024); /* half the 512 KiB video ring */
     /* zero-copy: reserve, write, commit (validated at commit) */
     uint8_t *buf = NULL;
-    CHECK_EQ(ivcs_channel_reserve(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, &buf), 0);
+    CHECK_EQ(ivcs_channel_reserve(ch, IV_CM_STREAM_TYPE_VIDEO, fx_vf[2].len, &buf), 0);
     CHECK(buf != NULL);
-    memset(buf, 0x11, aus[2].len);
-    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, 1080,
+    memset(buf, 0x11, fx_vf[2].len);
+    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, fx_vf[2].len, 1080,
                                  IV_CM_FRAME_TYPE_P, 2), IVCS_ERR_BAD_ANNEXB);
-    memcpy(buf, aus[2].p, aus[2].len);
-    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, 1080,
+    memcpy(buf, fx_vf[2].p, fx_vf[2].len);
+    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, fx_vf[2].len, 1080,
                                  IV_CM_FRAME_TYPE_P, 2), 0);
-    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, aus[2].len, 1120,
+    CHECK_EQ(ivcs_channel_commit(ch, IV_CM_STREAM_TYPE_VIDEO, fx_vf[2].len, 1120,
                                  IV_CM_FRAME_TYPE_P, 2), IVCS_ERR_STATE);
     ivcs_channel_stats(ch, &st);
     CHECK_EQ(st.video_frames_pushed, 3);
@@ -593,7 +484,7 @@ TEST(event_pictures_jpeg_checked_none_for_no_picture)
     CHECK_EQ(ivcs_channel_event_start(ch, 3, 0, 0), 0);
     ivcs_channel_stats_s st;
     WAIT_FOR((ivcs_channel_stats(ch, &st), st.event_records_written >= 4));
-    ms_sleep(50);
+    fx_sleep_ms(50);
     CHECK_EQ(atomic_load(&pic_results), 2);
     ivcs_channel_stats(ch, &st);
     CHECK_EQ(st.pictures_uploaded, 1);
@@ -662,8 +553,8 @@ TEST(seed_api_init_validation)
 
 int main(void)
 {
-    srv_start();
-    if (load_media() < 0) {
+    if (fx_srv_start(plan_reply) < 0) return 1;
+    if (fx_load_media(0) < 0) {
         fprintf(stderr, "cannot load $IVCS_MEDIA_DIR/clip_h264.h264\n");
         return 1;
     }
@@ -674,6 +565,6 @@ int main(void)
     RUN(push_errors_change_nothing);
     RUN(seed_api_init_validation);
     RUN(event_pictures_jpeg_checked_none_for_no_picture);
-    free(media);
+    fx_free_media();
     return check_done();
 }
