@@ -180,6 +180,23 @@ int ivcs_cli_range_opt(const char *cmd, const char *a, const char *v, ivcs_cli_r
     return 1;
 }
 
+int ivcs_cli_scope_opt(const char *cmd, const char *a, const char *v, ivcs_cli_scope_s *sc)
+{
+    if (strcmp(a, "--config") && strcmp(a, "--channel"))
+        return ivcs_cli_range_opt(cmd, a, v, &sc->range);
+    if (!v) {
+        fprintf(stderr, "ivcs %s: %s needs a value\n", cmd, a);
+        return -1;
+    }
+    if (!strcmp(a, "--config")) {
+        sc->config = v;
+        return 1;
+    }
+    if (ivcs_cli_u32(cmd, a, v, 0, UINT32_MAX, &sc->ch) < 0) return -1;
+    sc->has_ch = 1;
+    return 1;
+}
+
 int ivcs_cli_range_finish(const char *cmd, ivcs_cli_range_s *r, int need_both)
 {
     if (r->has_day && (r->has_from || r->has_to)) {

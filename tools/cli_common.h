@@ -74,6 +74,20 @@ int ivcs_cli_range_opt(const char *cmd, const char *a, const char *v, ivcs_cli_r
  * (printed). */
 int ivcs_cli_range_finish(const char *cmd, ivcs_cli_range_s *r, int need_both);
 
+/* What every viewer command (ls, events, playlist, export) selects: the
+ * config file, the channel and the time range. */
+typedef struct ivcs_cli_scope_s {
+    ivcs_cli_range_s range;
+    const char *config; /* NULL: $IVCS_CONFIG */
+    uint32_t ch;
+    int has_ch;
+} ivcs_cli_scope_s;
+
+/* Takes option a with value v if it is --config, --channel or a range
+ * option: 1 (consumed the value), 0 (not one of them), -1 (bad value,
+ * printed). */
+int ivcs_cli_scope_opt(const char *cmd, const char *a, const char *v, ivcs_cli_scope_s *sc);
+
 /* "2026-11-25T10:00:00.000Z" for ms in 0..IVCS_LAYOUT_MS_MAX (else the
  * number). buf: >= 32 bytes. */
 const char *ivcs_cli_iso(int64_t ms, char *buf, size_t cap);

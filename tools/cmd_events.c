@@ -66,13 +66,12 @@ static int fetch_picture(ivcs_cli_s *c, const char *key, const char *dir, char *
 
 int ivcs_cmd_events(int argc, char **argv)
 {
-    const char *config = NULL, *pictures = NULL;
-    uint32_t ch = 0;
+    const char *pictures = NULL;
     int json = 0;
-    ivcs_cli_range_s range = {0};
+    ivcs_cli_scope_s sc = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ivcs_cli_range_opt("events", a, v, &range);
+        int r = ivcs_cli_scope_opt("events", a, v, &sc);
         if (r < 0) return IVCS_EXIT_USAGE;
         if (r > 0) {
             i++;
@@ -83,14 +82,8 @@ int ivcs_cmd_events(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
-        } else if (v && !strcmp(a, "--config")) {
-            config = v;
-            i++;
         } else if (v && !strcmp(a, "--pictures")) {
             pictures = v;
-            i++;
-        } else if (v && !strcmp(a, "--channel")) {
-            if (ivcs_cli_u32("events", a, v, 0, UINT32_MAX, &ch) < 0) return IVCS_EXIT_USAGE;
             i++;
         } else {
             ivcs_cli_bad_option("events", a, "--config --pictures --channel --day --from --to");
@@ -98,7 +91,7 @@ int ivcs_cmd_events(int argc, char **argv)
             return IVCS_EXIT_USAGE;
         }
     }
-    if (ivcs_cli_range_finish("events", &range, 0) < 0) return IVCS_EXIT_USAGE;
+    if (ivcs_cli_range_finish("events", &sc.range, 0) < 0) return IVCS_EXIT_USAGE;
     if (pictures) {
         struct stat st;
         if (mkdir(pictures, 0755) != 0 && errno != EEXIST) {
@@ -112,20 +105,21 @@ int ivcs_cmd_events(int argc, char **argv)
     }
 
     ivcs_cli_s c;
-    int ret = ivcs_cli_open(&c, "events", config);
+    int ret = ivcs_cli_open(&c, "events", sc.config);
     if (ret) return ret;
     ivcs_s3_result err;
     memset(&err, 0, sizeof err);
     ivcs_catalog_events_s ev = {0};
-    int rc = ivcs_catalog_list_events(c.s3, &c.layout, ch, range.from, range.to, &ev, &err);
+    int rc =
+        ivcs_catalog_list_events(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to, &ev, &err);
     if (rc < 0) {
         ret = ivcs_cli_fail(&c, "list events", rc, &err);
         goto out;
     }
     if (ev.n == 0) {
         char what[160], a[32], b[32];
-        snprintf(what, sizeof what, "no events on channel %" PRIu32 " in %s .. %s", ch,
-                 ivcs_cli_iso(range.from, a, sizeof a), ivcs_cli_iso(range.to, b, sizeof b));
+        snprintf(what, sizeof what, "no events on channel %" PRIu32 " in %s .. %s", sc.ch,
+                 ivcs_cli_iso(sc.range.from, a, sizeof a), ivcs_cli_iso(sc.range.to, b, sizeof b));
         ret = ivcs_cli_nothing(&c, what);
         if (json) puts("[]");
         goto out;

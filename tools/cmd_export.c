@@ -32,12 +32,12 @@ static void usage(FILE *out)
 
 int ivcs_cmd_export(int argc, char **argv)
 {
-    const char *config = NULL, *outp = NULL;
-    uint32_t ch = 0, gap = IVCS_CATALOG_GAP_MS;
-    ivcs_cli_range_s range = {0};
+    const char *outp = NULL;
+    uint32_t gap = IVCS_CATALOG_GAP_MS;
+    ivcs_cli_scope_s sc = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ivcs_cli_range_opt("export", a, v, &range);
+        int r = ivcs_cli_scope_opt("export", a, v, &sc);
         if (r < 0) return IVCS_EXIT_USAGE;
         if (r > 0) {
             i++;
@@ -46,14 +46,8 @@ int ivcs_cmd_export(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (v && !strcmp(a, "--config")) {
-            config = v;
-            i++;
         } else if (v && (!strcmp(a, "--out") || !strcmp(a, "-o"))) {
             outp = v;
-            i++;
-        } else if (v && !strcmp(a, "--channel")) {
-            if (ivcs_cli_u32("export", a, v, 0, UINT32_MAX, &ch) < 0) return IVCS_EXIT_USAGE;
             i++;
         } else if (v && !strcmp(a, "--gap-ms")) {
             if (ivcs_cli_u32("export", a, v, 0, 86400000, &gap) < 0) return IVCS_EXIT_USAGE;
@@ -69,17 +63,17 @@ int ivcs_cmd_export(int argc, char **argv)
         fprintf(stderr, "ivcs export: --out FILE.ts is required\n");
         return IVCS_EXIT_USAGE;
     }
-    if (ivcs_cli_range_finish("export", &range, 1) < 0) return IVCS_EXIT_USAGE;
+    if (ivcs_cli_range_finish("export", &sc.range, 1) < 0) return IVCS_EXIT_USAGE;
 
     ivcs_cli_s c;
-    int ret = ivcs_cli_open(&c, "export", config);
+    int ret = ivcs_cli_open(&c, "export", sc.config);
     if (ret) return ret;
     ivcs_s3_result err;
     memset(&err, 0, sizeof err);
     ivcs_catalog_slices_s sl = {0};
     char *tmp = NULL;
     char a[32], b[32];
-    int rc = ivcs_catalog_list_slices(c.s3, &c.layout, ch, range.from, range.to,
+    int rc = ivcs_catalog_list_slices(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to,
                                       IVCS_CATALOG_FROM_KEYFRAME, &sl, &err);
     if (rc < 0) {
         ret = ivcs_cli_fail(&c, "list slices", rc, &err);
@@ -87,8 +81,8 @@ int ivcs_cmd_export(int argc, char **argv)
     }
     if (sl.n == 0) {
         char what[160];
-        snprintf(what, sizeof what, "no recordings on channel %" PRIu32 " in %s .. %s", ch,
-                 ivcs_cli_iso(range.from, a, sizeof a), ivcs_cli_iso(range.to, b, sizeof b));
+        snprintf(what, sizeof what, "no recordings on channel %" PRIu32 " in %s .. %s", sc.ch,
+                 ivcs_cli_iso(sc.range.from, a, sizeof a), ivcs_cli_iso(sc.range.to, b, sizeof b));
         ret = ivcs_cli_nothing(&c, what);
         goto out;
     }

@@ -34,13 +34,12 @@ static void json_iso(cJSON *o, const char *name, int64_t ms)
 
 int ivcs_cmd_ls(int argc, char **argv)
 {
-    const char *config = NULL;
-    uint32_t ch = 0, gap = IVCS_CATALOG_GAP_MS;
+    uint32_t gap = IVCS_CATALOG_GAP_MS;
     int json = 0, slices = 0;
-    ivcs_cli_range_s range = {0};
+    ivcs_cli_scope_s sc = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ivcs_cli_range_opt("ls", a, v, &range);
+        int r = ivcs_cli_scope_opt("ls", a, v, &sc);
         if (r < 0) return IVCS_EXIT_USAGE;
         if (r > 0) {
             i++;
@@ -53,12 +52,6 @@ int ivcs_cmd_ls(int argc, char **argv)
             json = 1;
         } else if (!strcmp(a, "--slices")) {
             slices = 1;
-        } else if (v && !strcmp(a, "--config")) {
-            config = v;
-            i++;
-        } else if (v && !strcmp(a, "--channel")) {
-            if (ivcs_cli_u32("ls", a, v, 0, UINT32_MAX, &ch) < 0) return IVCS_EXIT_USAGE;
-            i++;
         } else if (v && !strcmp(a, "--gap-ms")) {
             if (ivcs_cli_u32("ls", a, v, 0, 86400000, &gap) < 0) return IVCS_EXIT_USAGE;
             i++;
@@ -68,10 +61,10 @@ int ivcs_cmd_ls(int argc, char **argv)
             return IVCS_EXIT_USAGE;
         }
     }
-    if (ivcs_cli_range_finish("ls", &range, 0) < 0) return IVCS_EXIT_USAGE;
+    if (ivcs_cli_range_finish("ls", &sc.range, 0) < 0) return IVCS_EXIT_USAGE;
 
     ivcs_cli_s c;
-    int ret = ivcs_cli_open(&c, "ls", config);
+    int ret = ivcs_cli_open(&c, "ls", sc.config);
     if (ret) return ret;
     ivcs_s3_result err;
     memset(&err, 0, sizeof err);
@@ -79,18 +72,18 @@ int ivcs_cmd_ls(int argc, char **argv)
     size_t nd = 0;
     ivcs_catalog_slices_s sl = {0};
     ivcs_catalog_range_s *rg = NULL;
-    int rc = ivcs_catalog_days(c.s3, &c.layout, ch, IVCS_LAYOUT_REC, &days, &nd, &err);
+    int rc = ivcs_catalog_days(c.s3, &c.layout, sc.ch, IVCS_LAYOUT_REC, &days, &nd, &err);
     if (rc < 0) {
         ret = ivcs_cli_fail(&c, "list days", rc, &err);
         goto out;
     }
     if (nd == 0) {
         char what[64];
-        snprintf(what, sizeof what, "no recordings on channel %" PRIu32, ch);
+        snprintf(what, sizeof what, "no recordings on channel %" PRIu32, sc.ch);
         ret = ivcs_cli_nothing(&c, what);
         goto out;
     }
-    rc = ivcs_catalog_list_slices(c.s3, &c.layout, ch, range.from, range.to, 0, &sl, &err);
+    rc = ivcs_catalog_list_slices(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to, 0, &sl, &err);
     if (rc < 0) {
         ret = ivcs_cli_fail(&c, "list slices", rc, &err);
         goto out;
@@ -103,7 +96,8 @@ int ivcs_cmd_ls(int argc, char **argv)
     size_t nr = ivcs_catalog_merge(sl.v, sl.n, gap, rg);
     /* days of the range (a slice found by looking back may sit on the day
      * before: its day is shown when it is among the slices) */
-    int64_t dlo = ivcs_layout_day_of_ms(range.from), dhi = ivcs_layout_day_of_ms(range.to - 1);
+    int64_t dlo = ivcs_layout_day_of_ms(sc.range.from);
+    int64_t dhi = ivcs_layout_day_of_ms(sc.range.to - 1);
     if (sl.n) {
         int64_t d0 = ivcs_layout_day_of_ms(sl.v[0].name.start_ms);
         if (d0 < dlo) dlo = d0;
@@ -121,9 +115,9 @@ int ivcs_cmd_ls(int argc, char **argv)
         cJSON_AddStringToObject(o, "device", c.cfg.device_id);
         cJSON_AddStringToObject(o, "bucket", c.cfg.bucket);
         cJSON_AddStringToObject(o, "prefix", c.cfg.prefix);
-        cJSON_AddNumberToObject(o, "channel", ch);
-        cJSON_AddNumberToObject(o, "from_ms", (double)range.from);
-        cJSON_AddNumberToObject(o, "to_ms", (double)range.to);
+        cJSON_AddNumberToObject(o, "channel", sc.ch);
+        cJSON_AddNumberToObject(o, "from_ms", (double)sc.range.from);
+        cJSON_AddNumberToObject(o, "to_ms", (double)sc.range.to);
         cJSON_AddNumberToObject(o, "gap_ms", gap);
         cJSON *jd = cJSON_AddArrayToObject(o, "days");
         for (size_t i = 0; i < nd; i++) {
@@ -177,7 +171,7 @@ int ivcs_cmd_ls(int argc, char **argv)
         puts(txt);
         free(txt);
     } else {
-        printf("device %s  channel %" PRIu32 "  bucket %s\n", c.cfg.device_id, ch, c.cfg.bucket);
+        printf("device %s  channel %" PRIu32 "  bucket %s\n", c.cfg.device_id, sc.ch, c.cfg.bucket);
         printf("days:");
         for (size_t i = 0; i < nd; i++) {
             char d[IVCS_LAYOUT_DATE_LEN + 1];
@@ -206,8 +200,8 @@ int ivcs_cmd_ls(int argc, char **argv)
         ret = IVCS_EXIT_FAIL;
     } else if (sl.n == 0) {
         fprintf(stderr, "ivcs ls: no recordings of device '%s' channel %" PRIu32 " in %s .. %s\n",
-                c.cfg.device_id, ch, ivcs_cli_iso(range.from, a, sizeof a),
-                ivcs_cli_iso(range.to, b, sizeof b));
+                c.cfg.device_id, sc.ch, ivcs_cli_iso(sc.range.from, a, sizeof a),
+                ivcs_cli_iso(sc.range.to, b, sizeof b));
         ret = IVCS_EXIT_FAIL;
     }
 out:

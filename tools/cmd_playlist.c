@@ -31,13 +31,12 @@ static void usage(FILE *out)
 
 int ivcs_cmd_playlist(int argc, char **argv)
 {
-    const char *config = NULL, *event = NULL, *outp = NULL;
-    uint32_t ch = 0, gap = IVCS_CATALOG_GAP_MS, expires = 3600;
-    int has_ch = 0;
-    ivcs_cli_range_s range = {0};
+    const char *event = NULL, *outp = NULL;
+    uint32_t gap = IVCS_CATALOG_GAP_MS, expires = 3600;
+    ivcs_cli_scope_s sc = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ivcs_cli_range_opt("playlist", a, v, &range);
+        int r = ivcs_cli_scope_opt("playlist", a, v, &sc);
         if (r < 0) return IVCS_EXIT_USAGE;
         if (r > 0) {
             i++;
@@ -46,18 +45,11 @@ int ivcs_cmd_playlist(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (v && !strcmp(a, "--config")) {
-            config = v;
-            i++;
         } else if (v && !strcmp(a, "--event")) {
             event = v;
             i++;
         } else if (v && (!strcmp(a, "-o") || !strcmp(a, "--out"))) {
             outp = v;
-            i++;
-        } else if (v && !strcmp(a, "--channel")) {
-            if (ivcs_cli_u32("playlist", a, v, 0, UINT32_MAX, &ch) < 0) return IVCS_EXIT_USAGE;
-            has_ch = 1;
             i++;
         } else if (v && !strcmp(a, "--expires")) {
             if (ivcs_cli_u32("playlist", a, v, 1, 604800, &expires) < 0) return IVCS_EXIT_USAGE;
@@ -73,14 +65,14 @@ int ivcs_cmd_playlist(int argc, char **argv)
             return IVCS_EXIT_USAGE;
         }
     }
-    if (event && (range.has_from || range.has_to || range.has_day)) {
+    if (event && (sc.range.has_from || sc.range.has_to || sc.range.has_day)) {
         fprintf(stderr, "ivcs playlist: give --event or a range, not both\n");
         return IVCS_EXIT_USAGE;
     }
-    if (!event && ivcs_cli_range_finish("playlist", &range, 1) < 0) return IVCS_EXIT_USAGE;
+    if (!event && ivcs_cli_range_finish("playlist", &sc.range, 1) < 0) return IVCS_EXIT_USAGE;
 
     ivcs_cli_s c;
-    int ret = ivcs_cli_open(&c, "playlist", config);
+    int ret = ivcs_cli_open(&c, "playlist", sc.config);
     if (ret) return ret;
     ivcs_s3_result err;
     memset(&err, 0, sizeof err);
@@ -111,14 +103,14 @@ int ivcs_cmd_playlist(int argc, char **argv)
             ret = IVCS_EXIT_USAGE;
             goto out;
         }
-        if (has_ch && ki.channel != ch) {
+        if (sc.has_ch && ki.channel != sc.ch) {
             fprintf(stderr,
                     "ivcs playlist: --event %s is on channel %" PRIu32 ", not %" PRIu32 "\n", event,
-                    ki.channel, ch);
+                    ki.channel, sc.ch);
             ret = IVCS_EXIT_USAGE;
             goto out;
         }
-        ch = ki.channel;
+        sc.ch = ki.channel;
         ivcs_catalog_event_s ev;
         rc = ivcs_catalog_get_event(c.s3, key, &ev, &err);
         if (rc == IVCS_ERR_NOT_FOUND && strcmp(err.code, "NoSuchBucket")) {
@@ -136,18 +128,18 @@ int ivcs_cmd_playlist(int argc, char **argv)
             ret = ivcs_cli_fail(&c, "get event", rc, &err);
             goto out;
         }
-        range.from = ev.rec.stream_start_ms;
+        sc.range.from = ev.rec.stream_start_ms;
         if (ev.rec.stream_stop_ms != IVCS_EVENT_TIME_NONE) {
-            range.to = ev.rec.stream_stop_ms;
+            sc.range.to = ev.rec.stream_stop_ms;
         } else {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            range.to = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            sc.range.to = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         }
-        if (range.to <= range.from) range.to = range.from + 1;
+        if (sc.range.to <= sc.range.from) sc.range.to = sc.range.from + 1;
         ivcs_catalog_event_free(&ev);
     }
-    rc = ivcs_catalog_list_slices(c.s3, &c.layout, ch, range.from, range.to,
+    rc = ivcs_catalog_list_slices(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to,
                                   IVCS_CATALOG_FROM_KEYFRAME, &sl, &err);
     if (rc < 0) {
         ret = ivcs_cli_fail(&c, "list slices", rc, &err);
@@ -155,8 +147,8 @@ int ivcs_cmd_playlist(int argc, char **argv)
     }
     if (sl.n == 0) {
         char what[160];
-        snprintf(what, sizeof what, "no recordings on channel %" PRIu32 " in %s .. %s", ch,
-                 ivcs_cli_iso(range.from, a, sizeof a), ivcs_cli_iso(range.to, b, sizeof b));
+        snprintf(what, sizeof what, "no recordings on channel %" PRIu32 " in %s .. %s", sc.ch,
+                 ivcs_cli_iso(sc.range.from, a, sizeof a), ivcs_cli_iso(sc.range.to, b, sizeof b));
         ret = ivcs_cli_nothing(&c, what);
         goto out;
     }
