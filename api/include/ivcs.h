@@ -286,6 +286,11 @@ typedef struct ivcs_channel_stats_s {
     uint32_t slices_queued;
     uint32_t events_open;
     int streaming;                  /* the stream_start callback is in force */
+    /* G.711A/G.711U/PCM channels: AAC frames the engine encoded from the
+     * pushed audio (one per pushed frame, plus two at exit that flush the
+     * encoder's 1600-sample delay); these, not audio_frames_pushed, are
+     * what frames_uploaded counts for audio. 0 for AAC channels. */
+    uint64_t audio_frames_encoded;
 } ivcs_channel_stats_s;
 IVCS_API void ivcs_channel_stats(ivcs_channel_s *ch, ivcs_channel_stats_s *out);
 

@@ -47,6 +47,7 @@ typedef enum {
     IVCS_ERR_TOO_LONG = -682,          /* a name, key or header exceeds its limit */
     IVCS_ERR_NOT_FOUND = -683,         /* the object or resource does not exist */
     IVCS_ERR_STATE = -684,             /* call not valid in the current state */
+    IVCS_ERR_AUDIO_FRAME_SIZE = -685,  /* a G.711/PCM frame that is not 1024 samples per channel */
 } ivcs_err_e;
 
 #ifdef __cplusplus

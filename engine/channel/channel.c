@@ -16,6 +16,7 @@
 
 #include "engine/cloud/engine_internal.h"
 #include "engine/cloud/event_time.h"
+#include "engine/codec/aac_enc.h"
 #include "engine/codec/adts.h"
 #include "engine/core/alloc.h"
 
@@ -50,6 +51,32 @@ static int split_rings(size_t total, int has_aac, size_t *vcap, size_t *acap)
     return 0;
 }
 
+/* The smallest ring holding 8 frames of frame_bytes: the engine drains
+ * the G.711/PCM input ring at every service (tick <= 100 ms), and 8 frames
+ * of 1024 samples last >= 170 ms at 48 kHz. */
+static size_t raw_ring_capacity(uint32_t frame_bytes)
+{
+    size_t want = 8 * (size_t)ivcs_ring_record_size(frame_bytes), cap = IVCS_RING_MIN_CAPACITY;
+    while (cap < want) cap *= 2;
+    return cap;
+}
+
+/* G.711A/G.711U/PCM: rate and channels the encoder takes, 16-bit PCM, and
+ * the seed's 1024 samples per frame (a firmware may write 1024 per channel
+ * or the interleaved count, 2048 for stereo; 0 means "not said"). */
+static int transcode_check(const iv_cm_av_data_info_s *f)
+{
+    if (!ivcs_aac_enc_rate_ok((uint32_t)f->eAudioSampleRate)) return IV_ERR_CS_INIT_PRM_RANGE;
+    if (f->eAudioMode != IV_CM_AENC_MODE_MONO && f->eAudioMode != IV_CM_AENC_MODE_STEREO)
+        return IV_ERR_CS_INIT_PRM_RANGE;
+    if (f->eAudioType == IV_CM_AENC_TYPE_PCM && f->eAudioBitWidth != IV_CM_AENC_BIT_WIDTH_16)
+        return IV_ERR_CS_INIT_PRM_RANGE;
+    uint32_t ch = f->eAudioMode == IV_CM_AENC_MODE_STEREO ? 2 : 1, n = f->u32SampleNumPerFrame;
+    if (n && n != IVCS_AAC_ENC_FRAME_SAMPLES && n != IVCS_AAC_ENC_FRAME_SAMPLES * ch)
+        return IV_ERR_CS_INIT_PRM_RANGE;
+    return 0;
+}
+
 static int fmt_check(const ivcs_channel_config_s *cfg, int *has_aac)
 {
     const iv_cm_av_data_info_s *f = &cfg->av_fmt;
@@ -60,6 +87,10 @@ static int fmt_check(const ivcs_channel_config_s *cfg, int *has_aac)
         return IV_ERR_CS_INIT_PRM_RANGE;
     if ((unsigned)f->eAudioType >= (unsigned)IV_CM_AENC_TYPE_BUTT) return IV_ERR_CS_INIT_PRM_RANGE;
     *has_aac = f->eAudioType == IV_CM_AENC_TYPE_AAC;
+    /* A zeroed av_fmt reads as PCM at 0 Hz: a video-only camera. It opens,
+     * and an audio push gets IVCS_ERR_UNSUPPORTED. */
+    if (f->eAudioType == IV_CM_AENC_TYPE_PCM && f->eAudioSampleRate == 0) return 0;
+    if (ivcs_aac_enc_handles(f->eAudioType)) return transcode_check(f);
     if (*has_aac) {
         switch ((unsigned)f->eAudioSampleRate) {
         case 8000: case 11025: case 12000: case 16000: case 22050: case 24000:
@@ -81,37 +112,71 @@ int ivcs_channel_open(ivcs_engine_s *e, const ivcs_channel_config_s *cfg, ivcs_c
     int has_aac = 0;
     int rc = fmt_check(cfg, &has_aac);
     if (rc < 0) return rc;
-    size_t vcap, acap;
-    if (split_rings(cfg->max_gop_size, has_aac, &vcap, &acap) < 0) return IV_ERR_CS_INIT_PRM_RANGE;
     uint32_t idx = atomic_load(&e->n_ch);
     if (idx >= e->max_ch) return IVCS_ERR_BUFFER_FULL;
 
+    const iv_cm_av_data_info_s *f = &cfg->av_fmt;
+    unsigned chans = f->eAudioMode == IV_CM_AENC_MODE_STEREO ? 2 : 1;
+    uint32_t frame_bytes =
+        f->eAudioSampleRate ? ivcs_aac_enc_frame_bytes(f->eAudioType, chans) : 0;
+    ivcs_aac_enc_s *enc = NULL;
+    size_t raw_cap = 0, raw_mem = 0, extra = 0;
+    if (frame_bytes) {
+        /* G.711/PCM: the encoder and the input ring come out of the
+         * u32MaxGopSize share, so the channel stays inside its budget */
+        rc = ivcs_aac_enc_new(e->alloc, f->eAudioType, (uint32_t)f->eAudioSampleRate, chans, &enc);
+        if (rc < 0) return rc == IVCS_ERR_INVALID_ARG ? IV_ERR_CS_INIT_PRM_RANGE : rc;
+        has_aac = 1;
+        raw_cap = raw_ring_capacity(frame_bytes);
+        raw_mem = round_up(ivcs_ring_mem_size(raw_cap), IVCS_RING_MEM_ALIGN);
+        extra = ivcs_aac_enc_bytes(enc) + raw_mem;
+    }
+    size_t vcap, acap;
+    if (cfg->max_gop_size <= extra ||
+        split_rings(cfg->max_gop_size - extra, has_aac, &vcap, &acap) < 0) {
+        ivcs_aac_enc_free(enc);
+        return IV_ERR_CS_INIT_PRM_RANGE;
+    }
+
     ivcs_channel_s *c = ivcs_alloc(e->alloc, sizeof *c, 64);
-    if (!c) return IV_ERR_CS_PRM_MALLOC_FAIL;
+    if (!c) {
+        ivcs_aac_enc_free(enc);
+        return IV_ERR_CS_PRM_MALLOC_FAIL;
+    }
     memset(c, 0, sizeof *c);
     c->eng = e;
     c->alloc = e->alloc;
     c->index = idx;
     c->cfg = *cfg;
     c->has_aac = has_aac;
+    c->aenc = enc;
+    c->aframe_bytes = frame_bytes;
+    c->adelay_90k = ivcs_aac_enc_delay_90k(enc);
+    c->adelay_ms = ivcs_aac_enc_delay_ms(enc);
     c->vcodec = cfg->av_fmt.eVideoType == IV_CM_VENC_TYPE_H265 ? IVCS_CODEC_H265 : IVCS_CODEC_H264;
+    /* one block: [video ring][audio ring][G.711/PCM input ring] */
     size_t v_mem = round_up(ivcs_ring_mem_size(vcap), IVCS_RING_MEM_ALIGN);
-    c->ring_mem_len = v_mem + ivcs_ring_mem_size(acap);
+    size_t a_mem = round_up(ivcs_ring_mem_size(acap), IVCS_RING_MEM_ALIGN);
+    c->ring_mem_len = v_mem + a_mem + raw_mem;
     c->ring_mem = ivcs_alloc(e->alloc, c->ring_mem_len, IVCS_RING_MEM_ALIGN);
     if (!c->ring_mem) {
+        ivcs_aac_enc_free(enc);
         ivcs_free(e->alloc, c, sizeof *c);
         return IV_ERR_CS_PRM_MALLOC_FAIL;
     }
-    rc = ivcs_ring_init(&c->ring[0], c->ring_mem, v_mem, vcap);
-    if (rc == 0)
-        rc = ivcs_ring_init(&c->ring[1], (uint8_t *)c->ring_mem + v_mem,
-                            c->ring_mem_len - v_mem, acap);
+    uint8_t *m = c->ring_mem;
+    rc = ivcs_ring_init(&c->ring[0], m, v_mem, vcap);
+    if (rc == 0) rc = ivcs_ring_init(&c->ring[1], m + v_mem, a_mem, acap);
+    if (rc == 0 && raw_cap) rc = ivcs_ring_init(&c->raw, m + v_mem + a_mem, raw_mem, raw_cap);
     if (rc == 0) rc = ivcs_up_channel_init(c);
     if (rc < 0) {
+        ivcs_aac_enc_free(enc);
         ivcs_free(e->alloc, c->ring_mem, c->ring_mem_len);
         ivcs_free(e->alloc, c, sizeof *c);
         return rc == IVCS_ERR_INVALID_ARG ? IV_ERR_CS_INIT_PRM_RANGE : rc;
     }
+    c->pring[0] = c->ring[0];
+    c->pring[1] = c->raw ? c->raw : c->ring[1];
     c->max_frame = (uint32_t)ivcs_ring_max_payload(c->ring[0]);
     atomic_store(&c->need_idr, 1);
     e->ch[idx] = c;
@@ -125,6 +190,7 @@ void ivcs_channel_free(ivcs_channel_s *c)
 {
     if (!c) return;
     ivcs_up_channel_cleanup(c);
+    ivcs_aac_enc_free(c->aenc);
     ivcs_free(c->alloc, c->ring_mem, c->ring_mem_len);
     const ivcs_allocator_s *a = c->alloc;
     ivcs_free(a, c, sizeof *c);
@@ -185,6 +251,12 @@ static int check_audio(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
 {
     if (!p || !len) return IVCS_ERR_EMPTY_FRAME;
     if (!c->has_aac) return IVCS_ERR_UNSUPPORTED;
+    if (c->aenc) {
+        /* G.711/PCM: no header to check; the size is the format */
+        if (len != c->aframe_bytes) return IVCS_ERR_AUDIO_FRAME_SIZE;
+        if (c->pa.have_pts && pts < c->pa.last_pts) return IVCS_ERR_PTS_BACKWARDS;
+        return 0;
+    }
     ivcs_adts_hdr_s h;
     int n = ivcs_adts_validate(p, len, &h);
     if (n < 0) return IVCS_ERR_BAD_ADTS;
@@ -205,7 +277,7 @@ static int check_audio(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
  * latency, never a lost frame (the tick bounds everything). */
 static int must_wake(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t flags)
 {
-    ivcs_ring_s *r = c->ring[s];
+    ivcs_ring_s *r = c->pring[s];
     uint64_t rs = ivcs_ring_record_size(len);
     uint64_t cap = ivcs_ring_capacity(r);
     uint64_t unseen = ivcs_ring_head_pos(r) - atomic_load_explicit(&c->seen[s], RLX);
@@ -229,7 +301,7 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
                    uint32_t seq)
 {
     ivcs_ring_rec_s rec = {.len = len, .type = (uint8_t)s, .flags = flags, .pts = pts, .seq = seq};
-    int rc = ivcs_ring_commit(c->ring[s], &rec);
+    int rc = ivcs_ring_commit(c->pring[s], &rec);
     if (rc < 0) return rc;
     if (rc == 1 || must_wake(c, s, len, pts, flags)) ivcs_eng_nudge(c->eng, c);
     if (s == ENG_STREAM_VIDEO) {
@@ -268,7 +340,7 @@ static int push(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64
     void *dst;
     if (s == ENG_STREAM_VIDEO) c->pv.reserved = 0; /* reserve forgets a reservation */
     else c->pa.reserved = 0;
-    int rc = ivcs_ring_reserve(c->ring[s], len, &dst);
+    int rc = ivcs_ring_reserve(c->pring[s], len, &dst);
     if (rc == IVCS_ERR_BUFFER_FULL) return full(c, s);
     if (rc < 0) return refuse(c, rc);
     memcpy(dst, p, len);
@@ -310,7 +382,7 @@ int ivcs_channel_reserve(ivcs_channel_s *c, iv_cm_stream_type_e stream, uint32_t
     if (!max_len) return IVCS_ERR_EMPTY_FRAME;
     if (s == ENG_STREAM_VIDEO && max_len > c->max_frame) return IVCS_ERR_FRAME_TOO_BIG;
     void *p;
-    rc = ivcs_ring_reserve(c->ring[s], max_len, &p);
+    rc = ivcs_ring_reserve(c->pring[s], max_len, &p);
     if (rc == IVCS_ERR_BUFFER_FULL) return full(c, s);
     if (rc < 0) return rc;
     if (s == ENG_STREAM_VIDEO) {
@@ -440,10 +512,15 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
     o->reanchors = atomic_load_explicit(&c->st_reanchors, RLX);
     o->pictures_uploaded = atomic_load_explicit(&c->st_pics, RLX);
     o->event_records_written = atomic_load_explicit(&c->st_records, RLX);
+    o->audio_frames_encoded = atomic_load_explicit(&c->st_aencoded, RLX);
     o->video_ring_fill_pct =
         (uint32_t)(ivcs_ring_used(c->ring[0]) * 100 / ivcs_ring_capacity(c->ring[0]));
     o->audio_ring_fill_pct =
         (uint32_t)(ivcs_ring_used(c->ring[1]) * 100 / ivcs_ring_capacity(c->ring[1]));
+    if (c->raw) { /* the fuller of the encoder's input and output */
+        uint32_t raw = (uint32_t)(ivcs_ring_used(c->raw) * 100 / ivcs_ring_capacity(c->raw));
+        if (raw > o->audio_ring_fill_pct) o->audio_ring_fill_pct = raw;
+    }
     o->slices_queued = atomic_load_explicit(&c->st_queued, RLX);
     o->events_open = atomic_load_explicit(&c->st_events_open, RLX);
     o->streaming = atomic_load_explicit(&c->st_streaming, RLX);

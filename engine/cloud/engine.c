@@ -245,7 +245,7 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     busy |= ivcs_up_aux_service(c, now);
     /* stored only when it moved: the producers read this line per push */
     for (int s = 0; s < 2; s++) {
-        uint64_t rp = ivcs_ring_read_pos(c->ring[s]);
+        uint64_t rp = ivcs_ring_read_pos(c->pring[s]);
         if (atomic_load_explicit(&c->seen[s], RLX) != rp)
             atomic_store_explicit(&c->seen[s], rp, RLX);
     }

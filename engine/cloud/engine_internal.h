@@ -17,6 +17,7 @@
 
 #include "engine/cloud/layout.h"
 #include "engine/cloud/plan.h"
+#include "engine/codec/aac_enc.h"
 #include "engine/codec/nalu.h"
 #include "engine/core/jemalloc_alloc.h"
 #include "engine/mux/ts_mux.h"
@@ -133,10 +134,26 @@ struct ivcs_channel_s {
     uint32_t index;
     ivcs_channel_config_s cfg;
     ivcs_vcodec_e vcodec;
-    int has_aac;
+    int has_aac; /* the TS carries AAC (pushed, or encoded from G.711/PCM) */
     void *ring_mem;
     size_t ring_mem_len;
-    ivcs_ring_s *ring[2];
+    ivcs_ring_s *ring[2]; /* what slices are cut from: video, AAC */
+    /* Where the firmware's pushes go: ring[0] and ring[1], except that a
+     * G.711/PCM channel pushes audio into `raw`, which the engine encodes
+     * into ring[1] (aac_enc.h) at each service. */
+    ivcs_ring_s *pring[2];
+    ivcs_ring_s *raw;       /* G.711/PCM input ring, or NULL */
+    ivcs_aac_enc_s *aenc;   /* engine: the encoder, or NULL */
+    uint32_t aframe_bytes;  /* G.711/PCM: bytes of one pushed frame */
+    uint64_t adelay_90k;    /* encoder delay subtracted from AAC PTS (0 for pushed AAC) */
+    uint32_t adelay_ms;
+    struct {                /* engine: encoder timeline */
+        uint64_t next_pts;  /* input PTS expected next (ms) */
+        uint64_t samples;   /* samples since next_pts was anchored */
+        uint64_t anchor;    /* PTS of that anchor */
+        int primed;         /* real frames went in since the last flush */
+        int flush_left;     /* silent frames still to encode for a flush */
+    } tx;
     uint32_t max_frame;
     ivcs_ts_mux_s mux; /* engine: CCs committed by uploaded slices */
 
@@ -193,7 +210,7 @@ struct ivcs_channel_s {
     _Atomic uint64_t st_frames_up, st_bytes_up, st_slices_up;
     _Atomic uint64_t st_sl_drop, st_fr_drop, st_by_drop, st_pre_disc;
     _Atomic uint64_t st_retries, st_fail, st_lat_last, st_lat_max;
-    _Atomic uint64_t st_pauses, st_reanchors, st_pics, st_records;
+    _Atomic uint64_t st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
     _Atomic uint32_t st_queued, st_events_open;
     _Atomic int st_streaming;
 };

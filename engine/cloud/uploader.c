@@ -37,7 +37,9 @@ static int src_next(void *ctx, ivcs_ts_frame_s *f)
         u->have_a = 1;
     }
     const ivcs_ring_view_s *v;
-    if (u->have_a && (!u->have_v || u->av.rec->pts <= u->vv.rec->pts)) {
+    /* in presentation order: encoded audio plays adelay earlier than stamped */
+    if (u->have_a &&
+        (!u->have_v || u->av.rec->pts * 90u <= u->vv.rec->pts * 90u + c->adelay_90k)) {
         v = &u->av;
         u->apos = v->next;
         u->have_a = 0;
@@ -55,6 +57,7 @@ static int src_next(void *ctx, ivcs_ts_frame_s *f)
     f->data = v->data;
     f->len = v->rec->len;
     f->pts = v->rec->pts * 90u;
+    if (f->stream == IVCS_TS_AUDIO) f->pts -= c->adelay_90k; /* modulo 2^33 in the muxer */
     return 1;
 }
 
@@ -163,7 +166,7 @@ static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int6
     uint64_t pos = c->sl.acut, end = ivcs_ring_read_pos(c->ring[1]);
     ivcs_ring_view_s v;
     while (pos < end && ivcs_ring_peek(c->ring[1], pos, &v) == 1) {
-        if (!all_audio && v.rec->pts >= cut_pts) break;
+        if (!all_audio && v.rec->pts >= cut_pts + c->adelay_ms) break;
         s->frames_a++;
         s->ring_bytes += ivcs_ring_record_size(v.rec->len);
         pos = v.next;
@@ -248,11 +251,104 @@ static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
     }
 }
 
+/* ---------------------------------------------------------------- G.711/PCM */
+
+/* Encodes one input frame (NULL: silence) stamped pts into the AAC ring.
+ * 1 done, 0 no room now (the engine makes room, the caller retries), < 0
+ * the encoder failed. */
+static int encode_one(ivcs_channel_s *c, const uint8_t *in, uint64_t pts, uint32_t seq)
+{
+    void *dst;
+    size_t cap = IVCS_AAC_ENC_MAX_FRAME(2);
+    int rc = ivcs_ring_reserve(c->ring[1], cap, &dst);
+    if (rc == IVCS_ERR_BUFFER_FULL) {
+        atomic_store_explicit(&c->starved, 1, RLX);
+        return 0;
+    }
+    if (rc == 0) rc = ivcs_aac_enc_encode(c->aenc, in, dst, cap);
+    if (rc < 0) return rc;
+    ivcs_ring_rec_s rec = {.len = (uint32_t)rc, .type = ENG_STREAM_AUDIO, .pts = pts, .seq = seq};
+    rc = ivcs_ring_commit(c->ring[1], &rec);
+    if (rc < 0) return rc;
+    bump(&c->st_aencoded, 1);
+    c->tx.samples += IVCS_AAC_ENC_FRAME_SAMPLES;
+    uint32_t rate = (uint32_t)c->cfg.av_fmt.eAudioSampleRate;
+    c->tx.next_pts = c->tx.anchor + c->tx.samples * 1000u / rate;
+    return 1;
+}
+
+/* Encodes the silent frames of a flush still due. 1 done, 0 no room yet. */
+static int flush_pending(ivcs_channel_s *c)
+{
+    while (c->tx.flush_left) {
+        int rc = encode_one(c, NULL, c->tx.next_pts, 0);
+        if (rc == 0) return 0;
+        c->tx.flush_left--; /* an encoder error: the silence is not needed */
+    }
+    return 1;
+}
+
+/* Pushes the encoder's delay (1600 samples) out with two frames of silence
+ * that continue the timeline, so the last real samples play before a gap
+ * or the end. 1 done (or nothing to do), 0 no room yet (call again). */
+static int flush_encoder(ivcs_channel_s *c)
+{
+    if (c->tx.primed) {
+        c->tx.primed = 0;
+        c->tx.flush_left = 2;
+    }
+    return flush_pending(c);
+}
+
+/* Drains the G.711/PCM input ring through the encoder into the AAC ring.
+ * Each AAC frame carries its input frame's PTS (src_next and close_slice
+ * subtract the encoder delay). */
+static int transcode(ivcs_channel_s *c)
+{
+    int did = 0;
+    ivcs_ring_view_s v;
+    while (ivcs_ring_peek(c->raw, ivcs_ring_read_pos(c->raw), &v) == 1) {
+        uint64_t pts = v.rec->pts;
+        if (c->tx.primed && pts + 1000 < c->tx.next_pts)
+            c->tx.primed = 0; /* the clock went back: new timeline, no flush */
+        /* more than a second of silence from the firmware: let the old
+         * audio out on its own timeline first */
+        if (c->tx.primed && pts > c->tx.next_pts + 1000 && flush_encoder(c) == 0) break;
+        if (flush_pending(c) == 0) break;
+        if (!c->tx.primed) {
+            c->tx.anchor = pts;
+            c->tx.samples = 0;
+        }
+        int rc = encode_one(c, v.data, pts, v.rec->seq);
+        if (rc == 0) break;
+        if (rc < 0) atomic_fetch_add_explicit(&c->st_refused, 1, RLX); /* lost: say so */
+        else c->tx.primed = 1;
+        (void)!ivcs_ring_release(c->raw, v.next);
+        did = 1;
+    }
+    return did;
+}
+
+/* Before a pause or the exit closes the slice: the encoder's tail joins it. */
+static void flush_audio(ivcs_channel_s *c, int64_t now)
+{
+    if (!c->aenc) return;
+    (void)transcode(c);
+    if (!c->tx.primed && !c->tx.flush_left) return;
+    (void)flush_encoder(c);
+    ivcs_ring_view_s v;
+    while (ivcs_ring_next(c->ring[1], &v) == 1) c->sl.last_data_at = now;
+}
+
 /* Reads new records. Returns 1 if any was seen. */
 static int scan(ivcs_channel_s *c, int64_t now)
 {
     int did = 0;
     ivcs_ring_view_s v;
+    if (c->raw && transcode(c)) {
+        c->sl.last_data_at = now;
+        did = 1;
+    }
     while (ivcs_ring_next(c->ring[1], &v) == 1) {
         c->sl.last_data_at = now;
         did = 1;
@@ -459,6 +555,9 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
     int did = scan(c, now);
     /* pause: no data for pause_ms closes the slice; the next frame re-anchors */
     if (c->sl.open && now - c->sl.last_data_at >= (int64_t)c->eng->cfg.pause_ms) {
+        int64_t last = c->sl.last_data_at;
+        flush_audio(c, now);
+        c->sl.last_data_at = last;
         close_all(c, now);
         c->sl.paused = 1;
         atomic_store_explicit(&c->need_idr, 1, RLX);
@@ -467,7 +566,10 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
         ivcs_eng_notify(c, &n);
         did = 1;
     }
-    if (flushing) close_all(c, now);
+    if (flushing) {
+        flush_audio(c, now);
+        close_all(c, now);
+    }
     did |= make_room(c, now);
     /* pre-record: keep the ring from filling up with held slices */
     int held_pressure = ivcs_ring_used(c->ring[0]) * 4 > ivcs_ring_capacity(c->ring[0]) * 3 ||

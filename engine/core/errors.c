@@ -63,6 +63,7 @@ static const err_entry err_table[] = {
     E(IVCS_ERR_TOO_LONG, "name, key or header too long"),
     E(IVCS_ERR_NOT_FOUND, "not found"),
     E(IVCS_ERR_STATE, "call not valid in the current state"),
+    E(IVCS_ERR_AUDIO_FRAME_SIZE, "G.711/PCM audio frame is not 1024 samples per channel"),
 };
 #undef E
 

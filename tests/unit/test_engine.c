@@ -379,6 +379,159 @@ TEST(memory_budget_per_size)
     }
 }
 
+/* ---------------------------------------------------------------- G.711/PCM */
+
+static void chan_config_raw(ivcs_channel_config_s *cc, uint32_t budget, iv_cm_aenc_type_e t,
+                            uint32_t rate, int stereo)
+{
+    chan_config(cc, budget);
+    cc->av_fmt.eAudioType = t;
+    cc->av_fmt.eAudioSampleRate = (iv_cm_aenc_sample_rate_e)rate;
+    cc->av_fmt.eAudioMode = stereo ? IV_CM_AENC_MODE_STEREO : IV_CM_AENC_MODE_MONO;
+    cc->av_fmt.eAudioBitWidth = IV_CM_AENC_BIT_WIDTH_16;
+    cc->av_fmt.u32SampleNumPerFrame = 1024;
+}
+
+/* The encoder (~48 KiB) and its input ring come out of u32MaxGopSize: a
+ * G.711/PCM channel stays inside u32MaxGopSize + 64 KiB like an AAC one. */
+TEST(memory_budget_transcoded_audio)
+{
+    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
+    static const struct {
+        iv_cm_aenc_type_e t;
+        uint32_t rate;
+        int stereo;
+    } fmts[] = {{IV_CM_AENC_TYPE_G711A, 8000, 0},
+                {IV_CM_AENC_TYPE_G711U, 8000, 0},
+                {IV_CM_AENC_TYPE_PCM, 16000, 0},
+                {IV_CM_AENC_TYPE_PCM, 48000, 1}};
+    static const int budgets[] = {256 * 1024, 800 * 1024};
+    enum { N = 4 };
+    for (unsigned f = 0; f < sizeof fmts / sizeof fmts[0]; f++)
+        for (unsigned b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+            ivcs_engine_config_s ec;
+            base_config(&ec);
+            ec.fixed_plan = &plan;
+            ec.alloc = &counting;
+            ec.max_channels = N;
+            ivcs_engine_s *e;
+            long long b0 = atomic_load(&cnt_bytes);
+            CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+            long long b1 = atomic_load(&cnt_bytes);
+            ivcs_channel_config_s cc;
+            chan_config_raw(&cc, (uint32_t)budgets[b], fmts[f].t, fmts[f].rate, fmts[f].stereo);
+            ivcs_channel_s *ch[N];
+            for (int i = 0; i < N; i++) CHECK_EQ(ivcs_channel_open(e, &cc, &ch[i]), 0);
+            long long per = (atomic_load(&cnt_bytes) - b1) / N;
+            long long enc = (long long)ivcs_aac_enc_bytes(ch[0]->aenc);
+            fprintf(stderr,
+                    "audio type %d %u Hz %s, budget %d B: per channel %lld B (encoder %lld B, "
+                    "rings %zu B)\n",
+                    (int)fmts[f].t, fmts[f].rate, fmts[f].stereo ? "stereo" : "mono", budgets[b],
+                    per, enc, ch[0]->ring_mem_len);
+            CHECK(per <= budgets[b] + 65536);
+            CHECK(enc > 0);
+            CHECK(ch[0]->ring_mem_len + (size_t)enc <= (size_t)budgets[b]);
+            CHECK_EQ(ivcs_engine_destroy(e), 0);
+            CHECK_EQ(atomic_load(&cnt_bytes), b0); /* encoder blocks given back */
+        }
+}
+
+/* Init checks of the three formats, the frame size rule, and a stream of
+ * PCM from the test clip encoded on the engine thread while the pushing
+ * thread allocates nothing. */
+TEST(transcoded_audio_push)
+{
+    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    ec.fixed_plan = &plan;
+    ec.alloc = &counting;
+    ivcs_engine_s *e;
+    long long b0 = atomic_load(&cnt_bytes);
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    ivcs_channel_config_s cc;
+    ivcs_channel_s *ch;
+    chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_G711A, 7000, 0); /* not an AAC rate */
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
+    chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_G711A, 96000, 0); /* above the encoder's */
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
+    chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_PCM, 8000, 0);
+    cc.av_fmt.eAudioBitWidth = IV_CM_AENC_BIT_WIDTH_8; /* only 16-bit PCM */
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
+    chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_PCM, 8000, 0);
+    cc.av_fmt.u32SampleNumPerFrame = 160; /* the seed: 1024 only */
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
+    chan_config_raw(&cc, 64 * 1024, IV_CM_AENC_TYPE_PCM, 48000, 1); /* no room for the encoder */
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
+    chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_PCM, 8000, 0);
+    cc.av_fmt.u32SampleNumPerFrame = 0; /* "not said" is fine */
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+
+    size_t pcm_len = 0;
+    uint8_t *pcm = check_read_file(check_media("clip_pcm.s16le"), &pcm_len);
+    CHECK(pcm != NULL && pcm_len >= 2048 * 40);
+    if (!pcm) {
+        (void)ivcs_engine_destroy(e);
+        return;
+    }
+    /* wrong sizes: refused, nothing changes */
+    iv_cm_aenc_pack_s ap = {.pu8Addr = pcm, .u32Len = 2047, .u64PTS = 1000};
+    CHECK_EQ(ivcs_channel_push_audio(ch, &ap), IVCS_ERR_AUDIO_FRAME_SIZE);
+    ap.u32Len = 1024; /* a G.711-sized frame on a PCM channel */
+    CHECK_EQ(ivcs_channel_push_audio(ch, &ap), IVCS_ERR_AUDIO_FRAME_SIZE);
+    ivcs_channel_stats_s st;
+    ivcs_channel_stats(ch, &st);
+    CHECK_EQ(st.audio_frames_pushed, 0);
+    CHECK_EQ(st.frames_refused, 2);
+
+    /* 5 s: video at 25 fps and 1024-sample PCM frames (128 ms) by PTS */
+    enum { AUDIO = 39 };
+    int vi = 0, ai = 0, vok = 0, aok = 0;
+    cnt_forbid = 1;
+    uint64_t m0 = thread_allocated();
+    while (vi < 125 || ai < AUDIO) {
+        uint64_t vp = 1000 + (uint64_t)vi * 40, apts = 1000 + (uint64_t)ai * 128;
+        int rc;
+        /* the input ring holds 8 frames: a full ring means "wait for the
+         * engine's next service", as a paced firmware would */
+        for (int tries = 0; tries < 100; tries++) {
+            if (ai < AUDIO && (vi >= 125 || apts <= vp)) {
+                iv_cm_aenc_pack_s pk = {.pu8Addr = pcm + (size_t)ai * 2048, .u32Len = 2048,
+                                        .u64PTS = apts, .u32Seq = (uint32_t)ai};
+                rc = ivcs_channel_push_audio(ch, &pk);
+            } else {
+                rc = push_frame(ch, vi, vp);
+            }
+            if (rc != IVCS_ERR_BUFFER_FULL) break;
+            fx_sleep_ms(20);
+        }
+        if (ai < AUDIO && (vi >= 125 || apts <= vp)) {
+            aok += rc == 0;
+            ai++;
+        } else {
+            vok += rc == 0;
+            vi++;
+        }
+    }
+    uint64_t m1 = thread_allocated();
+    cnt_forbid = 0;
+    CHECK_EQ(vok, 125);
+    CHECK_EQ(aok, AUDIO);
+    CHECK_EQ(m1 - m0, 0);
+    CHECK_EQ(atomic_load(&cnt_forbidden), 0);
+    ap.u64PTS = 1000; /* behind the last frame */
+    ap.u32Len = 2048;
+    CHECK_EQ(ivcs_channel_push_audio(ch, &ap), IVCS_ERR_PTS_BACKWARDS);
+    /* the engine encodes them all at its next service (100 ms tick) */
+    WAIT_FOR((ivcs_channel_stats(ch, &st), st.audio_frames_encoded == AUDIO));
+    CHECK_EQ(st.audio_frames_encoded, AUDIO);
+    CHECK_EQ(st.audio_frames_pushed, AUDIO);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+    CHECK_EQ(atomic_load(&cnt_bytes), b0); /* the encoder's blocks went back too */
+    free(pcm);
+}
+
 TEST(push_errors_change_nothing)
 {
     iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
@@ -562,6 +715,8 @@ int main(void)
     RUN(plan_poll_304_hourly_refresh_and_switch);
     RUN(memory_budget_and_no_alloc_push);
     RUN(memory_budget_per_size);
+    RUN(memory_budget_transcoded_audio);
+    RUN(transcoded_audio_push);
     RUN(push_errors_change_nothing);
     RUN(seed_api_init_validation);
     RUN(event_pictures_jpeg_checked_none_for_no_picture);

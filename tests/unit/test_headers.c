@@ -316,6 +316,7 @@ static const struct {
     C(IVCS_ERR_TOO_LONG),
     C(IVCS_ERR_NOT_FOUND),
     C(IVCS_ERR_STATE),
+    C(IVCS_ERR_AUDIO_FRAME_SIZE),
 };
 #undef C
 #define NCODES (sizeof all_codes / sizeof all_codes[0])
