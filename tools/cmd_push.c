@@ -1,8 +1,10 @@
 /*
  * cmd_push.c - `ivcs push`: a sample firmware loop. Splits raw Annex-B video
- * (and ADTS AAC audio) into frames, gives them the seed sample's timestamps
- * (video i*1000/fps ms, audio samples*1000/rate ms, continuing across
- * --loop repetitions), and pushes them, interleaved by time, through
+ * (and ADTS AAC, or raw G.711 A-law/mu-law or s16le PCM audio in frames of
+ * exactly 1024 samples per channel, the firmware rule for those formats)
+ * into frames, gives them the seed sample's timestamps (video i*1000/fps
+ * ms, audio samples*1000/rate ms, continuing across --loop repetitions),
+ * and pushes them, interleaved by time, through
  * iv_cs_* (one channel) or the native API (--channels N > 1), paced by
  * timestamp (--realtime, --speed X) or as fast as the engine takes them
  * (--speed max: the loop waits while a ring is more than half full, as a
@@ -11,7 +13,9 @@
  * an optional pre-record (--prerecord S) and --picture as the JPEG.
  *
  * Every callback is printed as "cb <name> ..." on stdout in the order it
- * ran; at the end one line "result {json}" says what landed.
+ * ran; at the end one line "result {json}" says what landed. --dry-run
+ * stops after the split: it prints the init format and every frame it
+ * would push, touching neither the engine nor the network (no --config).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -131,13 +135,88 @@ static void sleep_s(double s)
 static void usage(FILE *o)
 {
     fprintf(o,
-            "usage: ivcs push --config FILE --video F.h264|F.h265 [--audio F.aac] --fps N\n"
+            "usage: ivcs push --config FILE --video F.h264|F.h265 [--audio F] --fps N\n"
+            "                 [--audio-format aac|alaw|ulaw|pcm] [--audio-rate HZ]\n"
+            "                 [--audio-channels 1|2]\n"
             "                 [--realtime | --speed X | --speed max] [--loop K]\n"
             "                 [--event ID:START_S:STOP_S ...] [--prerecord S] [--picture F.jpg]\n"
             "                 [--channels N] [--gop-size BYTES] [--wait-plan S] [--codec h264|h265]\n"
+            "                 [--dry-run]\n"
             "\n"
             "A sample firmware loop over iv_cs_* (the native API when --channels > 1).\n"
-            "Callbacks print 'cb ...' lines; the last line is 'result {json}'.\n");
+            "Callbacks print 'cb ...' lines; the last line is 'result {json}'.\n"
+            "\n"
+            "--audio: ADTS AAC, or raw G.711 A-law / mu-law or s16le PCM pushed in frames\n"
+            "of exactly 1024 samples per channel (a partial last frame is left out, with a\n"
+            "note). The format comes from the extension (.aac .adts, .alaw, .ulaw .mulaw,\n"
+            ".s16le .pcm) or --audio-format. Raw formats only: --audio-rate (default 8000;\n"
+            "8000 11025 12000 16000 22050 24000 32000 44100 48000) and --audio-channels\n"
+            "(default 1; 2 = interleaved L/R); AAC refuses them (its headers say both).\n"
+            "--dry-run: split and print 'init ...' and one 'frame v|a SEQ PTS_MS LEN OFFSET'\n"
+            "line per push (all loops), then 'result {json}'; no engine, no network, no\n"
+            "--config needed.\n");
+}
+
+/* "--audio-rate"/"--audio-channels" values: a decimal number, nothing else. */
+static int parse_u32(const char *s, uint32_t *out)
+{
+    if (!s || *s < '0' || *s > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || errno || v > UINT32_MAX) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* The audio options, checked before anything is opened: the format
+ * (--audio-format, else the extension) into *afmt, and for the raw formats
+ * the rate and channels. 0, or 2 (usage error, printed). The raw-only
+ * options are refused with AAC (its ADTS headers carry rate and channels,
+ * so a value there would be silently ignored) and without --audio. */
+static int audio_opts(const char *audio, const char *fmt_s, const char *rate_s, const char *ch_s,
+                      int *afmt, uint32_t *rate, uint32_t *ch)
+{
+    if (!audio) {
+        const char *o = fmt_s ? "--audio-format" : rate_s ? "--audio-rate" : "--audio-channels";
+        if (!fmt_s && !rate_s && !ch_s) return 0;
+        fprintf(stderr, "ivcs push: %s needs --audio\n", o);
+        return 2;
+    }
+    *afmt = fmt_s ? ivcs_media_afmt_parse(fmt_s) : ivcs_media_afmt_of_path(audio);
+    if (*afmt < 0 && fmt_s) {
+        fprintf(stderr, "ivcs push: bad --audio-format %s (aac, alaw, ulaw or pcm)\n", fmt_s);
+        return 2;
+    }
+    if (*afmt < 0) {
+        fprintf(stderr,
+                "ivcs push: %s: cannot tell the audio format from the file name (.aac .adts "
+                ".alaw .ulaw .mulaw .s16le .pcm); use --audio-format aac|alaw|ulaw|pcm\n",
+                audio);
+        return 2;
+    }
+    if (*afmt == IVCS_MEDIA_AFMT_AAC) {
+        if (!rate_s && !ch_s) return 0;
+        fprintf(stderr,
+                "ivcs push: %s is ADTS AAC: --audio-rate and --audio-channels are for raw "
+                "G.711/PCM only (ADTS headers carry the rate and channels)\n",
+                audio);
+        return 2;
+    }
+    *rate = 8000;
+    *ch = 1;
+    if (rate_s && (parse_u32(rate_s, rate) < 0 || !ivcs_media_raw_rate_ok(*rate))) {
+        fprintf(stderr,
+                "ivcs push: bad --audio-rate %s (G.711/PCM: 8000, 11025, 12000, 16000, 22050, "
+                "24000, 32000, 44100 or 48000)\n",
+                rate_s);
+        return 2;
+    }
+    if (ch_s && (parse_u32(ch_s, ch) < 0 || (*ch != 1 && *ch != 2))) {
+        fprintf(stderr, "ivcs push: bad --audio-channels %s (1 or 2)\n", ch_s);
+        return 2;
+    }
+    return 0;
 }
 
 static int by_time(const void *a, const void *b)
@@ -148,11 +227,34 @@ static int by_time(const void *a, const void *b)
     return x < y ? -1 : 1;
 }
 
+/* --dry-run: the init format, then every frame the push loop would push,
+ * in its order and with its PTS (ms from the clip start, loops included),
+ * length and byte offset in its file, then a result line. 0. */
+static int dry_run_print(const iv_cm_av_data_info_s *fmt, const frame_t *fr, size_t n, int loops,
+                         uint64_t clip_ms, const ivcs_media_file_s *vf, const ivcs_media_file_s *af,
+                         uint64_t nv, uint64_t na, const char *aname)
+{
+    say("init video=%d size=%ux%u fps=%u audio=%d rate=%u mode=%d bitwidth=%d samples=%u\n",
+        (int)fmt->eVideoType, fmt->u32VideoWidth, fmt->u32VideoHeight, fmt->u32Framerate,
+        (int)fmt->eAudioType, (unsigned)fmt->eAudioSampleRate, (int)fmt->eAudioMode,
+        (int)fmt->eAudioBitWidth, fmt->u32SampleNumPerFrame);
+    for (int k = 0; k < loops; k++)
+        for (size_t i = 0; i < n; i++)
+            say("frame %c %zu %" PRIu64 " %u %zu\n", fr[i].video ? 'v' : 'a', i,
+                (uint64_t)k * clip_ms + fr[i].pts, fr[i].len,
+                (size_t)(fr[i].p - (fr[i].video ? vf->p : af->p)));
+    say("result {\"dry_run\":true,\"video_frames\":%" PRIu64 ",\"audio_frames\":%" PRIu64
+        ",\"audio_format\":\"%s\",\"clip_ms\":%" PRIu64 ",\"loops\":%d}\n",
+        nv * (uint64_t)loops, na * (uint64_t)loops, aname, clip_ms, loops);
+    return 0;
+}
+
 int ivcs_cmd_push(int argc, char **argv)
 {
     const char *config = NULL, *video = NULL, *audio = NULL, *picture = NULL, *codec = NULL;
+    const char *afmt_s = NULL, *arate_s = NULL, *ach_s = NULL;
     double fps = 0, speed = 1.0, wait_plan = 20, prerecord = 0;
-    int max_speed = 0, loops = 1, channels = 1;
+    int max_speed = 0, loops = 1, channels = 1, dry_run = 0;
     uint32_t gop = 4u << 20;
     ev_t evs[MAX_EVENTS];
     int nev = 0;
@@ -164,12 +266,17 @@ int ivcs_cmd_push(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--realtime")) {
             speed = 1.0;
+        } else if (!strcmp(a, "--dry-run")) {
+            dry_run = 1;
         } else if (!v) {
             usage(stderr);
             return 2;
         } else if (!strcmp(a, "--config")) config = argv[++i];
         else if (!strcmp(a, "--video")) video = argv[++i];
         else if (!strcmp(a, "--audio")) audio = argv[++i];
+        else if (!strcmp(a, "--audio-format")) afmt_s = argv[++i];
+        else if (!strcmp(a, "--audio-rate")) arate_s = argv[++i];
+        else if (!strcmp(a, "--audio-channels")) ach_s = argv[++i];
         else if (!strcmp(a, "--picture")) picture = argv[++i];
         else if (!strcmp(a, "--codec")) codec = argv[++i];
         else if (!strcmp(a, "--fps")) fps = atof(argv[++i]);
@@ -197,13 +304,17 @@ int ivcs_cmd_push(int argc, char **argv)
             return 2;
         }
     }
-    if (!config || !video || fps <= 0 || loops < 1 || channels < 1 || speed <= 0) {
+    if ((!config && !dry_run) || !video || fps <= 0 || loops < 1 || channels < 1 || speed <= 0) {
         usage(stderr);
         return 2;
     }
+    int afmt = IVCS_MEDIA_AFMT_AAC;
+    uint32_t arate = 0, ach = 0;
+    int u = audio_opts(audio, afmt_s, arate_s, ach_s, &afmt, &arate, &ach);
+    if (u) return u;
     ivcs_config_s cfg;
     char why[200];
-    if (ivcs_config_load(&cfg, config, why, sizeof why) < 0) {
+    if (!dry_run && ivcs_config_load(&cfg, config, why, sizeof why) < 0) {
         fprintf(stderr, "ivcs push: %s: %s\n", config, why);
         return 1;
     }
@@ -239,24 +350,48 @@ int ivcs_cmd_push(int argc, char **argv)
     uint64_t nv = vit.n;
     ivcs_media_audio_s ait;
     ivcs_media_aframe_s af;
-    ivcs_media_audio_begin(&ait, audio ? &afile : NULL, 0);
-    while (ivcs_media_audio_next(&ait, &af) > 0) {
-        if (n == cap) fr = realloc(fr, (cap *= 2) * sizeof *fr);
-        fr[n++] = (frame_t){af.data, af.len, af.pts_ms, 0, 0};
+    uint64_t na, a_end_ms;
+    int raw = audio && afmt != IVCS_MEDIA_AFMT_AAC;
+    if (raw) {
+        /* G.711/PCM: whole 1024-sample frames only, a short file is an error */
+        ivcs_media_raw_s rit;
+        if (ivcs_media_raw_begin(&rit, &afile, (ivcs_media_afmt_e)afmt, arate, ach) < 0) return 1;
+        while (ivcs_media_raw_next(&rit, &af) > 0) {
+            if (n == cap) fr = realloc(fr, (cap *= 2) * sizeof *fr);
+            fr[n++] = (frame_t){af.data, af.len, af.pts_ms, 0, 0};
+        }
+        na = rit.n;
+        a_end_ms = ivcs_media_raw_end_ms(&rit);
+    } else {
+        ivcs_media_audio_begin(&ait, audio ? &afile : NULL, 0);
+        while (ivcs_media_audio_next(&ait, &af) > 0) {
+            if (n == cap) fr = realloc(fr, (cap *= 2) * sizeof *fr);
+            fr[n++] = (frame_t){af.data, af.len, af.pts_ms, 0, 0};
+        }
+        na = ait.n;
+        a_end_ms = ivcs_media_audio_end_ms(&ait);
     }
-    uint64_t na = ait.n;
-    ivcs_adts_hdr_s ah = ait.first;
     qsort(fr, n, sizeof *fr, by_time);
     /* a loop starts after the longer of the two streams, so PTS never go back */
     uint64_t clip_ms = ivcs_media_video_pts_ms(nv, fps);
-    if (na && ivcs_media_audio_end_ms(&ait) + 1 > clip_ms) clip_ms = ivcs_media_audio_end_ms(&ait) + 1;
+    if (na && a_end_ms + 1 > clip_ms) clip_ms = a_end_ms + 1;
 
     iv_cm_av_data_info_s fmt = {0};
     fmt.eVideoType = vc == IVCS_CODEC_H265 ? IV_CM_VENC_TYPE_H265 : IV_CM_VENC_TYPE_H264;
     fmt.u32VideoWidth = first.width;
     fmt.u32VideoHeight = first.height;
     fmt.u32Framerate = (uint32_t)fps;
-    if (na) {
+    if (na && raw) {
+        /* the engine transcodes these to AAC; rate and channels only from here */
+        fmt.eAudioType = afmt == IVCS_MEDIA_AFMT_ALAW   ? IV_CM_AENC_TYPE_G711A
+                         : afmt == IVCS_MEDIA_AFMT_ULAW ? IV_CM_AENC_TYPE_G711U
+                                                        : IV_CM_AENC_TYPE_PCM;
+        fmt.eAudioSampleRate = (iv_cm_aenc_sample_rate_e)arate;
+        fmt.eAudioMode = ach == 2 ? IV_CM_AENC_MODE_STEREO : IV_CM_AENC_MODE_MONO;
+        fmt.eAudioBitWidth = IV_CM_AENC_BIT_WIDTH_16;
+        fmt.u32SampleNumPerFrame = IVCS_MEDIA_RAW_FRAME_SAMPLES;
+    } else if (na) {
+        ivcs_adts_hdr_s ah = ait.first;
         fmt.eAudioType = IV_CM_AENC_TYPE_AAC;
         fmt.u32AudioCodecOption = IV_CM_AAC_TYPE_LC;
         fmt.eAudioSampleRate = (iv_cm_aenc_sample_rate_e)ah.sample_rate;
@@ -264,7 +399,16 @@ int ivcs_cmd_push(int argc, char **argv)
         fmt.eAudioBitWidth = IV_CM_AENC_BIT_WIDTH_16;
         fmt.u32SampleNumPerFrame = 1024;
     } else {
-        fmt.eAudioType = IV_CM_AENC_TYPE_G711A; /* no audio pushed */
+        /* no audio: the zeroed format (PCM at 0 Hz) is the engine's
+         * video-only camera; any other G.711/PCM format needs a real rate */
+        fmt.eAudioType = IV_CM_AENC_TYPE_PCM;
+    }
+
+    if (dry_run) {
+        int dr = dry_run_print(&fmt, fr, n, loops, clip_ms, &vfile, &afile, nv, na,
+                               audio ? ivcs_media_afmt_name((ivcs_media_afmt_e)afmt) : "none");
+        free(fr);
+        return dr;
     }
 
     ivcs_engine_s *eng = NULL;
@@ -392,6 +536,7 @@ int ivcs_cmd_push(int argc, char **argv)
             ivcs_channel_stats(chs[c], &st);
             tot.video_frames_pushed += st.video_frames_pushed;
             tot.audio_frames_pushed += st.audio_frames_pushed;
+            tot.audio_frames_encoded += st.audio_frames_encoded;
             tot.frames_uploaded += st.frames_uploaded;
             tot.bytes_uploaded += st.bytes_uploaded;
             tot.slices_uploaded += st.slices_uploaded;
@@ -409,16 +554,16 @@ int ivcs_cmd_push(int argc, char **argv)
     if (ivcs_layout_init(&l, cfg.prefix, cfg.device_id) == 0)
         (void)!ivcs_layout_dir_prefix(&l, 0, IVCS_LAYOUT_REC, pfx, sizeof pfx);
     say("result {\"frames_pushed\":%" PRIu64 ",\"video_frames_pushed\":%" PRIu64
-        ",\"audio_frames_pushed\":%" PRIu64 ",\"refused\":%" PRIu64
-        ",\"frames_uploaded\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64 ",\"slices\":%" PRIu64
-        ",\"slices_dropped\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+        ",\"audio_frames_pushed\":%" PRIu64 ",\"audio_frames_encoded\":%" PRIu64
+        ",\"refused\":%" PRIu64 ",\"frames_uploaded\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64
+        ",\"slices\":%" PRIu64 ",\"slices_dropped\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
         ",\"prerecord_discarded\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"pictures\":%" PRIu64
         ",\"event_records\":%" PRIu64 ",\"boot\":\"%08x\",\"prefix\":\"%s\",\"push_s\":%.3f"
         ",\"full_waits\":%" PRIu64 ",\"channels\":%d}\n",
-        pushed, tot.video_frames_pushed, tot.audio_frames_pushed, refused, tot.frames_uploaded,
-        tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped, tot.frames_dropped,
-        tot.prerecord_discarded, tot.retries, tot.pictures_uploaded, tot.event_records_written,
-        es.boot, pfx, push_s, full_waits, channels);
+        pushed, tot.video_frames_pushed, tot.audio_frames_pushed, tot.audio_frames_encoded,
+        refused, tot.frames_uploaded, tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped,
+        tot.frames_dropped, tot.prerecord_discarded, tot.retries, tot.pictures_uploaded,
+        tot.event_records_written, es.boot, pfx, push_s, full_waits, channels);
     free(fr);
     return tot.slices_dropped ? 1 : 0;
 }

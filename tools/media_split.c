@@ -1,6 +1,7 @@
 /*
  * media_split.c - raw Annex-B / ADTS files to frames with the engine's own
- * parsers, for `ivcs mux` and `ivcs push` (see media_split.h).
+ * parsers, and raw G.711/PCM files to 1024-sample frames, for `ivcs mux`
+ * and `ivcs push` (see media_split.h).
  */
 #include "tools/media_split.h"
 
@@ -9,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -202,4 +204,92 @@ int ivcs_media_audio_next(ivcs_media_audio_s *a, ivcs_media_aframe_s *fr)
 uint64_t ivcs_media_audio_end_ms(const ivcs_media_audio_s *a)
 {
     return a->n ? a->samples * 1000 / a->first.sample_rate : 0;
+}
+
+static const char *const afmt_names[] = {"aac", "alaw", "ulaw", "pcm"};
+
+int ivcs_media_afmt_parse(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof afmt_names / sizeof afmt_names[0]); i++)
+        if (!strcmp(name, afmt_names[i])) return i;
+    return -1;
+}
+
+int ivcs_media_afmt_of_path(const char *path)
+{
+    static const struct {
+        const char *ext;
+        ivcs_media_afmt_e fmt;
+    } exts[] = {{"aac", IVCS_MEDIA_AFMT_AAC},    {"adts", IVCS_MEDIA_AFMT_AAC},
+                {"alaw", IVCS_MEDIA_AFMT_ALAW},  {"ulaw", IVCS_MEDIA_AFMT_ULAW},
+                {"mulaw", IVCS_MEDIA_AFMT_ULAW}, {"s16le", IVCS_MEDIA_AFMT_PCM},
+                {"pcm", IVCS_MEDIA_AFMT_PCM}};
+    const char *base = strrchr(path, '/');
+    const char *dot = strrchr(base ? base + 1 : path, '.');
+    if (!dot) return -1;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(dot + 1, exts[i].ext)) return (int)exts[i].fmt;
+    return -1;
+}
+
+const char *ivcs_media_afmt_name(ivcs_media_afmt_e fmt)
+{
+    return (unsigned)fmt < sizeof afmt_names / sizeof afmt_names[0] ? afmt_names[fmt] : "?";
+}
+
+int ivcs_media_raw_rate_ok(uint32_t rate)
+{
+    switch (rate) {
+    case 8000: case 11025: case 12000: case 16000: case 22050: case 24000:
+    case 32000: case 44100: case 48000: return 1;
+    default: return 0;
+    }
+}
+
+int ivcs_media_raw_begin(ivcs_media_raw_s *r, const ivcs_media_file_s *f, ivcs_media_afmt_e fmt,
+                         uint32_t rate, uint32_t channels)
+{
+    *r = (ivcs_media_raw_s){.f = f, .fmt = fmt, .rate = rate, .channels = channels};
+    if (fmt == IVCS_MEDIA_AFMT_AAC || (unsigned)fmt > IVCS_MEDIA_AFMT_PCM ||
+        !ivcs_media_raw_rate_ok(rate) || (channels != 1 && channels != 2)) {
+        fprintf(stderr, "ivcs %s: %s: no raw audio format %s at %u Hz, %u channel(s)\n", f->cmd,
+                f->path, ivcs_media_afmt_name(fmt), rate, channels);
+        return -1;
+    }
+    uint32_t sample_bytes = (fmt == IVCS_MEDIA_AFMT_PCM ? 2u : 1u) * channels;
+    r->frame_bytes = IVCS_MEDIA_RAW_FRAME_SAMPLES * sample_bytes;
+    if (f->len < r->frame_bytes) {
+        fprintf(stderr,
+                "ivcs %s: %s: %zu bytes is shorter than one %s frame (%u samples x %u "
+                "channel(s) = %u bytes)\n",
+                f->cmd, f->path, f->len, ivcs_media_afmt_name(fmt), IVCS_MEDIA_RAW_FRAME_SAMPLES,
+                channels, r->frame_bytes);
+        return -1;
+    }
+    /* the firmware rule is whole 1024-sample frames: the tail is left out,
+     * said once here rather than silently */
+    size_t tail = f->len % r->frame_bytes;
+    if (tail)
+        fprintf(stderr,
+                "ivcs %s: %s: note: the last %zu samples per channel (%zu bytes%s) are left "
+                "out: not a whole %u-sample frame\n",
+                f->cmd, f->path, tail / sample_bytes, tail,
+                tail % sample_bytes ? ", ending in a partial sample" : "",
+                IVCS_MEDIA_RAW_FRAME_SAMPLES);
+    return 0;
+}
+
+int ivcs_media_raw_next(ivcs_media_raw_s *r, ivcs_media_aframe_s *fr)
+{
+    if (!r->f || !r->frame_bytes || r->f->len - r->off < r->frame_bytes) return 0;
+    *fr = (ivcs_media_aframe_s){.data = r->f->p + r->off, .len = r->frame_bytes, .index = r->n,
+                                .pts_ms = r->n * IVCS_MEDIA_RAW_FRAME_SAMPLES * 1000 / r->rate};
+    r->n++;
+    r->off += r->frame_bytes;
+    return 1;
+}
+
+uint64_t ivcs_media_raw_end_ms(const ivcs_media_raw_s *r)
+{
+    return r->n * IVCS_MEDIA_RAW_FRAME_SAMPLES * 1000 / r->rate;
 }
