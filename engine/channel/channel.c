@@ -1,15 +1,15 @@
 /*
  * channel.c - a channel's firmware-facing side: opening (the ring split),
- * the push path (validate, copy into the ring, commit, wake only a sleeping
- * engine), the zero-copy reserve/commit, event calls validated on the
- * caller's thread, and stats.
+ * the push path (copy into the ring, validate the copy, commit, wake only a
+ * sleeping engine), the zero-copy reserve/commit, event calls validated on
+ * the caller's thread, and stats.
  *
  * The push path takes no lock, allocates nothing and makes no syscall in
  * steady state: the engine picks frames up at its tick (engine.c), and a
  * push wakes a sleeping engine only when it must act promptly (must_wake:
- * a key frame at a slice boundary, the ring's unread part crossing 1/8 of
- * it, its fill crossing 3/4, a full ring). Every error returns before any
- * state changes, so a bad frame loses nothing accepted earlier.
+ * the ring's unread part crossing 1/8 of it, its fill crossing 3/4, a full
+ * ring). Every error returns before anything is published, so a bad frame
+ * loses nothing accepted earlier.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -275,7 +275,7 @@ static int check_audio(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
  * slow upload keeps the ring above a mark. Inputs written by the engine are
  * read relaxed: a stale value only costs a spurious wake or a tick of
  * latency, never a lost frame (the tick bounds everything). */
-static int must_wake(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t flags)
+static int must_wake(ivcs_channel_s *c, int s, uint32_t len)
 {
     ivcs_ring_s *r = c->pring[s];
     uint64_t rs = ivcs_ring_record_size(len);
@@ -284,15 +284,10 @@ static int must_wake(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8
     if (unseen >= cap / 8 && unseen - rs < cap / 8) return 1;
     uint64_t used = ivcs_ring_used(r), mark = cap / 4 * 3;
     if (used >= mark && (used < rs || used - rs < mark)) return 1;
-    if (s == ENG_STREAM_VIDEO && (flags & ENG_REC_KEY)) {
-        /* the engine closes a slice at the first key frame slice_ms after
-         * the slice's first one; track the same boundary here */
-        uint64_t sms = c->eng->cfg.cloud.slice_ms ? c->eng->cfg.cloud.slice_ms : 4000;
-        if (!c->pv.have_pts || pts < c->pv.wake_pts || pts - c->pv.wake_pts >= sms) {
-            c->pv.wake_pts = pts;
-            return 1;
-        }
-    }
+    /* Slice boundaries wake nobody: a wake-up syscall costs the pusher
+     * 12-40 us on this class of machine (docs/PERF.md section 1), and the
+     * engine polls on its own near the expected boundary instead
+     * (ivcs_up_deadline). */
     return 0;
 }
 
@@ -303,7 +298,7 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
     ivcs_ring_rec_s rec = {.len = len, .type = (uint8_t)s, .flags = flags, .pts = pts, .seq = seq};
     int rc = ivcs_ring_commit(c->pring[s], &rec);
     if (rc < 0) return rc;
-    if (rc == 1 || must_wake(c, s, len, pts, flags)) ivcs_eng_nudge(c->eng, c);
+    if (rc == 1 || must_wake(c, s, len)) ivcs_eng_nudge(c->eng, c);
     if (s == ENG_STREAM_VIDEO) {
         c->pv.last_pts = pts;
         c->pv.have_pts = 1;
@@ -329,44 +324,67 @@ static int refuse(ivcs_channel_s *c, int rc)
  * engine is told (once per episode) to drop old slices to make room. */
 static int full(ivcs_channel_s *c, int s)
 {
+    if (s == ENG_STREAM_AUDIO && c->raw) {
+        /* the G.711/PCM input ring is drained at every engine service: full
+         * means "not served yet", not "out of memory"; the engine itself
+         * asks for room when the AAC ring cannot take its output */
+        ivcs_eng_nudge(c->eng, c);
+        return refuse(c, IVCS_ERR_BUFFER_FULL);
+    }
     if (s == ENG_STREAM_VIDEO) atomic_store_explicit(&c->need_idr, 1, RLX);
     if (!atomic_exchange_explicit(&c->starved, 1, RLX)) ivcs_eng_nudge(c->eng, c);
     return refuse(c, IVCS_ERR_BUFFER_FULL);
 }
 
-static int push(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64_t pts,
-                uint8_t flags, uint32_t seq)
+static int check_frame(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64_t pts,
+                       int ftype, uint8_t *flags)
 {
-    void *dst;
+    if (s == ENG_STREAM_VIDEO) return check_video(c, p, len, pts, ftype, flags);
+    *flags = 0;
+    return check_audio(c, p, len, pts);
+}
+
+/* Copy first, then judge the copy. The firmware's frame is usually cold:
+ * read once by the copy, the checks then read the ring-resident copy from
+ * cache (validating first read it from memory twice: ~25 % of a 20 KB
+ * push, docs/PERF.md section 1), and they judge exactly the bytes that are
+ * published. A frame refused after the copy leaves only a reservation the
+ * next reserve forgets: no state changes. */
+static int push(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64_t pts,
+                int ftype, uint32_t seq)
+{
+    int rc = gate(c);
+    if (rc < 0) return refuse(c, rc);
+    if (!p || !len) return refuse(c, IVCS_ERR_EMPTY_FRAME);
     if (s == ENG_STREAM_VIDEO) c->pv.reserved = 0; /* reserve forgets a reservation */
     else c->pa.reserved = 0;
-    int rc = ivcs_ring_reserve(c->pring[s], len, &dst);
-    if (rc == IVCS_ERR_BUFFER_FULL) return full(c, s);
-    if (rc < 0) return refuse(c, rc);
+    void *dst;
+    uint8_t flags = 0;
+    rc = ivcs_ring_reserve(c->pring[s], len, &dst);
+    if (rc < 0) {
+        /* no room now (or ever): the frame's own faults are named first */
+        int v = check_frame(c, s, p, len, pts, ftype, &flags);
+        if (v < 0) return refuse(c, v);
+        return rc == IVCS_ERR_BUFFER_FULL ? full(c, s) : refuse(c, rc);
+    }
     memcpy(dst, p, len);
+    rc = check_frame(c, s, dst, len, pts, ftype, &flags);
+    if (rc < 0) return refuse(c, rc);
     return publish(c, s, len, pts, flags, seq);
 }
 
 int ivcs_channel_push_video(ivcs_channel_s *c, const iv_cm_venc_pack_s *pack)
 {
     if (!c || !pack) return IVCS_ERR_INVALID_ARG;
-    int rc = gate(c);
-    uint8_t flags = 0;
-    if (rc == 0)
-        rc = check_video(c, pack->pu8Addr, pack->u32Len, pack->u64PTS, (int)pack->eFrameType,
-                         &flags);
-    if (rc < 0) return refuse(c, rc);
-    return push(c, ENG_STREAM_VIDEO, pack->pu8Addr, pack->u32Len, pack->u64PTS, flags,
-                pack->u32Seq);
+    return push(c, ENG_STREAM_VIDEO, pack->pu8Addr, pack->u32Len, pack->u64PTS,
+                (int)pack->eFrameType, pack->u32Seq);
 }
 
 int ivcs_channel_push_audio(ivcs_channel_s *c, const iv_cm_aenc_pack_s *pack)
 {
     if (!c || !pack) return IVCS_ERR_INVALID_ARG;
-    int rc = gate(c);
-    if (rc == 0) rc = check_audio(c, pack->pu8Addr, pack->u32Len, pack->u64PTS);
-    if (rc < 0) return refuse(c, rc);
-    return push(c, ENG_STREAM_AUDIO, pack->pu8Addr, pack->u32Len, pack->u64PTS, 0, pack->u32Seq);
+    return push(c, ENG_STREAM_AUDIO, pack->pu8Addr, pack->u32Len, pack->u64PTS, 0,
+                pack->u32Seq);
 }
 
 int ivcs_channel_reserve(ivcs_channel_s *c, iv_cm_stream_type_e stream, uint32_t max_len,
@@ -410,8 +428,7 @@ int ivcs_channel_commit(ivcs_channel_s *c, iv_cm_stream_type_e stream, uint32_t 
     int rc = gate(c);
     uint8_t flags = 0;
     if (rc == 0) {
-        if (s == ENG_STREAM_VIDEO) rc = check_video(c, p, len, pts_ms, (int)frame_type, &flags);
-        else rc = check_audio(c, p, len, pts_ms);
+        rc = check_frame(c, s, p, len, pts_ms, (int)frame_type, &flags);
     }
     if (rc < 0) return refuse(c, rc);
     *res = 0;

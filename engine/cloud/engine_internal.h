@@ -163,7 +163,6 @@ struct ivcs_channel_s {
         int have_pts;
         uint32_t reserved;
         void *rptr;
-        uint64_t wake_pts; /* key frame pts of the last slice-boundary nudge */
     } pv;
     /* producer-a */
     struct {
@@ -187,6 +186,8 @@ struct ivcs_channel_s {
         eng_slice_s cur;
         int cont;           /* the next slice continues one cut mid-GOP ('p') */
         uint64_t gop_bytes; /* video ring bytes since the last I-frame */
+        uint64_t key_pts;   /* PTS of the last I-frame (0: none yet) */
+        uint32_t gop_ms;    /* I-frame to I-frame, as last seen (0: unknown) */
         int orphan;         /* the current 'p' slice lost its head: discard it */
         int anchored;
         uint64_t anchor_pts;

@@ -205,6 +205,11 @@ static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
 {
     int key = (v->rec->flags & ENG_REC_KEY) != 0;
     uint64_t pts = v->rec->pts;
+    if (key) {
+        uint64_t d = pts - c->sl.key_pts;
+        c->sl.gop_ms = c->sl.key_pts && pts > c->sl.key_pts && d <= 60000 ? (uint32_t)d : 0;
+        c->sl.key_pts = pts;
+    }
     if (!c->sl.anchored || c->sl.paused ||
         (key && (pts < c->sl.last_pts || pts > c->sl.last_pts + ENG_PTS_JUMP_MS))) {
         if (c->sl.anchored) {
@@ -613,12 +618,34 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
     return did;
 }
 
+/* Pushes do not wake the engine for the key frame that closes a slice
+ * (channel.c must_wake), so the engine looks for it itself: from the
+ * moment it is due at real-time pace (the slice's first frame + slice_ms,
+ * rounded up to whole GOPs when the GOP is known) it polls every
+ * ENG_BOUNDARY_POLL_MS for ENG_BOUNDARY_WINDOW_MS; later the tick (100 ms)
+ * bounds the wait. Returns the next poll time, or INT64_MAX. */
+#define ENG_BOUNDARY_POLL_MS 10
+#define ENG_BOUNDARY_WINDOW_MS 250
+static int64_t boundary_poll(const ivcs_channel_s *c)
+{
+    if (!c->sl.open) return INT64_MAX;
+    uint64_t sms = c->eng->cfg.cloud.slice_ms ? c->eng->cfg.cloud.slice_ms : 4000;
+    uint64_t g = c->sl.gop_ms;
+    uint64_t due_ms = g ? (sms + g - 1) / g * g : sms;
+    int64_t due = c->sl.cur.utc0 + (int64_t)due_ms, now = ivcs_eng_now(c->eng);
+    if (now < due) return due;
+    if (now >= due + ENG_BOUNDARY_WINDOW_MS) return INT64_MAX;
+    return now + ENG_BOUNDARY_POLL_MS;
+}
+
 int64_t ivcs_up_deadline(const ivcs_channel_s *c)
 {
     int64_t d = INT64_MAX;
     if (c->up.waiting) d = c->up.retry_at;
     if (c->sl.open) {
         int64_t p = c->sl.last_data_at + (int64_t)c->eng->cfg.pause_ms;
+        if (p < d) d = p;
+        p = boundary_poll(c);
         if (p < d) d = p;
     }
     for (int i = 0; i < ENG_EVENTS; i++)

@@ -464,7 +464,13 @@ TEST(transcoded_audio_push)
     CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
     chan_config_raw(&cc, 64 * 1024, IV_CM_AENC_TYPE_PCM, 48000, 1); /* no room for the encoder */
     CHECK_EQ(ivcs_channel_open(e, &cc, &ch), IV_ERR_CS_INIT_PRM_RANGE);
-    chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_PCM, 8000, 0);
+    /* a zeroed av_fmt (PCM at 0 Hz): a video-only channel, audio refused */
+    chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_PCM, 0, 0);
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    uint8_t two[2048] = {0};
+    iv_cm_aenc_pack_s silent = {.pu8Addr = two, .u32Len = sizeof two, .u64PTS = 1};
+    CHECK_EQ(ivcs_channel_push_audio(ch, &silent), IVCS_ERR_UNSUPPORTED);
+    chan_config_raw(&cc, 4 << 20, IV_CM_AENC_TYPE_PCM, 8000, 0); /* 5 s of video fit */
     cc.av_fmt.u32SampleNumPerFrame = 0; /* "not said" is fine */
     CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
 

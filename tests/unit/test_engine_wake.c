@@ -57,7 +57,7 @@ TEST(steady_pushing_makes_few_wakeups)
            (unsigned long long)wakes);
     CHECK_EQ(ok, N);
     CHECK(wakes <= N / 10);
-    CHECK(wakes >= 1); /* slice boundaries do wake it */
+    /* (slice boundaries wake nobody: the engine polls near them itself) */
 
     /* nothing was lost for it: every frame lands after the flush */
     CHECK_EQ(ivcs_engine_stop(e), 0);
