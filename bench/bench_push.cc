@@ -1,12 +1,21 @@
 // bench_push.cc - the recording engine under load.
 //
-//   BM_push_vs_memcpy   ivcs_channel_push_video of real 640x360 H.264 frames
-//                       ($IVCS_MEDIA_DIR/clip_h264.h264) while the engine
-//                       slices and uploads them, against a memcpy of the same
-//                       frame; counters p50/p99 (ns) of both.
-//   BM_push_vs_memcpy/20000: the same with frames padded to 20 KB (filler
-//                       NAL unit); also a memcpy into a ring-sized buffer,
-//                       wake-up syscalls per push, after a warm-up pass.
+//   BM_push_vs_memcpy/<size>/<idle>
+//                       ivcs_channel_push_video of real 640x360 H.264 frames
+//                       ($IVCS_MEDIA_DIR/clip_h264.h264; size > 0: padded to
+//                       size with a filler NAL unit) while the engine slices
+//                       and uploads them (idle=1: waits, untimed, for the
+//                       engine thread to be idle before each push), after a
+//                       warm-up of two ring passes. Counters, p50/p99 ns:
+//                       push; memcpy into a hot buffer; memcpy into a
+//                       ring-sized buffer from a second copy of the frames
+//                       (as cold a source as the push's); spin = a pure ALU
+//                       loop as long as the median warm-up push (the
+//                       machine's noise floor for that length); wake-up
+//                       syscalls per push. IVCS_BENCH_PIN=1: pusher on CPU 0,
+//                       engine + sink threads on CPU 1. IVCS_BENCH_RUSAGE=1:
+//                       also pushes during which the thread was switched out
+//                       or faulted, and the p99 of the others.
 //   BM_validate         ivcs_nalu_frame_info alone (the push's validation).
 //   BM_paced_channels   N channels at 4 Mbit/s real-time pace for 8 s:
 //                       engine CPU %, drops, slice close -> 2xx max.
@@ -25,6 +34,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +65,25 @@ struct Au {
 std::vector<uint8_t> g_media;
 std::vector<Au> g_aus;
 uint16_t g_port;
+
+// IVCS_BENCH_PIN=1: the pushing thread on CPU 0, every other thread of the
+// process (the engine thread, the sink's threads) on CPU 1, so the pusher
+// is never preempted by them. Threads inherit the affinity of their creator:
+// the caller pins itself to CPU 1 before it creates the engine, then to
+// CPU 0 (start_sink's threads are pinned by the same rule).
+bool pin_wanted()
+{
+    const char *p = getenv("IVCS_BENCH_PIN");
+    return p && !strcmp(p, "1");
+}
+void pin_self(int cpu)
+{
+    if (!pin_wanted()) return;
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    CPU_SET(cpu, &s);
+    pthread_setaffinity_np(pthread_self(), sizeof s, &s);
+}
 
 void *sink_conn(void *arg)
 {
@@ -107,6 +137,7 @@ void start_sink()
     getsockname(fd, (sockaddr *)&a, &l);
     g_port = ntohs(a.sin_port);
     std::thread([fd] {
+        pin_self(1); // IVCS_BENCH_PIN: the sink's threads inherit CPU 1
         for (;;) {
             int c = accept(fd, nullptr, nullptr);
             if (c < 0) return;
@@ -206,13 +237,72 @@ int wait_room(ivcs_channel_s *ch)
     }
 }
 
+// Voluntary + involuntary context switches and minor faults of this thread
+// so far: a push during which they change was interrupted by the scheduler
+// or the kernel (counted apart, not dropped).
+uint64_t thread_events()
+{
+    rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return (uint64_t)(ru.ru_nvcsw + ru.ru_nivcsw + ru.ru_minflt + ru.ru_majflt);
+}
+
+// The noise floor: a dependent chain of multiplies (no memory traffic, no
+// kernel entry) calibrated to last `ns`; timed like a push, its p99 is what
+// the machine alone (interrupts, the hypervisor taking the vCPU away) does
+// to an operation of that length.
+struct Spin {
+    uint64_t n = 1;
+    uint64_t run() const
+    {
+        uint64_t x = 88172645463325252ull;
+        for (uint64_t k = 0; k < n; k++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+        benchmark::DoNotOptimize(x);
+        return x;
+    }
+    void calibrate(uint64_t ns)
+    {
+        n = 1 << 16;
+        auto t0 = std::chrono::steady_clock::now();
+        for (int k = 0; k < 16; k++) run();
+        double per = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0)
+                         .count() /
+                     (16.0 * (double)n);
+        n = std::max<uint64_t>(1, (uint64_t)((double)ns / per));
+    }
+};
+
+// Waits, untimed, until the engine thread has used no CPU for 2 ms.
+void wait_engine_idle(ivcs_engine_s *e)
+{
+    double c0 = ivcs_engine_thread_cpu_s(e);
+    for (;;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        double c1 = ivcs_engine_thread_cpu_s(e);
+        if (c1 == c0) return;
+        c0 = c1;
+    }
+}
+
+// Arg 0: frame size (0: the clip's frames, else padded to it); Arg 1:
+// 0 = the engine busy (pushes as fast as the ring frees: it MD5s, muxes and
+// uploads all the time), 1 = the engine idle at each push (waits for it).
 void BM_push_vs_memcpy(benchmark::State &state)
 {
     if (!load()) {
         state.SkipWithError("no $IVCS_MEDIA_DIR/clip_h264.h264");
         return;
     }
+    const bool idle = state.range(1) != 0;
+    cpu_set_t was;
+    pthread_getaffinity_np(pthread_self(), sizeof was, &was);
+    struct Restore {
+        cpu_set_t *m;
+        ~Restore() { pthread_setaffinity_np(pthread_self(), sizeof *m, m); }
+    } restore{&was};
+    pin_self(1);
     ivcs_engine_s *e = make_engine(1);
+    pin_self(0);
     ivcs_channel_s *ch = e ? open_channel(e, 8 << 20) : nullptr;
     if (!ch) {
         state.SkipWithError("engine");
@@ -220,34 +310,41 @@ void BM_push_vs_memcpy(benchmark::State &state)
     }
     // Arg > 0: every frame padded to that size with a filler NAL unit
     // (type 12), which validation must walk like any other NAL unit.
+    // Two copies of the frames: the push reads one, the ring-sized memcpy
+    // the other, so both read a source as cold (6 MB of frames rotate: an
+    // encoder's output is not in this core's cache either).
     const size_t pad_to = (size_t)state.range(0);
-    std::vector<std::vector<uint8_t>> padded;
-    if (pad_to)
+    std::vector<std::vector<uint8_t>> fr[2];
+    for (auto &set : fr)
         for (const Au &a : g_aus) {
             std::vector<uint8_t> f(a.p, a.p + a.len);
-            if (f.size() + 6 < pad_to) {
+            if (pad_to && f.size() + 6 < pad_to) {
                 f.insert(f.end(), {0, 0, 1, 12});
                 f.resize(pad_to - 1, 0xFF);
                 f.push_back(0x80);
             }
-            padded.push_back(std::move(f));
+            set.push_back(std::move(f));
         }
     auto frame = [&](uint64_t k, const uint8_t **p, uint32_t *len) {
-        size_t j = k % g_aus.size();
-        *p = pad_to ? padded[j].data() : g_aus[j].p;
-        *len = pad_to ? (uint32_t)padded[j].size() : g_aus[j].len;
+        const auto &f = fr[0][k % g_aus.size()];
+        *p = f.data();
+        *len = (uint32_t)f.size();
     };
-    // Two baselines: memcpy into a hot buffer (always offset 0), and
-    // memcpy into a buffer as large as the channel's video ring at an
-    // advancing offset (what any ring's copy costs: cold destination lines).
+    // Two baselines: memcpy into a hot buffer (always offset 0, from the
+    // source the push just read: hot), and memcpy of the other copy of the
+    // frame into a buffer as large as the channel's video ring at an
+    // advancing offset (what any ring's copy costs: cold source and
+    // destination lines).
     std::vector<uint8_t> dst(1 << 20);
     std::vector<uint8_t> cold((size_t)ivcs_channel_max_frame(ch) * 2, 0);
     size_t cold_pos = 0;
-    std::vector<uint64_t> tp, tm, tc;
+    std::vector<uint64_t> tp, tm, tc, tq, ts, tw, tpw, tpn, tpk, tpx;
     tp.reserve(state.max_iterations);
     tm.reserve(state.max_iterations);
     tc.reserve(state.max_iterations);
-    uint64_t pts = 1000, i = 0, bytes = 0;
+    uint64_t pts = 1000, i = 0, bytes = 0, interrupted = 0;
+    const char *ru = getenv("IVCS_BENCH_RUSAGE");
+    const bool use_ru = ru && !strcmp(ru, "1");
     // Warm-up, untimed: two passes over the ring so its pages are faulted
     // in (first-touch page faults are a start-up cost, not the push's).
     ivcs_engine_stats_s es0, es1;
@@ -258,15 +355,21 @@ void BM_push_vs_memcpy(benchmark::State &state)
         pk.u64PTS = pts;
         pk.eFrameType = a.key ? IV_CM_FRAME_TYPE_I : IV_CM_FRAME_TYPE_P;
         wait_room(ch);
-        if (ivcs_channel_push_video(ch, &pk) != 0) {
+        auto w0 = std::chrono::steady_clock::now();
+        int wrc = ivcs_channel_push_video(ch, &pk);
+        auto w1 = std::chrono::steady_clock::now();
+        if (wrc != 0) {
             state.SkipWithError("warm-up push");
             ivcs_engine_destroy(e);
             return;
         }
+        tw.push_back((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(w1 - w0).count());
         warm += pk.u32Len;
         pts += 40;
         i++;
     }
+    Spin spin;
+    spin.calibrate(pct(tw, 0.5));
     ivcs_engine_stats(e, &es0);
     const uint64_t i0 = i;
     uint64_t waits = 0;
@@ -274,28 +377,46 @@ void BM_push_vs_memcpy(benchmark::State &state)
         const Au &a = g_aus[i % g_aus.size()];
         iv_cm_venc_pack_s pk{};
         frame(i, (const uint8_t **)&pk.pu8Addr, &pk.u32Len);
+        const uint8_t *other = fr[1][i % g_aus.size()].data();
         pk.u64PTS = pts;
         pk.eFrameType = a.key ? IV_CM_FRAME_TYPE_I : IV_CM_FRAME_TYPE_P;
         state.PauseTiming();
-        waits += wait_room(ch);
+        const int waited = wait_room(ch);
+        waits += waited;
+        if (idle) wait_engine_idle(e);
+        uint64_t ev0 = use_ru ? thread_events() : 0;
+        ivcs_engine_stats_s ew0, ew1;
+        ivcs_engine_stats(e, &ew0);
         state.ResumeTiming();
         auto t0 = std::chrono::steady_clock::now();
         int rc = ivcs_channel_push_video(ch, &pk);
         auto t1 = std::chrono::steady_clock::now();
+        bool intr = use_ru && thread_events() != ev0;
+        ivcs_engine_stats(e, &ew1);
+        auto t1b = std::chrono::steady_clock::now();
         memcpy(dst.data(), pk.pu8Addr, pk.u32Len);
         benchmark::ClobberMemory();
         auto t2 = std::chrono::steady_clock::now();
         if (cold_pos + pk.u32Len > cold.size()) cold_pos = 0;
-        memcpy(cold.data() + cold_pos, pk.pu8Addr, pk.u32Len);
+        memcpy(cold.data() + cold_pos, other, pk.u32Len);
         benchmark::ClobberMemory();
         auto t3 = std::chrono::steady_clock::now();
         cold_pos += (pk.u32Len + 24 + 7) & ~(size_t)7;
+        auto t4 = std::chrono::steady_clock::now();
+        spin.run();
+        auto t5 = std::chrono::steady_clock::now();
+        ts.push_back((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(t5 - t4).count());
         if (rc != 0) {
             state.SkipWithError(ivcs_strerror(rc));
             break;
         }
-        tp.push_back((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-        tm.push_back((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count());
+        uint64_t np = (uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+        tp.push_back(np);
+        (waited ? tpw : tpn).push_back(np);
+        (ew1.wakeups != ew0.wakeups ? tpk : tpx).push_back(np);
+        if (intr) interrupted++;
+        else tq.push_back(np);
+        tm.push_back((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1b).count());
         tc.push_back((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(t3 - t2).count());
         bytes += pk.u32Len;
         pts += 40;
@@ -308,16 +429,39 @@ void BM_push_vs_memcpy(benchmark::State &state)
     state.counters["wakeups_per_push"] =
         i > i0 ? (double)(es1.wakeups - es0.wakeups) / (double)(i - i0) : 0;
     state.counters["push_p50_ns"] = (double)pct(tp, 0.5);
+    state.counters["push_p90_ns"] = (double)pct(tp, 0.9);
     state.counters["push_p99_ns"] = (double)pct(tp, 0.99);
+    if (use_ru) {
+        // pushes during which this thread was switched out or faulted
+        state.counters["interrupted"] = (double)interrupted;
+        state.counters["push_p99_unint_ns"] = (double)pct(tq, 0.99);
+    }
     state.counters["memcpy_p50_ns"] = (double)pct(tm, 0.5);
     state.counters["memcpy_p99_ns"] = (double)pct(tm, 0.99);
     state.counters["memcpy_ring_p50_ns"] = (double)pct(tc, 0.5);
     state.counters["memcpy_ring_p99_ns"] = (double)pct(tc, 0.99);
+    // pushes right after the pusher slept in wait_room (flow control) and
+    // the others
+    state.counters["push_after_sleep_p50_ns"] = (double)pct(tpw, 0.5);
+    state.counters["push_no_sleep_p99_ns"] = (double)pct(tpn, 0.99);
+    // pushes that woke the sleeping engine (a send() on its socketpair)
+    // and the others
+    state.counters["push_waking_n"] = (double)tpk.size();
+    state.counters["push_waking_p50_ns"] = (double)pct(tpk, 0.5);
+    state.counters["push_not_waking_p99_ns"] = (double)pct(tpx, 0.99);
+    state.counters["spin_p50_ns"] = (double)pct(ts, 0.5);
+    state.counters["spin_p99_ns"] = (double)pct(ts, 0.99);
     state.counters["avg_frame_B"] = i > i0 ? (double)bytes / (double)(i - i0) : 0;
     state.counters["slices_uploaded"] = (double)st.slices_uploaded;
     ivcs_engine_destroy(e);
 }
-BENCHMARK(BM_push_vs_memcpy)->Arg(0)->Arg(20000)->Iterations(3000)->UseRealTime();
+BENCHMARK(BM_push_vs_memcpy)
+    ->Args({0, 0})
+    ->Args({20000, 0})
+    ->Args({0, 1})
+    ->Args({20000, 1})
+    ->Iterations(3000)
+    ->UseRealTime();
 
 // The validation part of a push alone (ivcs_nalu_frame_info), per frame.
 void BM_validate(benchmark::State &state)
