@@ -1,10 +1,10 @@
 // bench_push.cc - the recording engine under load.
 //
-//   BM_push_vs_memcpy/<size>/<idle>
+//   BM_push_vs_memcpy/<size>/<mode>
 //                       ivcs_channel_push_video of real 640x360 H.264 frames
 //                       ($IVCS_MEDIA_DIR/clip_h264.h264; size > 0: padded to
 //                       size with a filler NAL unit) while the engine slices
-//                       and uploads them (idle=1: waits, untimed, for the
+//                       and uploads them (mode 1: waits, untimed, for the
 //                       engine thread to be idle before each push), after a
 //                       warm-up of two ring passes. Counters, p50/p99 ns:
 //                       push; memcpy into a hot buffer; memcpy into a
@@ -286,14 +286,17 @@ void wait_engine_idle(ivcs_engine_s *e)
 
 // Arg 0: frame size (0: the clip's frames, else padded to it); Arg 1:
 // 0 = the engine busy (pushes as fast as the ring frees: it MD5s, muxes and
-// uploads all the time), 1 = the engine idle at each push (waits for it).
+// uploads all the time), 1 = the engine idle at each push (waits for it),
+// 2 = paced: 1 ms (untimed) between pushes, 20 MB/s at 20 KB - some 40
+// cameras of 4 Mbit/s - so the engine uploads while pushes arrive at a rate
+// a device can produce.
 void BM_push_vs_memcpy(benchmark::State &state)
 {
     if (!load()) {
         state.SkipWithError("no $IVCS_MEDIA_DIR/clip_h264.h264");
         return;
     }
-    const bool idle = state.range(1) != 0;
+    const int mode = (int)state.range(1);
     cpu_set_t was;
     pthread_getaffinity_np(pthread_self(), sizeof was, &was);
     struct Restore {
@@ -383,7 +386,8 @@ void BM_push_vs_memcpy(benchmark::State &state)
         state.PauseTiming();
         const int waited = wait_room(ch);
         waits += waited;
-        if (idle) wait_engine_idle(e);
+        if (mode == 1) wait_engine_idle(e);
+        if (mode == 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         uint64_t ev0 = use_ru ? thread_events() : 0;
         ivcs_engine_stats_s ew0, ew1;
         ivcs_engine_stats(e, &ew0);
@@ -460,6 +464,8 @@ BENCHMARK(BM_push_vs_memcpy)
     ->Args({20000, 0})
     ->Args({0, 1})
     ->Args({20000, 1})
+    ->Args({0, 2})
+    ->Args({20000, 2})
     ->Iterations(3000)
     ->UseRealTime();
 

@@ -249,7 +249,32 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
         if (atomic_load_explicit(&c->seen[s], RLX) != rp)
             atomic_store_explicit(&c->seen[s], rp, RLX);
     }
+    if (now - c->rate_at >= 10) {
+        for (int s = 0; s < 2; s++) {
+            uint64_t rp = ivcs_ring_read_pos(c->pring[s]);
+            uint64_t d = rp - c->rate_from[s];
+            c->rate_bpms[s] = c->rate_at ? (uint32_t)(d / (uint64_t)(now - c->rate_at)) : 0;
+            c->rate_from[s] = rp;
+        }
+        c->rate_at = now;
+    }
     return busy;
+}
+
+/* The longest the engine may sleep before, at the rate it measured, a
+ * ring's unread part would reach the 1/8 mark at which a push must wake it
+ * (channel.c must_wake): half that time, at least 1 ms. A fast stream so
+ * makes the engine poll instead of every few pushes paying a wake-up
+ * syscall (12-50 us on a 2-vCPU guest, docs/PERF.md section 1). */
+static int64_t rate_sleep_ms(const ivcs_channel_s *c)
+{
+    int64_t best = INT64_MAX;
+    for (int s = 0; s < 2; s++) {
+        if (!c->rate_bpms[s]) continue;
+        int64_t t = (int64_t)(ivcs_ring_capacity(c->pring[s]) / 8 / c->rate_bpms[s]) / 2;
+        if (t < best) best = t < 1 ? 1 : t;
+    }
+    return best;
 }
 
 static void *engine_main(void *arg)
@@ -298,6 +323,8 @@ static void *engine_main(void *arg)
             for (uint32_t i = 0; i < n; i++) {
                 int64_t d = ivcs_up_deadline(e->ch[i]);
                 if (d < dl) dl = d;
+                int64_t r = rate_sleep_ms(e->ch[i]);
+                if (r != INT64_MAX && now + r < dl) dl = now + r;
             }
             if (may_sleep(e, n)) {
                 int64_t w = dl == INT64_MAX ? e->tick_ms : dl - now;
