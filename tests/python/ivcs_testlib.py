@@ -172,3 +172,13 @@ def cfg():
 def s3(cfg):
     """A boto3 client for the cloud (s3_client)."""
     return s3_client(cfg)
+
+
+@pytest.fixture(scope="session")
+def ivcs():
+    """Path of the ivcs CLI: $IVCS_BIN, else $IVCS_BUILD_DIR/ivcs (default build/)."""
+    b = os.environ.get("IVCS_BIN")
+    if not b:
+        b = os.path.join(os.environ.get("IVCS_BUILD_DIR", "build"), "ivcs")
+    assert os.access(b, os.X_OK), f"ivcs binary not found: {b}"
+    return b

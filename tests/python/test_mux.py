@@ -16,6 +16,8 @@ import subprocess
 
 import pytest
 
+from ivcs_testlib import ivcs  # noqa: F401
+
 FPS = 25
 AUD = bytes.fromhex("00000001 09f0")  # the AUD the muxer prepends to H.264 frames without one
 NAME_RE = re.compile(r"^(\d{13})_(\d+)_([0-9a-f]{8})_(\d+)([kp])\.ts$")
@@ -70,15 +72,6 @@ def media(tmp_path_factory):
         assert r.returncode == 0, r.stderr
         out[name] = p
     return out
-
-
-@pytest.fixture(scope="session")
-def ivcs():
-    b = os.environ.get("IVCS_BIN")
-    if not b:
-        b = os.path.join(os.environ.get("IVCS_BUILD_DIR", "build"), "ivcs")
-    assert os.access(b, os.X_OK), f"ivcs binary not found: {b}"
-    return b
 
 
 def probe_packets(path, stream):

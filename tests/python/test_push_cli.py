@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from ivcs_testlib import ivcs  # noqa: F401
+
 FPS = 25
 FRAME = 1024  # samples per channel in a G.711/PCM frame (the firmware rule)
 RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -44,15 +46,6 @@ NOWHERE = "/nonexistent/ivcs-push-test"
 def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=120, **kw)
-
-
-@pytest.fixture(scope="session")
-def ivcs():
-    b = os.environ.get("IVCS_BIN")
-    if not b:
-        b = os.path.join(os.environ.get("IVCS_BUILD_DIR", "build"), "ivcs")
-    assert os.access(b, os.X_OK), f"ivcs binary not found: {b}"
-    return b
 
 
 @pytest.fixture(scope="session")

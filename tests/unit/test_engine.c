@@ -158,6 +158,22 @@ static void chan_config(ivcs_channel_config_s *cc, uint32_t budget)
     cc->cb.stream_stop = on_stop;
 }
 
+/* An engine with a fixed full-time plan whose every allocation goes
+ * through the counting hook; *bytes gets the hook's count before it. */
+static const iv_cs_balance_info_s full_time = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
+static ivcs_engine_s *counted_engine(ivcs_engine_config_s *ec, uint32_t channels,
+                                     long long *bytes)
+{
+    base_config(ec);
+    ec->fixed_plan = &full_time;
+    ec->alloc = &counting;
+    ec->max_channels = channels;
+    *bytes = atomic_load(&cnt_bytes);
+    ivcs_engine_s *e = NULL;
+    CHECK_EQ(ivcs_engine_new(&e, ec), 0);
+    return e;
+}
+
 /* Waits (real time, bounded) for the engine thread to reach a state. */
 #define WAIT_FOR(cond)                                                                       \
     do {                                                                                     \
@@ -293,16 +309,10 @@ TEST(plan_poll_304_hourly_refresh_and_switch)
 
 TEST(memory_budget_and_no_alloc_push)
 {
-    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
     enum { N = 16, BUDGET = 256 * 1024 };
     ivcs_engine_config_s ec;
-    base_config(&ec);
-    ec.fixed_plan = &plan;
-    ec.alloc = &counting;
-    ec.max_channels = N;
-    ivcs_engine_s *e;
-    long long b0 = atomic_load(&cnt_bytes);
-    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    long long b0;
+    ivcs_engine_s *e = counted_engine(&ec, N, &b0);
     long long b1 = atomic_load(&cnt_bytes);
     ivcs_channel_config_s cc;
     chan_config(&cc, BUDGET);
@@ -350,17 +360,12 @@ TEST(memory_budget_and_no_alloc_push)
  * per channel, and what of it is not ring memory. */
 TEST(memory_budget_per_size)
 {
-    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
     static const int budgets[] = {800 * 1024, 4 << 20};
     enum { N = 4 };
     for (unsigned b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
         ivcs_engine_config_s ec;
-        base_config(&ec);
-        ec.fixed_plan = &plan;
-        ec.alloc = &counting;
-        ec.max_channels = N;
-        ivcs_engine_s *e;
-        CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+        long long b0;
+        ivcs_engine_s *e = counted_engine(&ec, N, &b0);
         long long b1 = atomic_load(&cnt_bytes);
         ivcs_channel_config_s cc;
         chan_config(&cc, (uint32_t)budgets[b]);
@@ -396,7 +401,6 @@ static void chan_config_raw(ivcs_channel_config_s *cc, uint32_t budget, iv_cm_ae
  * G.711/PCM channel stays inside u32MaxGopSize + 64 KiB like an AAC one. */
 TEST(memory_budget_transcoded_audio)
 {
-    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
     static const struct {
         iv_cm_aenc_type_e t;
         uint32_t rate;
@@ -410,13 +414,8 @@ TEST(memory_budget_transcoded_audio)
     for (unsigned f = 0; f < sizeof fmts / sizeof fmts[0]; f++)
         for (unsigned b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
             ivcs_engine_config_s ec;
-            base_config(&ec);
-            ec.fixed_plan = &plan;
-            ec.alloc = &counting;
-            ec.max_channels = N;
-            ivcs_engine_s *e;
-            long long b0 = atomic_load(&cnt_bytes);
-            CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+            long long b0;
+            ivcs_engine_s *e = counted_engine(&ec, N, &b0);
             long long b1 = atomic_load(&cnt_bytes);
             ivcs_channel_config_s cc;
             chan_config_raw(&cc, (uint32_t)budgets[b], fmts[f].t, fmts[f].rate, fmts[f].stereo);
@@ -442,14 +441,9 @@ TEST(memory_budget_transcoded_audio)
  * thread allocates nothing. */
 TEST(transcoded_audio_push)
 {
-    iv_cs_balance_info_s plan = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
     ivcs_engine_config_s ec;
-    base_config(&ec);
-    ec.fixed_plan = &plan;
-    ec.alloc = &counting;
-    ivcs_engine_s *e;
-    long long b0 = atomic_load(&cnt_bytes);
-    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    long long b0;
+    ivcs_engine_s *e = counted_engine(&ec, ENG_MAX_CHANNELS_DEFAULT, &b0);
     ivcs_channel_config_s cc;
     ivcs_channel_s *ch;
     chan_config_raw(&cc, 1 << 20, IV_CM_AENC_TYPE_G711A, 7000, 0); /* not an AAC rate */
