@@ -14,8 +14,18 @@
  * (full time). Media: $IVCS_MEDIA_DIR, else ../media next to this binary
  * (build/tests/.. -> build/media, written by the media.make test).
  */
+#include <math.h>
+
 #include "engine_fixture.h"
 #include "ivcs.h"
+
+/* test_push_threads_pcm.c includes this file with PUSH_PCM 1: the audio
+ * thread then pushes 48 kHz stereo PCM, which the engine thread encodes to
+ * AAC while the pushes go on (the input ring, the encoder, the AAC ring
+ * written by the engine itself). */
+#ifndef PUSH_PCM
+#define PUSH_PCM 0
+#endif
 
 static int failures;
 #define EXPECT(c)                                                                                  \
@@ -61,6 +71,8 @@ static void *video_main(void *arg)
     return NULL;
 }
 
+static int16_t pcm[2048]; /* one 1024-sample stereo frame: 440 / 660 Hz */
+
 static void *audio_main(void *arg)
 {
     (void)arg;
@@ -72,7 +84,17 @@ static void *audio_main(void *arg)
                                 .u32Len = f->len,
                                 .u64PTS = 1000 + (uint64_t)i * 1024 / 48,
                                 .u32Seq = (uint32_t)i};
+        if (PUSH_PCM) {
+            pk.pu8Addr = (uint8_t *)pcm;
+            pk.u32Len = sizeof pcm;
+        }
         int rc = ivcs_channel_push_audio(g_ch, &pk);
+        /* PCM: the 8-frame input ring is drained at each engine service;
+         * pushing 20x faster than real time, wait for it as a firmware would */
+        for (int t = 0; PUSH_PCM && rc == IVCS_ERR_BUFFER_FULL && t < 1000; t++) {
+            fx_sleep_us(2000);
+            rc = ivcs_channel_push_audio(g_ch, &pk);
+        }
         atomic_fetch_add(rc == 0 ? &audio_ok : &audio_err, 1);
         if (rc) fprintf(stderr, "audio push %d: %s\n", i, ivcs_strerror(rc));
         fx_sleep_us(1000);
@@ -118,6 +140,15 @@ int main(void)
     cc.av_fmt.eAudioType = IV_CM_AENC_TYPE_AAC;
     cc.av_fmt.eAudioSampleRate = IV_CM_AENC_SAMPLE_RATE_48000;
     cc.av_fmt.eAudioMode = IV_CM_AENC_MODE_STEREO;
+    if (PUSH_PCM) {
+        cc.av_fmt.eAudioType = IV_CM_AENC_TYPE_PCM;
+        cc.av_fmt.eAudioBitWidth = IV_CM_AENC_BIT_WIDTH_16;
+        cc.av_fmt.u32SampleNumPerFrame = 1024;
+        for (int i = 0; i < 1024; i++) {
+            pcm[2 * i] = (int16_t)(8000 * sin(2 * M_PI * 440 * i / 48000.0));
+            pcm[2 * i + 1] = (int16_t)(8000 * sin(2 * M_PI * 660 * i / 48000.0));
+        }
+    }
     cc.cb.stream_start = fx_cb_nop;
     cc.cb.stream_stop = fx_cb_nop;
     if (ivcs_channel_open(e, &cc, &g_ch) != 0) return 1;
@@ -152,7 +183,13 @@ int main(void)
     EXPECT(atomic_load(&video_err) == 0 && atomic_load(&audio_err) == 0);
     EXPECT(st.video_frames_pushed == (uint64_t)atomic_load(&video_ok));
     EXPECT(st.audio_frames_pushed == (uint64_t)atomic_load(&audio_ok));
-    EXPECT(st.frames_uploaded == st.video_frames_pushed + st.audio_frames_pushed);
+    if (PUSH_PCM) {
+        /* one AAC frame per pushed frame, + 2 flushing the encoder at stop */
+        EXPECT(st.audio_frames_encoded == st.audio_frames_pushed + 2);
+        EXPECT(st.frames_uploaded == st.video_frames_pushed + st.audio_frames_encoded);
+    } else {
+        EXPECT(st.frames_uploaded == st.video_frames_pushed + st.audio_frames_pushed);
+    }
     EXPECT(st.frames_dropped == 0);
     EXPECT(st.slices_uploaded >= 2);
     EXPECT(ivcs_engine_destroy(e) == 0);
