@@ -77,7 +77,9 @@ static int transcode_check(const iv_cm_av_data_info_s *f)
     return 0;
 }
 
-static int fmt_check(const ivcs_channel_config_s *cfg, int *has_aac)
+/* *has_aac: AAC is pushed; *raw_frame: bytes of a pushed G.711/PCM frame
+ * the engine encodes (0: not such a channel). */
+static int fmt_check(const ivcs_channel_config_s *cfg, int *has_aac, uint32_t *raw_frame)
 {
     const iv_cm_av_data_info_s *f = &cfg->av_fmt;
     if (cfg->max_gop_size < 65536 || cfg->max_gop_size % 4096) return IV_ERR_CS_INIT_PRM_RANGE;
@@ -90,7 +92,13 @@ static int fmt_check(const ivcs_channel_config_s *cfg, int *has_aac)
     /* A zeroed av_fmt reads as PCM at 0 Hz: a video-only camera. It opens,
      * and an audio push gets IVCS_ERR_UNSUPPORTED. */
     if (f->eAudioType == IV_CM_AENC_TYPE_PCM && f->eAudioSampleRate == 0) return 0;
-    if (ivcs_aac_enc_handles(f->eAudioType)) return transcode_check(f);
+    if (ivcs_aac_enc_handles(f->eAudioType)) {
+        int rc = transcode_check(f);
+        if (rc == 0)
+            *raw_frame = ivcs_aac_enc_frame_bytes(
+                f->eAudioType, f->eAudioMode == IV_CM_AENC_MODE_STEREO ? 2 : 1);
+        return rc;
+    }
     if (*has_aac) {
         switch ((unsigned)f->eAudioSampleRate) {
         case 8000: case 11025: case 12000: case 16000: case 22050: case 24000:
@@ -110,15 +118,14 @@ int ivcs_channel_open(ivcs_engine_s *e, const ivcs_channel_config_s *cfg, ivcs_c
     *out = NULL;
     if (!cfg->cb.stream_start || !cfg->cb.stream_stop) return IV_ERR_CS_INIT_CB_NULL;
     int has_aac = 0;
-    int rc = fmt_check(cfg, &has_aac);
+    uint32_t frame_bytes = 0;
+    int rc = fmt_check(cfg, &has_aac, &frame_bytes);
     if (rc < 0) return rc;
     uint32_t idx = atomic_load(&e->n_ch);
     if (idx >= e->max_ch) return IVCS_ERR_BUFFER_FULL;
 
     const iv_cm_av_data_info_s *f = &cfg->av_fmt;
     unsigned chans = f->eAudioMode == IV_CM_AENC_MODE_STEREO ? 2 : 1;
-    uint32_t frame_bytes =
-        f->eAudioSampleRate ? ivcs_aac_enc_frame_bytes(f->eAudioType, chans) : 0;
     ivcs_aac_enc_s *enc = NULL;
     size_t raw_cap = 0, raw_mem = 0, extra = 0;
     if (frame_bytes) {
@@ -150,6 +157,7 @@ int ivcs_channel_open(ivcs_engine_s *e, const ivcs_channel_config_s *cfg, ivcs_c
     c->cfg = *cfg;
     c->has_aac = has_aac;
     c->aenc = enc;
+    c->rate_sleep_ms = INT64_MAX; /* no fill rate measured yet */
     c->aframe_bytes = frame_bytes;
     c->adelay_90k = ivcs_aac_enc_delay_90k(enc);
     c->adelay_ms = ivcs_aac_enc_delay_ms(enc);

@@ -243,38 +243,30 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     if (atomic_load_explicit(&c->urgent, RLX)) (void)atomic_exchange(&c->urgent, 0);
     int busy = ivcs_up_service(c, now, stopping);
     busy |= ivcs_up_aux_service(c, now);
-    /* stored only when it moved: the producers read this line per push */
+    /* stored only when it moved: the producers read this line per push.
+     * Every >= 10 ms the fill rate of each ring gives rate_sleep_ms: the
+     * longest the engine may sleep before, at that rate, a ring's unread
+     * part would reach the 1/8 mark at which a push must wake it
+     * (channel.c must_wake): half that time, at least 1 ms. A fast stream
+     * so makes the engine poll instead of every few pushes paying a wake-up
+     * syscall (12-50 us on a 2-vCPU guest, docs/PERF.md section 1). */
+    int64_t dt = now - c->rate_at;
+    int measure = dt >= 10;
+    if (measure) c->rate_sleep_ms = INT64_MAX;
     for (int s = 0; s < 2; s++) {
         uint64_t rp = ivcs_ring_read_pos(c->pring[s]);
         if (atomic_load_explicit(&c->seen[s], RLX) != rp)
             atomic_store_explicit(&c->seen[s], rp, RLX);
+        if (!measure) continue;
+        uint64_t bpms = c->rate_at ? (rp - c->rate_from[s]) / (uint64_t)dt : 0;
+        c->rate_from[s] = rp;
+        if (!bpms) continue;
+        int64_t t = (int64_t)(ivcs_ring_capacity(c->pring[s]) / 8 / bpms / 2);
+        if (t < 1) t = 1;
+        if (t < c->rate_sleep_ms) c->rate_sleep_ms = t;
     }
-    if (now - c->rate_at >= 10) {
-        for (int s = 0; s < 2; s++) {
-            uint64_t rp = ivcs_ring_read_pos(c->pring[s]);
-            uint64_t d = rp - c->rate_from[s];
-            c->rate_bpms[s] = c->rate_at ? (uint32_t)(d / (uint64_t)(now - c->rate_at)) : 0;
-            c->rate_from[s] = rp;
-        }
-        c->rate_at = now;
-    }
+    if (measure) c->rate_at = now;
     return busy;
-}
-
-/* The longest the engine may sleep before, at the rate it measured, a
- * ring's unread part would reach the 1/8 mark at which a push must wake it
- * (channel.c must_wake): half that time, at least 1 ms. A fast stream so
- * makes the engine poll instead of every few pushes paying a wake-up
- * syscall (12-50 us on a 2-vCPU guest, docs/PERF.md section 1). */
-static int64_t rate_sleep_ms(const ivcs_channel_s *c)
-{
-    int64_t best = INT64_MAX;
-    for (int s = 0; s < 2; s++) {
-        if (!c->rate_bpms[s]) continue;
-        int64_t t = (int64_t)(ivcs_ring_capacity(c->pring[s]) / 8 / c->rate_bpms[s]) / 2;
-        if (t < best) best = t < 1 ? 1 : t;
-    }
-    return best;
 }
 
 static void *engine_main(void *arg)
@@ -323,7 +315,7 @@ static void *engine_main(void *arg)
             for (uint32_t i = 0; i < n; i++) {
                 int64_t d = ivcs_up_deadline(e->ch[i]);
                 if (d < dl) dl = d;
-                int64_t r = rate_sleep_ms(e->ch[i]);
+                int64_t r = e->ch[i]->rate_sleep_ms;
                 if (r != INT64_MAX && now + r < dl) dl = now + r;
             }
             if (may_sleep(e, n)) {

@@ -178,12 +178,12 @@ struct ivcs_channel_s {
      * ring s, published after each service (relaxed: a heuristic input). */
     _Alignas(64) _Atomic int urgent; /* own cache line: not next to producer counters */
     _Atomic uint64_t seen[2];
-    /* engine: bytes per ms arriving in pring[s], measured over >= 10 ms, so
-     * the engine sleeps no longer than it takes a ring to reach its 1/8
-     * wake mark (engine.c next_sleep): producers then need no syscall */
+    /* engine: the longest sleep before a ring, at the fill rate measured
+     * over >= 10 ms from rate_from at rate_at, reaches its 1/8 wake mark
+     * (engine.c service_channel; INT64_MAX: no bound) */
     uint64_t rate_from[2];
     int64_t rate_at;
-    uint32_t rate_bpms[2];
+    int64_t rate_sleep_ms;
     _Alignas(64) _Atomic uint64_t st_vpushed, st_apushed, st_bytes_pushed, st_refused;
 
     /* engine */

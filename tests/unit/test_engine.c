@@ -356,22 +356,32 @@ TEST(memory_budget_and_no_alloc_push)
     CHECK_EQ(ivcs_engine_destroy(e), 0);
 }
 
+/* A counted engine with BUDGET_CHANNELS channels of cc in ch[]; *per gets
+ * the bytes each channel took through the hook, *b0 the count before the
+ * engine (for the leak check after destroy). */
+enum { BUDGET_CHANNELS = 4 };
+static ivcs_engine_s *open_budget_channels(const ivcs_channel_config_s *cc, ivcs_channel_s **ch,
+                                           long long *per, long long *b0)
+{
+    ivcs_engine_config_s ec;
+    ivcs_engine_s *e = counted_engine(&ec, BUDGET_CHANNELS, b0);
+    long long b1 = atomic_load(&cnt_bytes);
+    for (int i = 0; i < BUDGET_CHANNELS; i++) CHECK_EQ(ivcs_channel_open(e, cc, &ch[i]), 0);
+    *per = (atomic_load(&cnt_bytes) - b1) / BUDGET_CHANNELS;
+    return e;
+}
+
 /* The budgets of docs/PERF.md section 5: bytes through the allocator hook
  * per channel, and what of it is not ring memory. */
 TEST(memory_budget_per_size)
 {
     static const int budgets[] = {800 * 1024, 4 << 20};
-    enum { N = 4 };
     for (unsigned b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
-        ivcs_engine_config_s ec;
-        long long b0;
-        ivcs_engine_s *e = counted_engine(&ec, N, &b0);
-        long long b1 = atomic_load(&cnt_bytes);
         ivcs_channel_config_s cc;
         chan_config(&cc, (uint32_t)budgets[b]);
-        ivcs_channel_s *ch[N];
-        for (int i = 0; i < N; i++) CHECK_EQ(ivcs_channel_open(e, &cc, &ch[i]), 0);
-        long long per = (atomic_load(&cnt_bytes) - b1) / N;
+        ivcs_channel_s *ch[BUDGET_CHANNELS];
+        long long per, b0;
+        ivcs_engine_s *e = open_budget_channels(&cc, ch, &per, &b0);
         long long rings = (long long)ch[0]->ring_mem_len;
         fprintf(stderr,
                 "budget %d B: per channel %lld B (rings %lld B, video frames up to %u B), "
@@ -410,18 +420,13 @@ TEST(memory_budget_transcoded_audio)
                 {IV_CM_AENC_TYPE_PCM, 16000, 0},
                 {IV_CM_AENC_TYPE_PCM, 48000, 1}};
     static const int budgets[] = {256 * 1024, 800 * 1024};
-    enum { N = 4 };
     for (unsigned f = 0; f < sizeof fmts / sizeof fmts[0]; f++)
         for (unsigned b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
-            ivcs_engine_config_s ec;
-            long long b0;
-            ivcs_engine_s *e = counted_engine(&ec, N, &b0);
-            long long b1 = atomic_load(&cnt_bytes);
             ivcs_channel_config_s cc;
             chan_config_raw(&cc, (uint32_t)budgets[b], fmts[f].t, fmts[f].rate, fmts[f].stereo);
-            ivcs_channel_s *ch[N];
-            for (int i = 0; i < N; i++) CHECK_EQ(ivcs_channel_open(e, &cc, &ch[i]), 0);
-            long long per = (atomic_load(&cnt_bytes) - b1) / N;
+            ivcs_channel_s *ch[BUDGET_CHANNELS];
+            long long per, b0;
+            ivcs_engine_s *e = open_budget_channels(&cc, ch, &per, &b0);
             long long enc = (long long)ivcs_aac_enc_bytes(ch[0]->aenc);
             fprintf(stderr,
                     "audio type %d %u Hz %s, budget %d B: per channel %lld B (encoder %lld B, "
