@@ -23,9 +23,13 @@ static void usage(FILE *out)
             "\n"
             "Lists the event records of the configured device whose event window overlaps\n"
             "the range (default: all): id, event and stream times, status, info and the\n"
-            "picture's key. --pictures DIR downloads each event's JPEG into DIR (named like\n"
-            "its key's last part). T: %s.\n"
-            "exit: 0 ok, 1 no events / unknown device / S3 error / a picture failed, 2 usage\n",
+            "picture's key. --pictures DIR downloads each event's JPEG into DIR as\n"
+            "{event_start_ms}_{event_id}.jpg. A record whose \"picture\" is not the key\n"
+            "the layout gives its event (the record's key with .jpg) is reported and its\n"
+            "picture is neither shown nor fetched.\n"
+            "T: %s.\n"
+            "exit: 0 ok, 1 no events / unknown device / S3 error / a picture failed or\n"
+            "was refused, 2 usage\n",
             ivcs_timearg_help());
 }
 
@@ -43,13 +47,20 @@ static void add_ms(cJSON *o, const char *name, int64_t ms)
     cJSON_AddStringToObject(o, iso_name, ivcs_cli_iso(ms, b, sizeof b));
 }
 
-/* Downloads key into dir; *path gets the file name. 0 or a negative code. */
-static int fetch_picture(ivcs_cli_s *c, const char *key, const char *dir, char *path, size_t cap,
-                         ivcs_s3_result *err)
+/* Downloads the picture of event e into dir; *path gets the file name.
+ * The key is the one the layout allows for that record (catalog.h) and the
+ * local name is made here from its parsed numbers, "{start_ms}_{id}.jpg",
+ * never from text of the bucket. 0 or a negative code. */
+static int fetch_picture(ivcs_cli_s *c, const ivcs_catalog_event_s *e, const char *dir,
+                         char *path, size_t cap, ivcs_s3_result *err)
 {
-    const char *base = strrchr(key, '/');
-    base = base ? base + 1 : key;
-    int n = snprintf(path, cap, "%s/%s", dir, base);
+    const char *key = e->rec.picture;
+    ivcs_key_info_s ki;
+    if (!ivcs_catalog_picture_key_ok(e->key, key) ||
+        ivcs_layout_parse_key(key, strlen(key), &ki) < 0)
+        return IVCS_ERR_INVALID_ARG;
+    int n = snprintf(path, cap, "%s/%013" PRId64 "_%" PRId32 ".jpg", dir, ki.event_start_ms,
+                     ki.event_id);
     if (n < 0 || (size_t)n >= cap) return IVCS_ERR_TOO_LONG;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.part", path);
@@ -125,16 +136,24 @@ int ivcs_cmd_events(int argc, char **argv)
         goto out;
     }
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
-    int pic_failed = 0;
+    int pic_failed = 0, pic_refused = 0;
     for (size_t i = 0; i < ev.n; i++) {
         const ivcs_catalog_event_s *e = &ev.v[i];
         const ivcs_event_record_s *r = &e->rec;
         char path[4096] = "";
         int got = 0;
+        if (e->picture_refused) {
+            /* the key it named is not printed: it is hostile text */
+            fprintf(stderr,
+                    "ivcs events: %s: its \"picture\" is not this event's picture key "
+                    "(%.*s.jpg): ignored\n",
+                    e->key, (int)(strlen(e->key) - 5), e->key);
+            pic_refused = 1;
+        }
         if (pictures && r->picture) {
             ivcs_s3_result perr;
             memset(&perr, 0, sizeof perr);
-            int prc = fetch_picture(&c, r->picture, pictures, path, sizeof path, &perr);
+            int prc = fetch_picture(&c, e, pictures, path, sizeof path, &perr);
             if (prc < 0) {
                 char what[1200];
                 snprintf(what, sizeof what, "picture %s", r->picture);
@@ -160,6 +179,7 @@ int ivcs_cmd_events(int argc, char **argv)
             else
                 cJSON_AddNullToObject(o, "picture");
             cJSON_AddBoolToObject(o, "picture_listed", e->picture_listed != 0);
+            cJSON_AddBoolToObject(o, "picture_refused", e->picture_refused != 0);
             if (got) cJSON_AddStringToObject(o, "picture_file", path);
             cJSON_AddItemToArray(arr, o);
         } else {
@@ -204,7 +224,7 @@ int ivcs_cmd_events(int argc, char **argv)
         fprintf(stderr, "ivcs events: write failed\n");
         ret = IVCS_EXIT_FAIL;
     }
-    if (pic_failed) ret = IVCS_EXIT_FAIL;
+    if (pic_failed || pic_refused) ret = IVCS_EXIT_FAIL;
 out:
     ivcs_catalog_events_free(&ev);
     ivcs_cli_close(&c);

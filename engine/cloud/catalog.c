@@ -549,11 +549,29 @@ void ivcs_catalog_events_free(ivcs_catalog_events_s *e)
     memset(e, 0, sizeof *e);
 }
 
+int ivcs_catalog_picture_key_ok(const char *record_key, const char *picture)
+{
+    if (!record_key || !picture) return 0;
+    size_t rl = strlen(record_key), pl = strlen(picture);
+    ivcs_key_info_s r, p;
+    if (ivcs_layout_parse_key(record_key, rl, &r) < 0 || r.kind != IVCS_KEY_EVENT) return 0;
+    if (ivcs_layout_parse_key(picture, pl, &p) < 0 || p.kind != IVCS_KEY_PICTURE) return 0;
+    /* same root, channel, day, start and id: the parser is strict, so the
+     * keys then differ only in the extension; compare the bytes anyway */
+    return r.root_len == p.root_len && r.channel == p.channel && r.day == p.day &&
+           r.event_start_ms == p.event_start_ms && r.event_id == p.event_id && rl == pl + 1 &&
+           !memcmp(record_key, picture, pl - 4) && !strcmp(picture + pl - 4, ".jpg") &&
+           !strcmp(record_key + rl - 5, ".json");
+}
+
 int ivcs_catalog_get_event(ivcs_s3 *s3, const char *key, ivcs_catalog_event_s *out,
                            ivcs_s3_result *err)
 {
     if (!s3 || !key || !out) return IVCS_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
+    ivcs_key_info_s ki;
+    if (ivcs_layout_parse_key(key, strlen(key), &ki) < 0 || ki.kind != IVCS_KEY_EVENT)
+        return IVCS_ERR_INVALID_ARG;
     char *json;
     size_t len;
     int rc = ivcs_catalog_get_small(s3, key, EVENT_JSON_MAX, &json, &len, err);
@@ -564,6 +582,10 @@ int ivcs_catalog_get_event(ivcs_s3 *s3, const char *key, ivcs_catalog_event_s *o
     if (rc == 0)
         rc = ivcs_event_record_parse(json, len, &out->rec, out->strbuf, IVCS_EVENT_RECORD_STRBUF);
     free(json);
+    if (rc == 0 && out->rec.picture && !ivcs_catalog_picture_key_ok(key, out->rec.picture)) {
+        out->rec.picture = NULL;
+        out->picture_refused = 1;
+    }
     if (rc < 0) ivcs_catalog_event_free(out);
     return rc;
 }

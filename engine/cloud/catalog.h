@@ -77,6 +77,8 @@ typedef struct ivcs_catalog_event_s {
     ivcs_event_record_s rec; /* info and picture point into strbuf */
     char *strbuf;            /* owned */
     int picture_listed;      /* the .jpg next to the record exists */
+    int picture_refused;     /* the record named another key as its picture:
+                                rec.picture was set to NULL (never fetch it) */
 } ivcs_catalog_event_s;
 
 typedef struct ivcs_catalog_events_s {
@@ -166,9 +168,20 @@ IVCS_MUST_CHECK int ivcs_catalog_list_events(ivcs_s3 *s3, const ivcs_layout_s *l
 
 void ivcs_catalog_events_free(ivcs_catalog_events_s *e);
 
+/* 1 if picture is the one key the object layout allows as the picture of
+ * the event record at record_key: both parse (ivcs_layout_parse_key) as an
+ * event record and a picture of the same device root, channel, event start
+ * and event id, i.e. picture is record_key with ".jpg" for ".json". 0 for
+ * anything else (another device, channel, event, a path, NULL). The record's
+ * "picture" field comes from the bucket: it names nothing else. */
+int ivcs_catalog_picture_key_ok(const char *record_key, const char *picture);
+
 /* GETs and parses one event record by key into *out (freed with
- * ivcs_catalog_event_free). IVCS_ERR_NOT_FOUND, IVCS_ERR_INVALID_ARG (not a
- * valid record), or another negative code. */
+ * ivcs_catalog_event_free). key must be an event record key of the layout.
+ * A "picture" that ivcs_catalog_picture_key_ok refuses is dropped
+ * (out->rec.picture NULL, out->picture_refused 1). IVCS_ERR_NOT_FOUND,
+ * IVCS_ERR_INVALID_ARG (not an event key, not a valid record), or another
+ * negative code. */
 IVCS_MUST_CHECK int ivcs_catalog_get_event(ivcs_s3 *s3, const char *key, ivcs_catalog_event_s *out,
                                            ivcs_s3_result *err);
 

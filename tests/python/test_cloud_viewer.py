@@ -194,6 +194,50 @@ def test_events_match_the_records_and_pictures_download(rec, tmp_path):
     assert p.returncode == 0 and "event  1" in p.stdout and "(open)" in p.stdout, p.stdout
 
 
+def test_events_hostile_picture_key_is_refused_not_fetched(cfg, s3, tmp_path):
+    """Issue 9 item 2: a record whose "picture" names a key outside the
+    device (or a path) is refused: nothing is fetched, no file it names."""
+    dev = "hostile-" + uuid.uuid4().hex[:12]
+    c, cfgfile = write_config(tmp_path, cfg, device_id=dev)
+    root = f"{c['prefix']}{dev}/"
+    secret = b"SECRET of another tenant " + uuid.uuid4().hex.encode()
+    other = f"other-tenant-{uuid.uuid4().hex[:8]}/secret/.bashrc"
+    s3.put_object(Bucket=c["bucket"], Key=other, Body=secret)
+    snap = (MEDIA / "snapshot.jpg").read_bytes()
+    pics = {1: other, 2: "../../../../" + str(tmp_path / "escaped.jpg").lstrip("/"),
+            3: f"{root}ch0/evt/{day(T0)}/{T0 + 3000:013d}_3.jpg"}  # another event's
+    for eid, pic in pics.items():
+        est = T0 + eid * 1000
+        base = f"{root}ch0/evt/{day(est)}/{est:013d}_{eid}"
+        r = {"event_id": eid, "info": "x", "channel": 0, "event_start_ms": est,
+             "event_stop_ms": est + 500, "stream_start_ms": est, "stream_stop_ms": est + 500,
+             "picture": pic, "status": "closed"}
+        s3.put_object(Bucket=c["bucket"], Key=base + ".json",
+                      Body=json.dumps(r, separators=(",", ":")).encode())
+        s3.put_object(Bucket=c["bucket"], Key=base + ".jpg", Body=snap)
+    out = tmp_path / "pics"
+    p = run("events", "--config", cfgfile, "--json", "--pictures", out)
+    # only the legitimate picture, under the name the viewer made
+    assert sorted(f.name for f in out.iterdir()) == [f"{T0 + 3000:013d}_3.jpg"]
+    assert (out / f"{T0 + 3000:013d}_3.jpg").read_bytes() == snap
+    assert not (tmp_path / "escaped.jpg").exists()
+    for f in tmp_path.rglob("*"):
+        assert not f.is_file() or secret not in f.read_bytes(), f
+    # refused pictures are reported and make the run fail
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    got = json.loads(p.stdout)
+    assert [g["event_id"] for g in got] == [1, 2, 3]
+    # 1 and 2 name keys outside the layout, 3 names event 3's own picture
+    assert [g["picture_refused"] for g in got] == [True, True, False], got
+    assert got[0]["picture"] is None and got[1]["picture"] is None
+    assert "picture_file" not in got[0] and "picture_file" not in got[1]
+    assert p.stderr.count("is not this event's picture key") == 2, p.stderr
+    assert other not in p.stderr and other not in p.stdout
+    # the text form says the same
+    p = run("events", "--config", cfgfile, "--pictures", out)
+    assert p.returncode == 1 and other not in p.stdout + p.stderr, p.stdout + p.stderr
+
+
 # ---------------------------------------------------------------- playlist
 
 def parse_m3u8(text):

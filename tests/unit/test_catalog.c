@@ -243,6 +243,41 @@ TEST(lifecycle_merge)
              IVCS_ERR_INVALID_ARG);
 }
 
+/* Issue 9 item 2: an event record's "picture" comes from the bucket; only
+ * the key the layout gives that record's event is accepted. */
+TEST(picture_key_only_the_events_own)
+{
+    const char *rec = "tenant/dev1/ch2/evt/2026-11-25/1795651190000_3.json";
+    CHECK(ivcs_catalog_picture_key_ok(rec, "tenant/dev1/ch2/evt/2026-11-25/1795651190000_3.jpg"));
+    static const char *const bad[] = {
+        "other-tenant/secret/.bashrc",
+        ".bashrc",
+        "",
+        "/etc/passwd",
+        "../../../../tmp/x.jpg",
+        "tenant/dev1/ch2/evt/2026-11-25/../../../../other/x.jpg",
+        "tenant/dev1/ch2/evt/2026-11-25/1795651190000_3.json",  /* not a picture */
+        "tenant/dev2/ch2/evt/2026-11-25/1795651190000_3.jpg",   /* another device */
+        "other/dev1/ch2/evt/2026-11-25/1795651190000_3.jpg",    /* another prefix */
+        "tenant/dev1/ch1/evt/2026-11-25/1795651190000_3.jpg",   /* another channel */
+        "tenant/dev1/ch2/evt/2026-11-25/1795651190001_3.jpg",   /* another event start */
+        "tenant/dev1/ch2/evt/2026-11-25/1795651190000_4.jpg",   /* another event id */
+        "tenant/dev1/ch2/rec/2026-11-25/1795651190000_3.jpg",   /* rec/ */
+        "xtenant/dev1/ch2/evt/2026-11-25/1795651190000_3.jpg",  /* longer root */
+        "tenant/dev1/ch2/evt/2026-11-25/1795651190000_3.jpg/x", /* below it */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (ivcs_catalog_picture_key_ok(rec, bad[i])) fprintf(stderr, "accepted: %s\n", bad[i]);
+        CHECK(!ivcs_catalog_picture_key_ok(rec, bad[i]));
+    }
+    CHECK(!ivcs_catalog_picture_key_ok(rec, NULL));
+    CHECK(!ivcs_catalog_picture_key_ok(NULL, "x.jpg"));
+    /* the record key itself must be an event record key */
+    CHECK(!ivcs_catalog_picture_key_ok("tenant/dev1/x.json", "tenant/dev1/x.jpg"));
+    CHECK(!ivcs_catalog_picture_key_ok("tenant/dev1/ch2/evt/2026-11-25/1795651190000_3.jpg",
+                                       "tenant/dev1/ch2/evt/2026-11-25/1795651190000_3.jpg"));
+}
+
 int main(void)
 {
     RUN(merge_ranges);
@@ -250,5 +285,6 @@ int main(void)
     RUN(discontinuities);
     RUN(filter_overlap_and_keyframe);
     RUN(lifecycle_merge);
+    RUN(picture_key_only_the_events_own);
     return check_done();
 }
