@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,32 +122,74 @@ int ivcs_cli_nothing(const ivcs_cli_s *c, const char *what)
     return IVCS_EXIT_FAIL;
 }
 
+int ivcs_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ivcs %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    /* "s3 ls" -> "ivcs s3 --help" */
+    fprintf(stderr, "\nivcs %s: see 'ivcs %.*s --help'\n", cmd, (int)strcspn(cmd, " "), cmd);
+    return IVCS_EXIT_USAGE;
+}
+
+int ivcs_cli_is_help(const char *a)
+{
+    return a && (!strcmp(a, "--help") || !strcmp(a, "-h"));
+}
+
 int ivcs_cli_time(const char *cmd, const char *opt, const char *v, int64_t *ms)
 {
+    if (!v) return ivcs_cli_usage_error(cmd, "%s needs a value", opt), -1;
     if (ivcs_timearg_parse(v, ms) == 0) return 0;
-    fprintf(stderr, "ivcs %s: bad %s '%s': expected %s\n", cmd, opt, v, ivcs_timearg_help());
+    ivcs_cli_usage_error(cmd, "bad %s '%s': expected %s", opt, v, ivcs_timearg_help());
     return -1;
 }
 
 int ivcs_cli_day(const char *cmd, const char *opt, const char *v, int64_t *ms)
 {
+    if (!v) return ivcs_cli_usage_error(cmd, "%s needs a value", opt), -1;
     if (ivcs_timearg_parse_day(v, ms) == 0) return 0;
-    fprintf(stderr, "ivcs %s: bad %s '%s': expected a UTC date YYYY-MM-DD\n", cmd, opt, v);
+    ivcs_cli_usage_error(cmd, "bad %s '%s': expected a UTC date YYYY-MM-DD", opt, v);
     return -1;
 }
 
 int ivcs_cli_u32(const char *cmd, const char *opt, const char *v, uint32_t min, uint32_t max,
                  uint32_t *out)
 {
+    if (!v) return ivcs_cli_usage_error(cmd, "%s needs a value", opt), -1;
     char *e;
     errno = 0;
     unsigned long long n = strtoull(v, &e, 10);
-    if (errno || e == v || *e || v[0] == '-' || n < min || n > max) {
-        fprintf(stderr, "ivcs %s: bad %s '%s': expected an integer %" PRIu32 "..%" PRIu32 "\n", cmd,
-                opt, v, min, max);
+    if (errno || e == v || *e || v[0] < '0' || v[0] > '9' || n < min || n > max) {
+        ivcs_cli_usage_error(cmd, "bad %s '%s': expected an integer %" PRIu32 "..%" PRIu32, opt, v,
+                             min, max);
         return -1;
     }
     *out = (uint32_t)n;
+    return 0;
+}
+
+int ivcs_cli_number(const char *cmd, const char *opt, const char *v, double min, double max,
+                    double *out)
+{
+    if (!v) return ivcs_cli_usage_error(cmd, "%s needs a value", opt), -1;
+    /* digits and at most one '.', nothing else: strtod alone would take
+     * "inf", "nan", "0x10" and leading blanks */
+    size_t digits = strspn(v, "0123456789"), dot = v[digits] == '.';
+    size_t frac = dot ? strspn(v + digits + 1, "0123456789") : 0;
+    double n = 0;
+    int ok = digits + frac > 0 && v[digits + dot + frac] == 0;
+    if (ok) {
+        n = strtod(v, NULL);
+        ok = isfinite(n) && n >= min && n <= max;
+    }
+    if (!ok) {
+        ivcs_cli_usage_error(cmd, "bad %s '%s': expected a number %g..%g", opt, v, min, max);
+        return -1;
+    }
+    *out = n;
     return 0;
 }
 
@@ -162,10 +206,7 @@ const char *ivcs_cli_iso(int64_t ms, char *buf, size_t cap)
 int ivcs_cli_range_opt(const char *cmd, const char *a, const char *v, ivcs_cli_range_s *r)
 {
     if (strcmp(a, "--day") && strcmp(a, "--from") && strcmp(a, "--to")) return 0;
-    if (!v) {
-        fprintf(stderr, "ivcs %s: %s needs a value\n", cmd, a);
-        return -1;
-    }
+    if (!v) return ivcs_cli_usage_error(cmd, "%s needs a value", a), -1;
     if (!strcmp(a, "--day")) {
         if (ivcs_cli_day(cmd, a, v, &r->from) < 0) return -1;
         r->to = r->from + 86400000LL;
@@ -184,10 +225,7 @@ int ivcs_cli_scope_opt(const char *cmd, const char *a, const char *v, ivcs_cli_s
 {
     if (strcmp(a, "--config") && strcmp(a, "--channel"))
         return ivcs_cli_range_opt(cmd, a, v, &sc->range);
-    if (!v) {
-        fprintf(stderr, "ivcs %s: %s needs a value\n", cmd, a);
-        return -1;
-    }
+    if (!v) return ivcs_cli_usage_error(cmd, "%s needs a value", a), -1;
     if (!strcmp(a, "--config")) {
         sc->config = v;
         return 1;
@@ -197,23 +235,31 @@ int ivcs_cli_scope_opt(const char *cmd, const char *a, const char *v, ivcs_cli_s
     return 1;
 }
 
-int ivcs_cli_range_finish(const char *cmd, ivcs_cli_range_s *r, int need_both)
+const char *ivcs_cli_time_help(void)
+{
+    return "T: UTC ISO-8601 (2026-11-25T10:00:00Z; .sss and +HH:MM allowed; 2026-11-25\n"
+           "is its 00:00Z), epoch seconds, epoch ms (12+ digits) or 'now'.\n";
+}
+
+const char *ivcs_cli_range_help(void)
+{
+    return "Range: --day D, or --from T and/or --to T (a bound left out is open);\n"
+           "no range: everything. --day excludes --from/--to.\n";
+}
+
+int ivcs_cli_range_finish(const char *cmd, ivcs_cli_range_s *r)
 {
     if (r->has_day && (r->has_from || r->has_to)) {
-        fprintf(stderr, "ivcs %s: give --day or --from/--to, not both\n", cmd);
+        ivcs_cli_usage_error(cmd, "give --day or --from/--to, not both");
         return -1;
     }
     if (r->has_day) return 0;
-    if (need_both && (!r->has_from || !r->has_to)) {
-        fprintf(stderr, "ivcs %s: --from and --to are required (%s)\n", cmd, ivcs_timearg_help());
-        return -1;
-    }
     if (!r->has_from) r->from = 0;
     if (!r->has_to) r->to = IVCS_LAYOUT_START_MS_MAX + 1;
     if (r->to <= r->from) {
         char a[32], b[32];
-        fprintf(stderr, "ivcs %s: empty range: --to %s is not after --from %s\n", cmd,
-                ivcs_cli_iso(r->to, a, sizeof a), ivcs_cli_iso(r->from, b, sizeof b));
+        ivcs_cli_usage_error(cmd, "empty range: --to %s is not after --from %s",
+                             ivcs_cli_iso(r->to, a, sizeof a), ivcs_cli_iso(r->from, b, sizeof b));
         return -1;
     }
     return 0;
@@ -223,11 +269,9 @@ int ivcs_cli_bad_option(const char *cmd, const char *a, const char *valued)
 {
     size_t n = strlen(a);
     for (const char *p = valued; n && (p = strstr(p, a)) != NULL; p += n) {
-        if ((p == valued || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) {
-            fprintf(stderr, "ivcs %s: %s needs a value\n", cmd, a);
-            return IVCS_EXIT_USAGE;
-        }
+        if ((p == valued || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+            return ivcs_cli_usage_error(cmd, "%s needs a value", a);
     }
-    fprintf(stderr, "ivcs %s: unknown %s '%s'\n", cmd, a[0] == '-' ? "option" : "argument", a);
-    return IVCS_EXIT_USAGE;
+    if (a[0] == '-' && a[1]) return ivcs_cli_usage_error(cmd, "unknown option '%s'", a);
+    return ivcs_cli_usage_error(cmd, "unexpected argument '%s'", a);
 }

@@ -47,19 +47,36 @@ int ivcs_cli_fail(const ivcs_cli_s *c, const char *what, int rc, const ivcs_s3_r
  * IVCS_EXIT_FAIL. */
 int ivcs_cli_nothing(const ivcs_cli_s *c, const char *what);
 
-/* Prints "ivcs CMD: OPT needs a value" when a is one of the words of
- * valued (space-separated, e.g. "--config --channel") and had no value,
- * else "unknown option". Returns IVCS_EXIT_USAGE. */
+/* The one way every command reports a usage error: "ivcs CMD: MESSAGE"
+ * (which names the bad or missing option) and "ivcs CMD: see 'ivcs CMD
+ * --help'" on stderr. Returns IVCS_EXIT_USAGE. */
+int ivcs_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* 1 if a is --help or -h. */
+int ivcs_cli_is_help(const char *a);
+
+/* A usage error for argument a: "OPT needs a value" when a is one of the
+ * words of valued (space-separated, e.g. "--config --channel") and had no
+ * value, else "unknown option"/"unexpected argument". Returns
+ * IVCS_EXIT_USAGE. */
 int ivcs_cli_bad_option(const char *cmd, const char *a, const char *valued);
 
-/* Option values. Each prints "ivcs CMD: bad OPT ..." and returns -1 on error. */
+/* Option values. Each reports "bad OPT 'V': expected ..." as a usage error
+ * (ivcs_cli_usage_error) and returns -1 on error; v NULL is "OPT needs a
+ * value". */
 int ivcs_cli_time(const char *cmd, const char *opt, const char *v, int64_t *ms);
 int ivcs_cli_day(const char *cmd, const char *opt, const char *v, int64_t *ms);
 int ivcs_cli_u32(const char *cmd, const char *opt, const char *v, uint32_t min, uint32_t max,
                  uint32_t *out);
+/* A decimal number (no inf/nan/hex) in min..max. */
+int ivcs_cli_number(const char *cmd, const char *opt, const char *v, double min, double max,
+                    double *out);
 
-/* A time range from --day D | --from T --to T (either bound may be left
- * out: from the beginning / to the end). */
+/* The one range rule of every viewer command (ls, events, playlist,
+ * export): --day D, or --from T and/or --to T; a bound left out is open
+ * (from the first / to the last recording), no range option at all means
+ * everything; --day excludes --from/--to; --to must be after --from. */
 typedef struct ivcs_cli_range_s {
     int64_t from, to; /* [from, to) UTC ms */
     int has_from, has_to, has_day;
@@ -69,10 +86,17 @@ typedef struct ivcs_cli_range_s {
  * the value), 0 (not a range option), -1 (bad value, printed). */
 int ivcs_cli_range_opt(const char *cmd, const char *a, const char *v, ivcs_cli_range_s *r);
 
-/* Checks the combination and fills the defaults (from 0, to the end of
- * time). need_both: --from and --to (or --day) are required. 0 or -1
- * (printed). */
-int ivcs_cli_range_finish(const char *cmd, ivcs_cli_range_s *r, int need_both);
+/* Checks the combination (the rule above) and fills the defaults (from 0,
+ * to the end of time). 0 or -1 (usage error printed). */
+int ivcs_cli_range_finish(const char *cmd, ivcs_cli_range_s *r);
+
+/* The time forms T of timearg.h, as help text wrapped at 80 columns
+ * ("T: ...", '\n' after each line). */
+const char *ivcs_cli_time_help(void);
+
+/* The rule above in two lines of help text (each < 80 columns, '\n' after
+ * each). */
+const char *ivcs_cli_range_help(void);
 
 /* What every viewer command (ls, events, playlist, export) selects: the
  * config file, the channel and the time range. */

@@ -18,19 +18,21 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ivcs events --config FILE [--channel N] [--day YYYY-MM-DD | --from T --to T]\n"
-            "                   [--json] [--pictures DIR]\n"
+            "usage: ivcs events --config FILE [--channel N]\n"
+            "                   [--day YYYY-MM-DD | --from T --to T] [--json]\n"
+            "                   [--pictures DIR]\n"
             "\n"
             "Lists the event records of the configured device whose event window overlaps\n"
             "the range (default: all): id, event and stream times, status, info and the\n"
             "picture's key. --pictures DIR downloads each event's JPEG into DIR as\n"
             "{event_start_ms}_{event_id}.jpg. A record whose \"picture\" is not the key\n"
             "the layout gives its event (the record's key with .jpg) is reported and its\n"
-            "picture is neither shown nor fetched.\n"
-            "T: %s.\n"
+            "picture is neither shown nor fetched. --channel N: default 0. --json: one JSON\n"
+            "array. --config: default $IVCS_CONFIG.\n"
+            "%s%s"
             "exit: 0 ok, 1 no events / unknown device / S3 error / a picture failed or\n"
             "was refused, 2 usage\n",
-            ivcs_timearg_help());
+            ivcs_cli_range_help(), ivcs_cli_time_help());
 }
 
 static void add_ms(cJSON *o, const char *name, int64_t ms)
@@ -88,7 +90,7 @@ int ivcs_cmd_events(int argc, char **argv)
             i++;
             continue;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (ivcs_cli_is_help(a)) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--json")) {
@@ -97,12 +99,10 @@ int ivcs_cmd_events(int argc, char **argv)
             pictures = v;
             i++;
         } else {
-            ivcs_cli_bad_option("events", a, "--config --pictures --channel --day --from --to");
-            usage(stderr);
-            return IVCS_EXIT_USAGE;
+            return ivcs_cli_bad_option("events", a, "--config --pictures --channel --day --from --to");
         }
     }
-    if (ivcs_cli_range_finish("events", &sc.range, 0) < 0) return IVCS_EXIT_USAGE;
+    if (ivcs_cli_range_finish("events", &sc.range) < 0) return IVCS_EXIT_USAGE;
     if (pictures) {
         struct stat st;
         if (mkdir(pictures, 0755) != 0 && errno != EEXIST) {

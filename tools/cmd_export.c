@@ -16,7 +16,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ivcs export --config FILE (--from T --to T | --day D) --out FILE.ts\n"
+            "usage: ivcs export --config FILE [--day D | --from T --to T] --out FILE.ts\n"
             "                   [--channel N] [--gap-ms MS]\n"
             "\n"
             "Downloads every slice overlapping the range, in time order, into one MPEG-TS\n"
@@ -25,9 +25,11 @@ static void usage(FILE *out)
             "it decodes from the first frame). Slices of one boot continue each other's\n"
             "timestamps and continuity counters; at a new boot or a gap the timestamps\n"
             "jump, which ffmpeg and players handle as a discontinuity. The file is written\n"
-            "as FILE.ts.part and renamed when complete. T: %s.\n"
+            "as FILE.ts.part and renamed when complete (-o is --out). --channel N: default\n"
+            "0. --gap-ms MS: default %u. --config: default $IVCS_CONFIG.\n"
+            "%s%s"
             "exit: 0 ok, 1 nothing recorded / unknown device / S3 or write error, 2 usage\n",
-            ivcs_timearg_help());
+            IVCS_CATALOG_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
 }
 
 int ivcs_cmd_export(int argc, char **argv)
@@ -43,7 +45,7 @@ int ivcs_cmd_export(int argc, char **argv)
             i++;
             continue;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (ivcs_cli_is_help(a)) {
             usage(stdout);
             return 0;
         } else if (v && (!strcmp(a, "--out") || !strcmp(a, "-o"))) {
@@ -53,17 +55,14 @@ int ivcs_cmd_export(int argc, char **argv)
             if (ivcs_cli_u32("export", a, v, 0, 86400000, &gap) < 0) return IVCS_EXIT_USAGE;
             i++;
         } else {
-            ivcs_cli_bad_option("export", a,
+            return ivcs_cli_bad_option("export", a,
                                 "--config --out -o --channel --gap-ms --day --from --to");
-            usage(stderr);
-            return IVCS_EXIT_USAGE;
         }
     }
     if (!outp) {
-        fprintf(stderr, "ivcs export: --out FILE.ts is required\n");
-        return IVCS_EXIT_USAGE;
+        return ivcs_cli_usage_error("export", "--out FILE.ts is required");
     }
-    if (ivcs_cli_range_finish("export", &sc.range, 1) < 0) return IVCS_EXIT_USAGE;
+    if (ivcs_cli_range_finish("export", &sc.range) < 0) return IVCS_EXIT_USAGE;
 
     ivcs_cli_s c;
     int ret = ivcs_cli_open(&c, "export", sc.config);

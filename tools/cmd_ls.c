@@ -21,9 +21,11 @@ static void usage(FILE *out)
             "0) and the recorded time ranges: slices merged while the gap between one's end\n"
             "and the next one's start is at most --gap-ms (default %u). Without a range:\n"
             "everything. --slices also lists every slice (key, start, duration, boot).\n"
-            "T: %s.\n"
-            "exit: 0 ok, 1 nothing recorded in the range / unknown device / S3 error, 2 usage\n",
-            IVCS_CATALOG_GAP_MS, ivcs_timearg_help());
+            "--json: one JSON document. --config: default $IVCS_CONFIG.\n"
+            "%s%s"
+            "exit: 0 ok, 1 nothing recorded in the range / unknown device / S3 error,\n"
+            "2 usage\n",
+            IVCS_CATALOG_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
 }
 
 static void json_iso(cJSON *o, const char *name, int64_t ms)
@@ -45,7 +47,7 @@ int ivcs_cmd_ls(int argc, char **argv)
             i++;
             continue;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (ivcs_cli_is_help(a)) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--json")) {
@@ -56,12 +58,10 @@ int ivcs_cmd_ls(int argc, char **argv)
             if (ivcs_cli_u32("ls", a, v, 0, 86400000, &gap) < 0) return IVCS_EXIT_USAGE;
             i++;
         } else {
-            ivcs_cli_bad_option("ls", a, "--config --channel --gap-ms --day --from --to");
-            usage(stderr);
-            return IVCS_EXIT_USAGE;
+            return ivcs_cli_bad_option("ls", a, "--config --channel --gap-ms --day --from --to");
         }
     }
-    if (ivcs_cli_range_finish("ls", &sc.range, 0) < 0) return IVCS_EXIT_USAGE;
+    if (ivcs_cli_range_finish("ls", &sc.range) < 0) return IVCS_EXIT_USAGE;
 
     ivcs_cli_s c;
     int ret = ivcs_cli_open(&c, "ls", sc.config);

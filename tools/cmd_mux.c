@@ -28,6 +28,7 @@
 
 #include "engine/mux/ts_mux.h"
 #include "ivcs.h"
+#include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/media_split.h"
 
@@ -37,8 +38,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ivcs mux --video FILE.h264|FILE.h265 [--audio FILE.aac] --fps N --out DIR\n"
-            "                [--slice-ms 4000] [--codec h264|h265] [--start-ms MS] [--boot HEX]\n"
-            "                [--manifest FILE] [--quiet]\n"
+            "                [--slice-ms 4000] [--codec h264|h265] [--start-ms MS]\n"
+            "                [--boot HEX]"
+ " [--manifest FILE] [--quiet]\n"
             "\n"
             "Splits raw Annex-B video (+ ADTS AAC audio) into MPEG-TS slices named\n"
             "{start_ms}_{dur_ms}_{boot}_{seq}{k|p}.ts in DIR. Video PTS is i*1000/fps ms,\n"
@@ -46,7 +48,12 @@ static void usage(FILE *out)
             "--slice-ms since its start. --codec overrides the file extension (.h264 .264\n"
             ".avc / .h265 .265 .hevc). --manifest writes one line per frame:\n"
             "'stream pts_ms len md5' of the bytes muxed into the PES (for H.264 without an\n"
-            "AUD that is the AUD the muxer adds + the frame).\n");
+            "AUD that is the AUD the muxer adds + the frame).\n"
+            "--start-ms: UTC ms of the first frame in the slice names (default 0); --boot:\n"
+            "the boot id of the names, 1..8 hex digits (default random); --quiet (-q): no\n"
+            "summary line. mux is strict: a frame it cannot slice (e.g. a B-frame), a bad\n"
+            "ADTS frame or a codec mismatch stops it with the frame's number and offset.\n"
+            "exit: 0 ok, 1 input or write error (the frame and reason are printed), 2 usage\n");
 }
 
 typedef struct {
@@ -179,13 +186,16 @@ typedef struct {
     int have_boot, quiet;
 } options;
 
+#define MUX_VALUED "--video --audio --out --manifest --codec --fps --slice-ms --start-ms --boot"
+
+/* 0, or IVCS_EXIT_USAGE (printed). */
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
     o->slice_ms = 4000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (ivcs_cli_is_help(a)) {
             usage(stdout);
             exit(0);
         }
@@ -193,10 +203,7 @@ static int parse_args(int argc, char **argv, options *o)
             o->quiet = 1;
             continue;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "ivcs mux: %s needs a value\n", a);
-            return -1;
-        }
+        if (i + 1 >= argc || a[0] != '-') return ivcs_cli_bad_option("mux", a, MUX_VALUED);
         const char *v = argv[++i];
         if (!strcmp(a, "--video")) {
             o->video = v;
@@ -210,34 +217,29 @@ static int parse_args(int argc, char **argv, options *o)
             o->codec = v;
         } else if (!strcmp(a, "--fps")) {
             if (parse_u64(v, &o->fps, 10) || o->fps < 1 || o->fps > 1000) {
-                fprintf(stderr, "ivcs mux: --fps must be an integer 1..1000\n");
-                return -1;
+                return ivcs_cli_usage_error("mux", "bad --fps '%s': expected an integer 1..1000", v);
             }
         } else if (!strcmp(a, "--slice-ms")) {
             if (parse_u64(v, &o->slice_ms, 10) || o->slice_ms < 1 || o->slice_ms > 86400000) {
-                fprintf(stderr, "ivcs mux: --slice-ms must be 1..86400000\n");
-                return -1;
+                return ivcs_cli_usage_error("mux", "bad --slice-ms '%s': expected 1..86400000", v);
             }
         } else if (!strcmp(a, "--start-ms")) {
             if (parse_u64(v, &o->start_ms, 10) || o->start_ms > 9999999999999ull) {
-                fprintf(stderr, "ivcs mux: --start-ms must be 0..9999999999999\n");
-                return -1;
+                return ivcs_cli_usage_error("mux", "bad --start-ms '%s': expected 0..9999999999999",
+                                            v);
             }
         } else if (!strcmp(a, "--boot")) {
             if (strlen(v) > 8 || parse_u64(v, &o->boot, 16)) {
-                fprintf(stderr, "ivcs mux: --boot must be 1..8 hex digits\n");
-                return -1;
+                return ivcs_cli_usage_error("mux", "bad --boot '%s': expected 1..8 hex digits", v);
             }
             o->have_boot = 1;
         } else {
-            fprintf(stderr, "ivcs mux: unknown option '%s'\n", a);
-            return -1;
+            return ivcs_cli_bad_option("mux", a, MUX_VALUED);
         }
     }
-    if (!o->video || !o->out || !o->fps) {
-        fprintf(stderr, "ivcs mux: --video, --fps and --out are required\n");
-        return -1;
-    }
+    if (!o->video) return ivcs_cli_usage_error("mux", "--video FILE is required");
+    if (!o->fps) return ivcs_cli_usage_error("mux", "--fps N is required");
+    if (!o->out) return ivcs_cli_usage_error("mux", "--out DIR is required");
     return 0;
 }
 
@@ -245,10 +247,7 @@ int ivcs_cmd_mux(int argc, char **argv)
 {
     double t0 = now_s();
     options o;
-    if (parse_args(argc, argv, &o) != 0) {
-        usage(stderr);
-        return 2;
-    }
+    if (parse_args(argc, argv, &o) != 0) return IVCS_EXIT_USAGE;
     ivcs_vcodec_e vc;
     const char *name = o.codec;
     if (!name) {
@@ -256,11 +255,8 @@ int ivcs_cmd_mux(int argc, char **argv)
         name = dot ? dot + 1 : "";
     }
     if (codec_from_name(name, &vc) != 0) {
-        fprintf(stderr,
-                o.codec ? "ivcs mux: unknown codec '%s' (h264 or h265)\n"
-                        : "ivcs mux: cannot tell the codec from '%s': use --codec\n",
-                o.codec ? o.codec : o.video);
-        return 2;
+        if (o.codec) return ivcs_cli_usage_error("mux", "bad --codec '%s' (h264 or h265)", o.codec);
+        return ivcs_cli_usage_error("mux", "cannot tell the codec from '%s': use --codec", o.video);
     }
 
     int rc = 1;

@@ -18,8 +18,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ivcs plan get --config FILE [--json]\n"
             "       ivcs plan set --config FILE --type full_time|event|free_trial|none\n"
-            "                     [--days N] [--expire T|never] [--trial-sec N] [--switch 0|1]\n"
-            "                     [--no-lifecycle]\n"
+            "                     [--days N] [--expire T|never] [--trial-sec N]\n"
+            "                     [--switch 0|1] [--no-lifecycle]\n"
             "\n"
             "set writes {prefix}{device}/plan.json (cs_switch, default 1; cs_type; cs_days N,\n"
             "default 0; expire_utc from --expire, default never; free_trial_remaining_sec)\n"
@@ -29,10 +29,11 @@ static void usage(FILE *out)
             "lifecycle configuration per bucket: set reads it, keeps every other rule as it\n"
             "is and replaces only this device's (two 'plan set' racing on one bucket can\n"
             "lose one update). --no-lifecycle leaves the bucket's rules alone.\n"
-            "get prints the plan, the service it grants now, and the retention rule.\n"
-            "T: %s.\n"
+            "get prints the plan, the service it grants now, and the retention rule (--json:\n"
+            "as one JSON document). --config: default $IVCS_CONFIG.\n"
+            "%s"
             "exit: 0 ok, 1 no plan (get) / S3 error, 2 usage\n",
-            ivcs_timearg_help());
+            ivcs_cli_time_help());
 }
 
 static const char *service_name(ivcs_service_e s)
@@ -114,23 +115,24 @@ static int do_get(ivcs_cli_s *c, int json)
 
 int ivcs_cmd_plan(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? IVCS_EXIT_USAGE : 0;
-    }
+    for (int i = 1; i < argc; i++)
+        if (ivcs_cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        }
+    if (argc < 2 || argv[1][0] == '-')
+        return ivcs_cli_usage_error("plan", "the operation is missing: ivcs plan get|set ...");
     const char *sub = argv[1];
     int is_set = !strcmp(sub, "set");
-    if (!is_set && strcmp(sub, "get")) {
-        fprintf(stderr, "ivcs plan: unknown operation '%s' (get or set)\n", sub);
-        return IVCS_EXIT_USAGE;
-    }
+    if (!is_set && strcmp(sub, "get"))
+        return ivcs_cli_usage_error("plan", "unknown operation '%s' (get or set)", sub);
     const char *config = NULL, *type = NULL;
     int json = 0, no_lc = 0;
     uint32_t days = 0, trial = 0, sw = 1;
     int64_t expire_ms = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (ivcs_cli_is_help(a)) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--json") && !is_set) {
@@ -160,9 +162,9 @@ int ivcs_cmd_plan(int argc, char **argv)
                 return IVCS_EXIT_USAGE;
             i++;
         } else {
-            ivcs_cli_bad_option("plan", a, "--config --type --days --trial-sec --switch --expire");
-            usage(stderr);
-            return IVCS_EXIT_USAGE;
+            return ivcs_cli_bad_option(is_set ? "plan set" : "plan get", a,
+                                       is_set ? "--config --type --days --trial-sec --switch --expire"
+                                              : "--config");
         }
     }
     ivcs_plan_s plan;
@@ -171,13 +173,12 @@ int ivcs_cmd_plan(int argc, char **argv)
     int jlen = 0;
     if (is_set) {
         if (!type) {
-            fprintf(stderr, "ivcs plan set: --type full_time|event|free_trial|none is required\n");
-            return IVCS_EXIT_USAGE;
+            return ivcs_cli_usage_error("plan set",
+                                        "--type full_time|event|free_trial|none is required");
         }
         if (ivcs_plan_type_parse(type, strlen(type), &plan.cs_type) < 0) {
-            fprintf(stderr, "ivcs plan set: bad --type '%s' (full_time, event, free_trial, none)\n",
-                    type);
-            return IVCS_EXIT_USAGE;
+            return ivcs_cli_usage_error(
+                "plan set", "bad --type '%s' (full_time, event, free_trial, none)", type);
         }
         plan.cs_switch = (int)sw;
         plan.cs_days = (int32_t)days;
@@ -187,8 +188,8 @@ int ivcs_cmd_plan(int argc, char **argv)
         plan.free_trial_remaining_sec = (int32_t)trial;
         jlen = ivcs_plan_write(&plan, json_buf, sizeof json_buf);
         if (jlen < 0) {
-            fprintf(stderr, "ivcs plan set: the plan is out of range: %s\n", ivcs_strerror(jlen));
-            return IVCS_EXIT_USAGE;
+            return ivcs_cli_usage_error("plan set", "the plan is out of range: %s",
+                                        ivcs_strerror(jlen));
         }
     }
 

@@ -14,7 +14,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ivcs playlist --config FILE (--from T --to T | --day D | --event KEY)\n"
+            "usage: ivcs playlist --config FILE [--day D | --from T --to T | --event KEY]\n"
             "                     [--channel N] [--expires S] [--gap-ms MS] [-o FILE]\n"
             "\n"
             "Writes an HLS VOD playlist (to stdout, or -o FILE) whose segments are the slices\n"
@@ -24,9 +24,11 @@ static void usage(FILE *out)
             "#EXT-X-DISCONTINUITY marks gaps over --gap-ms (default %u) and new boots.\n"
             "--event KEY: the range of that event record's stream (stream_start_ms ..\n"
             "stream_stop_ms, or up to now while it is open); KEY is the record's object key,\n"
-            "with or without the '{prefix}{device}/' part. T: %s.\n"
+            "with or without the '{prefix}{device}/' part. --channel N: default 0.\n"
+            "-o/--out FILE: write there instead of stdout. --config: default $IVCS_CONFIG.\n"
+            "%s%s"
             "exit: 0 ok, 1 nothing recorded / unknown device or event / S3 error, 2 usage\n",
-            IVCS_CATALOG_GAP_MS, ivcs_timearg_help());
+            IVCS_CATALOG_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
 }
 
 int ivcs_cmd_playlist(int argc, char **argv)
@@ -42,7 +44,7 @@ int ivcs_cmd_playlist(int argc, char **argv)
             i++;
             continue;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (ivcs_cli_is_help(a)) {
             usage(stdout);
             return 0;
         } else if (v && !strcmp(a, "--event")) {
@@ -58,18 +60,15 @@ int ivcs_cmd_playlist(int argc, char **argv)
             if (ivcs_cli_u32("playlist", a, v, 0, 86400000, &gap) < 0) return IVCS_EXIT_USAGE;
             i++;
         } else {
-            ivcs_cli_bad_option(
+            return ivcs_cli_bad_option(
                 "playlist", a,
                 "--config --event -o --out --channel --expires --gap-ms --day --from --to");
-            usage(stderr);
-            return IVCS_EXIT_USAGE;
         }
     }
     if (event && (sc.range.has_from || sc.range.has_to || sc.range.has_day)) {
-        fprintf(stderr, "ivcs playlist: give --event or a range, not both\n");
-        return IVCS_EXIT_USAGE;
+        return ivcs_cli_usage_error("playlist", "give --event or a range, not both");
     }
-    if (!event && ivcs_cli_range_finish("playlist", &sc.range, 1) < 0) return IVCS_EXIT_USAGE;
+    if (!event && ivcs_cli_range_finish("playlist", &sc.range) < 0) return IVCS_EXIT_USAGE;
 
     ivcs_cli_s c;
     int ret = ivcs_cli_open(&c, "playlist", sc.config);

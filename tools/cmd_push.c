@@ -27,9 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/cloud/catalog.h"
 #include "engine/cloud/layout.h"
+#include "engine/cloud/plan.h"
 #include "iv_cs.h"
 #include "ivcs.h"
+#include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/media_split.h"
 
@@ -137,15 +140,35 @@ static void usage(FILE *o)
     fprintf(o,
             "usage: ivcs push --config FILE --video F.h264|F.h265 [--audio F] --fps N\n"
             "                 [--audio-format aac|alaw|ulaw|pcm] [--audio-rate HZ]\n"
-            "                 [--audio-channels 1|2]\n"
+            "                 [--audio-channels 1|2] [--codec h264|h265]\n"
             "                 [--realtime | --speed X | --speed max] [--loop K]\n"
-            "                 [--event ID:START_S:STOP_S ...] [--prerecord S] [--picture F.jpg]\n"
-            "                 [--channels N] [--gop-size BYTES] [--wait-plan S] [--codec h264|h265]\n"
-            "                 [--dry-run]\n"
+            "                 [--event ID:START_S:STOP_S ...] [--prerecord S]\n"
+            "                 [--picture F.jpg] [--channels N] [--gop-size BYTES]\n"
+            "                 [--wait-plan S] [--dry-run]\n"
             "\n"
             "A sample firmware loop over iv_cs_* (the native API when --channels > 1).\n"
             "Callbacks print 'cb ...' lines; the last line is 'result {json}'.\n"
             "\n"
+            "--fps N: video frame rate (1..1000); frame i gets PTS i*1000/N ms.\n"
+            "--codec: the video codec when the extension (.h264 .264 / .h265 .265 .hevc)\n"
+            "does not say it. Only I- and P-frames can be pushed: other access units\n"
+            "(B-frames) are not pushed and are counted as refused.\n"
+            "--realtime: push at the media's pace (the default, = --speed 1); --speed X:\n"
+            "X times faster; --speed max: as fast as the engine takes frames (waits while\n"
+            "a ring is over half full, as a firmware with a deep encoder queue would).\n"
+            "--loop K: push the clip K times (default 1), timestamps continuing.\n"
+            "--event ID:START_S:STOP_S: start event ID (1..16) at START_S and stop it at\n"
+            "STOP_S seconds of media time (repeatable, up to 32). --prerecord S: seconds\n"
+            "of recording before each event start (default 0). --picture F.jpg: the JPEG\n"
+            "the capture-picture callback hands over for each event.\n"
+            "--channels N: push the same media to N channels (1..256) of one engine.\n"
+            "--gop-size BYTES: the ring budget per channel (default 4194304; a multiple\n"
+            "of 4096, at least 65536).\n"
+            "--wait-plan S: wait up to S seconds (default 20) for the device's plan\n"
+            "before pushing. Without a plan then, plan.json is read once (at most 15 s):\n"
+            "missing -> 'no plan: run `ivcs plan set`' (the push goes on, its frames are\n"
+            "refused until a plan arrives); endpoint unreachable, TLS or credentials\n"
+            "refused -> the reason, nothing is pushed, exit 1.\n"
             "--audio: ADTS AAC, or raw G.711 A-law / mu-law or s16le PCM pushed in frames\n"
             "of exactly 1024 samples per channel (a partial last frame is left out, with a\n"
             "note). The format comes from the extension (.aac .adts, .alaw, .ulaw .mulaw,\n"
@@ -154,7 +177,12 @@ static void usage(FILE *o)
             "(default 1; 2 = interleaved L/R); AAC refuses them (its headers say both).\n"
             "--dry-run: split and print 'init ...' and one 'frame v|a SEQ PTS_MS LEN OFFSET'\n"
             "line per push (all loops), then 'result {json}'; no engine, no network, no\n"
-            "--config needed.\n");
+            "--config needed.\n"
+            "Every frame read is pushed or refused: 'refused' in the result counts the\n"
+            "others, 'refused_by' gives their reasons (also on stderr).\n"
+            "exit: 0 every frame pushed and nothing dropped; 1 error (files, config,\n"
+            "engine, endpoint unreachable) or slices dropped; 2 usage; 3 frames refused\n"
+            "(no plan, B-frames, ...: see refused_by).\n");
 }
 
 /* "--audio-rate"/"--audio-channels" values: a decimal number, nothing else. */
@@ -180,41 +208,37 @@ static int audio_opts(const char *audio, const char *fmt_s, const char *rate_s, 
     if (!audio) {
         const char *o = fmt_s ? "--audio-format" : rate_s ? "--audio-rate" : "--audio-channels";
         if (!fmt_s && !rate_s && !ch_s) return 0;
-        fprintf(stderr, "ivcs push: %s needs --audio\n", o);
-        return 2;
+        return ivcs_cli_usage_error("push", "%s needs --audio", o);
     }
     *afmt = fmt_s ? ivcs_media_afmt_parse(fmt_s) : ivcs_media_afmt_of_path(audio);
     if (*afmt < 0 && fmt_s) {
-        fprintf(stderr, "ivcs push: bad --audio-format %s (aac, alaw, ulaw or pcm)\n", fmt_s);
-        return 2;
+        return ivcs_cli_usage_error("push", "bad --audio-format %s (aac, alaw, ulaw or pcm)",
+                                    fmt_s);
     }
     if (*afmt < 0) {
-        fprintf(stderr,
-                "ivcs push: %s: cannot tell the audio format from the file name (.aac .adts "
-                ".alaw .ulaw .mulaw .s16le .pcm); use --audio-format aac|alaw|ulaw|pcm\n",
-                audio);
-        return 2;
+        return ivcs_cli_usage_error("push",
+                                    "%s: cannot tell the audio format from the file name (.aac "
+                                    ".adts .alaw .ulaw .mulaw .s16le .pcm); use --audio-format "
+                                    "aac|alaw|ulaw|pcm",
+                                    audio);
     }
     if (*afmt == IVCS_MEDIA_AFMT_AAC) {
         if (!rate_s && !ch_s) return 0;
-        fprintf(stderr,
-                "ivcs push: %s is ADTS AAC: --audio-rate and --audio-channels are for raw "
-                "G.711/PCM only (ADTS headers carry the rate and channels)\n",
-                audio);
-        return 2;
+        return ivcs_cli_usage_error("push",
+                                    "%s is ADTS AAC: --audio-rate and --audio-channels are for "
+                                    "raw G.711/PCM only (ADTS headers carry the rate and channels)",
+                                    audio);
     }
     *rate = 8000;
     *ch = 1;
     if (rate_s && (parse_u32(rate_s, rate) < 0 || !ivcs_media_raw_rate_ok(*rate))) {
-        fprintf(stderr,
-                "ivcs push: bad --audio-rate %s (G.711/PCM: 8000, 11025, 12000, 16000, 22050, "
-                "24000, 32000, 44100 or 48000)\n",
-                rate_s);
-        return 2;
+        return ivcs_cli_usage_error("push",
+                                    "bad --audio-rate %s (G.711/PCM: 8000, 11025, 12000, 16000, "
+                                    "22050, 24000, 32000, 44100 or 48000)",
+                                    rate_s);
     }
     if (ch_s && (parse_u32(ch_s, ch) < 0 || (*ch != 1 && *ch != 2))) {
-        fprintf(stderr, "ivcs push: bad --audio-channels %s (1 or 2)\n", ch_s);
-        return 2;
+        return ivcs_cli_usage_error("push", "bad --audio-channels %s (1 or 2)", ch_s);
     }
     return 0;
 }
@@ -232,7 +256,7 @@ static int by_time(const void *a, const void *b)
  * length and byte offset in its file, then a result line. 0. */
 static int dry_run_print(const iv_cm_av_data_info_s *fmt, const frame_t *fr, size_t n, int loops,
                          uint64_t clip_ms, const ivcs_media_file_s *vf, const ivcs_media_file_s *af,
-                         uint64_t nv, uint64_t na, const char *aname)
+                         uint64_t nv, uint64_t na, const char *aname, uint64_t refused)
 {
     say("init video=%d size=%ux%u fps=%u audio=%d rate=%u mode=%d bitwidth=%d samples=%u\n",
         (int)fmt->eVideoType, fmt->u32VideoWidth, fmt->u32VideoHeight, fmt->u32Framerate,
@@ -244,8 +268,109 @@ static int dry_run_print(const iv_cm_av_data_info_s *fmt, const frame_t *fr, siz
                 (uint64_t)k * clip_ms + fr[i].pts, fr[i].len,
                 (size_t)(fr[i].p - (fr[i].video ? vf->p : af->p)));
     say("result {\"dry_run\":true,\"video_frames\":%" PRIu64 ",\"audio_frames\":%" PRIu64
-        ",\"audio_format\":\"%s\",\"clip_ms\":%" PRIu64 ",\"loops\":%d}\n",
-        nv * (uint64_t)loops, na * (uint64_t)loops, aname, clip_ms, loops);
+        ",\"audio_format\":\"%s\",\"clip_ms\":%" PRIu64 ",\"loops\":%d,\"refused\":%" PRIu64
+        "}\n",
+        nv * (uint64_t)loops, na * (uint64_t)loops, aname, clip_ms, loops, refused);
+    return 0;
+}
+
+/* Why frames were not pushed: a code (engine or splitter) and how many. */
+#define MAX_REASONS 16
+typedef struct {
+    int rc[MAX_REASONS];
+    uint64_t n[MAX_REASONS];
+    int count;
+    uint64_t other; /* more distinct codes than the table holds */
+} reasons_t;
+
+static void refuse(reasons_t *r, int rc, uint64_t n)
+{
+    if (!n) return;
+    for (int i = 0; i < r->count; i++)
+        if (r->rc[i] == rc) {
+            r->n[i] += n;
+            return;
+        }
+    if (r->count == MAX_REASONS) {
+        r->other += n;
+        return;
+    }
+    r->rc[r->count] = rc;
+    r->n[r->count++] = n;
+}
+
+/* No plan after the wait: one GET of plan.json (with its own
+ * client) says why. 0: a plan that grants service is
+ * there (the engine has not read it yet); 1: no plan, or one that grants no
+ * service (hint printed); -1: the endpoint cannot be used (reason printed,
+ * *why its code). Bounded: 3 s per attempt, IVCS_CATALOG_ATTEMPTS attempts
+ * with at most 2 s between them. */
+static int diagnose_plan(const char *config_path, int *why)
+{
+    ivcs_cli_s c;
+    *why = IVCS_ERR_CONFIG;
+    if (ivcs_cli_open(&c, "push", config_path) != 0) return -1;
+    ivcs_s3_set_timeouts(c.s3, 3000, 3000);
+    char key[IVCS_LAYOUT_KEY_MAX + 1];
+    ivcs_s3_result err;
+    memset(&err, 0, sizeof err);
+    char *body = NULL;
+    size_t len = 0;
+    int rc = ivcs_layout_plan_key(&c.layout, key, sizeof key);
+    if (rc >= 0) rc = ivcs_catalog_get_small(c.s3, key, 64 * 1024, &body, &len, &err);
+    int ret;
+    if (rc == IVCS_ERR_NOT_FOUND && strcmp(err.code, "NoSuchBucket")) {
+        fprintf(stderr,
+                "ivcs push: no plan: %s does not exist in bucket '%s', so the engine refuses "
+                "every frame (IV_ERR_CS_APPLY_NO_SERVICE): run `ivcs plan set --config %s "
+                "--type full_time`\n",
+                key, c.cfg.bucket, config_path);
+        ret = 1;
+    } else if (rc < 0) {
+        ivcs_cli_fail(&c, "read the plan", rc, &err);
+        *why = rc;
+        ret = -1;
+    } else {
+        ivcs_plan_s plan;
+        int64_t now = (int64_t)time(NULL);
+        if (ivcs_plan_parse(&plan, body, len, now) < 0) {
+            fprintf(stderr, "ivcs push: no plan: %s is not a valid plan: run `ivcs plan set`\n",
+                    key);
+            ret = 1;
+        } else if (ivcs_plan_service(&plan, now) == IVCS_SERVICE_NONE) {
+            fprintf(stderr,
+                    "ivcs push: the plan %s grants no service now (switched off, type none, "
+                    "or expired): run `ivcs plan set`\n",
+                    key);
+            ret = 1;
+        } else {
+            ret = 0;
+        }
+    }
+    free(body);
+    ivcs_cli_close(&c);
+    return ret;
+}
+
+#define PUSH_VALUED                                                                                \
+    "--config --video --audio --audio-format --audio-rate --audio-channels --picture --codec "    \
+    "--fps --loop --channels --gop-size --wait-plan --prerecord --speed --event"
+
+/* "ID:START_S:STOP_S" -> *e. 0 or -1 (usage error printed). */
+static int parse_event(const char *v, ev_t *e)
+{
+    int end = -1;
+    if (sscanf(v, "%d:%lf:%lf%n", &e->id, &e->start_s, &e->stop_s, &end) != 3 ||
+        end != (int)strlen(v) || e->id < IVCS_LAYOUT_EVENT_ID_MIN ||
+        e->id > IVCS_LAYOUT_EVENT_ID_MAX || !(e->start_s >= 0) || !(e->stop_s >= e->start_s) ||
+        e->stop_s > 1e9) {
+        ivcs_cli_usage_error("push",
+                             "bad --event '%s': expected ID:START_S:STOP_S (ID 1..16, 0 <= "
+                             "START_S <= STOP_S)",
+                             v);
+        return -1;
+    }
+    e->started = e->stopped = 0;
     return 0;
 }
 
@@ -255,67 +380,85 @@ int ivcs_cmd_push(int argc, char **argv)
     const char *afmt_s = NULL, *arate_s = NULL, *ach_s = NULL;
     double fps = 0, speed = 1.0, wait_plan = 20, prerecord = 0;
     int max_speed = 0, loops = 1, channels = 1, dry_run = 0;
-    uint32_t gop = 4u << 20;
+    uint32_t gop = 4u << 20, n32;
     ev_t evs[MAX_EVENTS];
     int nev = 0;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (ivcs_cli_is_help(argv[i])) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--realtime")) {
-            speed = 1.0;
-        } else if (!strcmp(a, "--dry-run")) {
-            dry_run = 1;
-        } else if (!v) {
-            usage(stderr);
-            return 2;
-        } else if (!strcmp(a, "--config")) config = argv[++i];
-        else if (!strcmp(a, "--video")) video = argv[++i];
-        else if (!strcmp(a, "--audio")) audio = argv[++i];
-        else if (!strcmp(a, "--audio-format")) afmt_s = argv[++i];
-        else if (!strcmp(a, "--audio-rate")) arate_s = argv[++i];
-        else if (!strcmp(a, "--audio-channels")) ach_s = argv[++i];
-        else if (!strcmp(a, "--picture")) picture = argv[++i];
-        else if (!strcmp(a, "--codec")) codec = argv[++i];
-        else if (!strcmp(a, "--fps")) fps = atof(argv[++i]);
-        else if (!strcmp(a, "--loop")) loops = atoi(argv[++i]);
-        else if (!strcmp(a, "--channels")) channels = atoi(argv[++i]);
-        else if (!strcmp(a, "--gop-size")) gop = (uint32_t)strtoul(argv[++i], NULL, 0);
-        else if (!strcmp(a, "--wait-plan")) wait_plan = atof(argv[++i]);
-        else if (!strcmp(a, "--prerecord")) prerecord = atof(argv[++i]);
-        else if (!strcmp(a, "--speed")) {
-            i++;
-            if (!strcmp(v, "max")) max_speed = 1;
-            else speed = atof(v);
-        } else if (!strcmp(a, "--event")) {
-            i++;
-            if (nev == MAX_EVENTS || sscanf(v, "%d:%lf:%lf", &evs[nev].id, &evs[nev].start_s,
-                                            &evs[nev].stop_s) != 3) {
-                fprintf(stderr, "ivcs push: bad --event %s\n", v);
-                return 2;
-            }
-            evs[nev].started = evs[nev].stopped = 0;
-            nev++;
-        } else {
-            fprintf(stderr, "ivcs push: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
         }
     }
-    if ((!config && !dry_run) || !video || fps <= 0 || loops < 1 || channels < 1 || speed <= 0) {
-        usage(stderr);
-        return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--realtime")) {
+            speed = 1.0;
+            max_speed = 0;
+            continue;
+        } else if (!strcmp(a, "--dry-run")) {
+            dry_run = 1;
+            continue;
+        } else if (!v || a[0] != '-') {
+            return ivcs_cli_bad_option("push", a, PUSH_VALUED);
+        }
+        i++;
+        if (!strcmp(a, "--config")) config = v;
+        else if (!strcmp(a, "--video")) video = v;
+        else if (!strcmp(a, "--audio")) audio = v;
+        else if (!strcmp(a, "--audio-format")) afmt_s = v;
+        else if (!strcmp(a, "--audio-rate")) arate_s = v;
+        else if (!strcmp(a, "--audio-channels")) ach_s = v;
+        else if (!strcmp(a, "--picture")) picture = v;
+        else if (!strcmp(a, "--codec")) {
+            if (strcmp(v, "h264") && strcmp(v, "h265"))
+                return ivcs_cli_usage_error("push", "bad --codec '%s' (h264 or h265)", v);
+            codec = v;
+        } else if (!strcmp(a, "--fps")) {
+            if (ivcs_cli_number("push", a, v, 1, 1000, &fps) < 0) return IVCS_EXIT_USAGE;
+        } else if (!strcmp(a, "--loop")) {
+            if (ivcs_cli_u32("push", a, v, 1, 1000000, &n32) < 0) return IVCS_EXIT_USAGE;
+            loops = (int)n32;
+        } else if (!strcmp(a, "--channels")) {
+            if (ivcs_cli_u32("push", a, v, 1, 256, &n32) < 0) return IVCS_EXIT_USAGE;
+            channels = (int)n32;
+        } else if (!strcmp(a, "--gop-size")) {
+            if (ivcs_cli_u32("push", a, v, 65536, UINT32_MAX, &gop) < 0) return IVCS_EXIT_USAGE;
+        } else if (!strcmp(a, "--wait-plan")) {
+            if (ivcs_cli_number("push", a, v, 0, 3600, &wait_plan) < 0) return IVCS_EXIT_USAGE;
+        } else if (!strcmp(a, "--prerecord")) {
+            if (ivcs_cli_u32("push", a, v, 0, 3600, &n32) < 0) return IVCS_EXIT_USAGE;
+            prerecord = n32;
+        } else if (!strcmp(a, "--speed")) {
+            if (!strcmp(v, "max")) {
+                max_speed = 1;
+            } else if (ivcs_cli_number("push", a, v, 0.01, 1000, &speed) < 0) {
+                fprintf(stderr, "ivcs push: --speed also takes 'max'\n");
+                return IVCS_EXIT_USAGE;
+            } else {
+                max_speed = 0;
+            }
+        } else if (!strcmp(a, "--event")) {
+            if (nev == MAX_EVENTS)
+                return ivcs_cli_usage_error("push", "too many --event (at most %d)", MAX_EVENTS);
+            if (parse_event(v, &evs[nev]) < 0) return IVCS_EXIT_USAGE;
+            nev++;
+        } else {
+            return ivcs_cli_bad_option("push", a, PUSH_VALUED);
+        }
     }
+    if (!video) return ivcs_cli_usage_error("push", "--video FILE is required");
+    if (fps <= 0) return ivcs_cli_usage_error("push", "--fps N is required");
+    if (!config && !dry_run)
+        return ivcs_cli_usage_error("push", "--config FILE is required (or --dry-run)");
     int afmt = IVCS_MEDIA_AFMT_AAC;
     uint32_t arate = 0, ach = 0;
     int u = audio_opts(audio, afmt_s, arate_s, ach_s, &afmt, &arate, &ach);
     if (u) return u;
     ivcs_config_s cfg;
-    char why[200];
-    if (!dry_run && ivcs_config_load(&cfg, config, why, sizeof why) < 0) {
-        fprintf(stderr, "ivcs push: %s: %s\n", config, why);
+    char cerr[200];
+    if (!dry_run && ivcs_config_load(&cfg, config, cerr, sizeof cerr) < 0) {
+        fprintf(stderr, "ivcs push: %s: %s\n", config, cerr);
         return 1;
     }
     ivcs_vcodec_e vc = IVCS_CODEC_H264;
@@ -332,7 +475,8 @@ int ivcs_cmd_push(int argc, char **argv)
         g_pic_len = (int32_t)pf.len;
     }
     /* split: AUs without frame info are skipped, audio ends at the first bad
-     * ADTS frame (a firmware pushes what it can) */
+     * ADTS frame (a firmware pushes what it can); both are counted as
+     * refused below */
     size_t cap = vfile.len / 64 + afile.len / 4 + 1024, n = 0;
     frame_t *fr = malloc(cap * sizeof *fr);
     if (!fr) return 1;
@@ -347,8 +491,8 @@ int ivcs_cmd_push(int argc, char **argv)
         fr[n++] = (frame_t){vf.data, vf.len, vf.pts_ms, 1, vf.info.is_key};
     }
     if (r < 0) return 1;
-    uint64_t nv = vit.n;
-    ivcs_media_audio_s ait;
+    uint64_t nv = vit.n, nskip = vit.skipped;
+    ivcs_media_audio_s ait = {0};
     ivcs_media_aframe_s af;
     uint64_t na, a_end_ms;
     int raw = audio && afmt != IVCS_MEDIA_AFMT_AAC;
@@ -370,6 +514,24 @@ int ivcs_cmd_push(int argc, char **argv)
         }
         na = ait.n;
         a_end_ms = ivcs_media_audio_end_ms(&ait);
+    }
+    /* what the clip holds that cannot be pushed: per loop and channel */
+    reasons_t why = {0};
+    uint64_t per_run = (uint64_t)loops * (uint64_t)channels;
+    if (nskip) {
+        refuse(&why, vit.skip_rc, nskip * per_run);
+        fprintf(stderr,
+                "ivcs push: %s: %" PRIu64 " of %" PRIu64 " video frames cannot be pushed (%s, "
+                "first: frame %" PRIu64 "): counted as refused\n",
+                video, nskip, nv + nskip, ivcs_strerror(vit.skip_rc), vit.skip_first);
+    }
+    if (!raw && ait.tail_bytes) {
+        /* the unparsable rest of the file counts as one refused frame */
+        refuse(&why, ait.tail_rc, per_run);
+        fprintf(stderr,
+                "ivcs push: %s: the last %zu bytes are not ADTS frames (%s): not pushed, counted "
+                "as one refused frame\n",
+                audio, ait.tail_bytes, ivcs_strerror(ait.tail_rc));
     }
     qsort(fr, n, sizeof *fr, by_time);
     /* a loop starts after the longer of the two streams, so PTS never go back */
@@ -405,10 +567,13 @@ int ivcs_cmd_push(int argc, char **argv)
     }
 
     if (dry_run) {
-        int dr = dry_run_print(&fmt, fr, n, loops, clip_ms, &vfile, &afile, nv, na,
-                               audio ? ivcs_media_afmt_name((ivcs_media_afmt_e)afmt) : "none");
+        uint64_t nref = why.other;
+        for (int k = 0; k < why.count; k++)
+            nref += why.n[k];
+        (void)dry_run_print(&fmt, fr, n, loops, clip_ms, &vfile, &afile, nv, na,
+                            audio ? ivcs_media_afmt_name((ivcs_media_afmt_e)afmt) : "none", nref);
         free(fr);
-        return dr;
+        return nref ? 3 : 0;
     }
 
     ivcs_engine_s *eng = NULL;
@@ -459,10 +624,21 @@ int ivcs_cmd_push(int argc, char **argv)
         sleep_s(0.05);
     }
     say("plan switch=%d type=%d streaming=%d\n", bal.cs_switch, (int)bal.cs_type, g_streaming);
+    int no_plan = 0, unusable = 0, urc = 0;
+    if (!g_streaming && !bal.cs_switch) {
+        int d = diagnose_plan(config, &urc);
+        no_plan = d == 1;
+        unusable = d < 0;
+    }
 
     uint64_t base = (uint64_t)time(NULL) * 1000; /* PTS like a firmware clock */
     uint64_t pushed = 0, refused = 0, full_waits = 0;
     double start = now_s();
+    if (unusable) {
+        /* nothing can be recorded: every frame is refused with the reason */
+        refuse(&why, urc, (uint64_t)n * per_run);
+        loops = 0;
+    }
     for (int k = 0; k < loops; k++) {
         for (size_t i = 0; i < n; i++) {
             uint64_t t = (uint64_t)k * clip_ms + fr[i].pts;
@@ -512,9 +688,12 @@ int ivcs_cmd_push(int argc, char **argv)
                     rc = channels == 1 ? iv_cs_push_stream(IV_CM_STREAM_TYPE_AUDIO, &pk)
                                        : ivcs_channel_push_audio(chs[c], &pk);
                 }
-                if (rc == 0) pushed++;
-                else if (refused++ < 5)
-                    say("push refused: %s (%d)\n", ivcs_strerror_name(rc), rc);
+                if (rc == 0) {
+                    pushed++;
+                } else {
+                    refuse(&why, rc, 1);
+                    if (refused++ < 5) say("push refused: %s (%d)\n", ivcs_strerror_name(rc), rc);
+                }
             }
         }
     }
@@ -553,17 +732,42 @@ int ivcs_cmd_push(int argc, char **argv)
     char pfx[IVCS_LAYOUT_KEY_MAX + 1] = "";
     if (ivcs_layout_init(&l, cfg.prefix, cfg.device_id) == 0)
         (void)!ivcs_layout_dir_prefix(&l, 0, IVCS_LAYOUT_REC, pfx, sizeof pfx);
+    /* every frame read: pushed or refused, with its reason */
+    refused = why.other;
+    char by[MAX_REASONS * 48 + 32] = "";
+    size_t bl = 0;
+    for (int k = 0; k < why.count; k++) {
+        refused += why.n[k];
+        bl += (size_t)snprintf(by + bl, sizeof by - bl, "%s\"%s\":%" PRIu64, k ? "," : "",
+                               ivcs_strerror_name(why.rc[k]), why.n[k]);
+    }
+    if (why.other)
+        snprintf(by + bl, sizeof by - bl, "%s\"other\":%" PRIu64, why.count ? "," : "", why.other);
+    uint64_t frames_read = ((uint64_t)n + nskip + (!raw && ait.tail_bytes)) * per_run;
+    if (refused) {
+        fprintf(stderr, "ivcs push: %" PRIu64 " of %" PRIu64 " frames not pushed:\n", refused,
+                frames_read);
+        for (int k = 0; k < why.count; k++)
+            fprintf(stderr, "  %" PRIu64 " %s: %s\n", why.n[k], ivcs_strerror_name(why.rc[k]),
+                    ivcs_strerror(why.rc[k]));
+        if (why.other) fprintf(stderr, "  %" PRIu64 " for other reasons\n", why.other);
+        if (no_plan)
+            fprintf(stderr, "ivcs push: no plan: run `ivcs plan set --config %s --type "
+                            "full_time` (see above)\n", config);
+    }
     say("result {\"frames_pushed\":%" PRIu64 ",\"video_frames_pushed\":%" PRIu64
         ",\"audio_frames_pushed\":%" PRIu64 ",\"audio_frames_encoded\":%" PRIu64
         ",\"refused\":%" PRIu64 ",\"frames_uploaded\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64
         ",\"slices\":%" PRIu64 ",\"slices_dropped\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
         ",\"prerecord_discarded\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"pictures\":%" PRIu64
         ",\"event_records\":%" PRIu64 ",\"boot\":\"%08x\",\"prefix\":\"%s\",\"push_s\":%.3f"
-        ",\"full_waits\":%" PRIu64 ",\"channels\":%d}\n",
+        ",\"full_waits\":%" PRIu64 ",\"channels\":%d,\"frames_read\":%" PRIu64
+        ",\"refused_by\":{%s}}\n",
         pushed, tot.video_frames_pushed, tot.audio_frames_pushed, tot.audio_frames_encoded,
         refused, tot.frames_uploaded, tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped,
         tot.frames_dropped, tot.prerecord_discarded, tot.retries, tot.pictures_uploaded,
-        tot.event_records_written, es.boot, pfx, push_s, full_waits, channels);
+        tot.event_records_written, es.boot, pfx, push_s, full_waits, channels, frames_read, by);
     free(fr);
-    return tot.slices_dropped ? 1 : 0;
+    if (unusable || tot.slices_dropped) return 1;
+    return refused ? 3 : 0;
 }

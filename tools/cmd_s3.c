@@ -15,23 +15,35 @@
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
+/* The operations and their arguments (usage, and the usage error of an
+ * operation given the wrong arguments). */
+static const struct {
+    const char *op, *args;
+} s3_ops[] = {
+    {"put", "FILE KEY [FILE KEY...] [--meta k=v]... [--if-none-match]\n"
+            "      [--content-type T]"},
+    {"get", "KEY [--range A-B] [--if-none-match ETAG] [-o|--output FILE]"},
+    {"ls", "[--prefix P] [--delimiter D] [--max N] [--page-size N]"},
+    {"rm", "KEY"},
+    {"head", "KEY"},
+    {"presign", "KEY [--expires SECONDS]"},
+    {"mb", "(create the configured bucket)"},
+    {"lifecycle", "--days N [--prefix P]   expire objects under P after N days\n"
+                  "      (rule ivcs-expire, merged into the bucket's rules; --days 0\n"
+                  "      removes it)"},
+};
+
 static void usage(FILE *out)
 {
+    fprintf(out, "usage: ivcs s3 <op> --config FILE [options]   (ivcs s3 <op> --help: this)\n");
+    for (size_t i = 0; i < sizeof s3_ops / sizeof s3_ops[0]; i++)
+        fprintf(out, "  %s %s\n", s3_ops[i].op, s3_ops[i].args);
     fprintf(out,
-            "usage: ivcs s3 <op> --config FILE [options]\n"
-            "  put FILE KEY [FILE KEY...] [--meta k=v]... [--if-none-match] [--content-type T]\n"
-            "  get KEY [--range A-B] [--if-none-match ETAG] [-o FILE]\n"
-            "  ls [--prefix P] [--delimiter D] [--max N] [--page-size N]\n"
-            "  rm KEY\n"
-            "  head KEY\n"
-            "  presign KEY [--expires SECONDS]\n"
-            "  mb                           create the configured bucket\n"
-            "  lifecycle --days N [--prefix P]   expire objects under P after N days (rule\n"
-            "                               ivcs-expire, merged into the bucket's rules;\n"
-            "                               --days 0 removes it)\n"
-            "common: --config FILE (default $IVCS_CONFIG), --retries N (attempts, default 3),\n"
-            "        --timeout-ms N (upload bound), --reply-ms N, --stats\n"
-            "debug:  put --no-md5 (no Content-MD5), put --debug-bad-md5 (send a wrong one)\n"
+            "common: --config FILE (default $IVCS_CONFIG), --retries N (attempts,\n"
+            "        default 3), --timeout-ms N (upload bound), --reply-ms N, --stats\n"
+            "        (connection statistics on stderr)\n"
+            "debug:  put --no-md5 (no Content-MD5), put --debug-bad-md5 (send a wrong\n"
+            "        one)\n"
             "exit: 0 ok, 1 failure (the S3 error code and message are printed), 2 usage\n");
 }
 
@@ -321,11 +333,21 @@ static int do_lifecycle(const ivcs_cli_s *c, const opts *o)
 
 int ivcs_cmd_s3(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? IVCS_EXIT_USAGE : IVCS_EXIT_OK;
-    }
+    static const char *const ops[] = {"put",  "get", "ls", "rm", "head", "presign",
+                                      "mb",   "lifecycle"};
+    for (int i = 1; i < argc; i++)
+        if (ivcs_cli_is_help(argv[i])) { /* ivcs s3 [OP] ... --help */
+            usage(stdout);
+            return IVCS_EXIT_OK;
+        }
+    if (argc < 2 || argv[1][0] == '-')
+        return ivcs_cli_usage_error(
+            "s3", "the operation is missing: ivcs s3 put|get|ls|rm|head|presign|mb|lifecycle ...");
     const char *sub = argv[1];
+    int known = 0;
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+        known |= !strcmp(sub, ops[k]);
+    if (!known) return ivcs_cli_usage_error("s3", "unknown operation '%s'", sub);
     opts o;
     memset(&o, 0, sizeof o);
     o.attempts = 3;
@@ -362,8 +384,8 @@ int ivcs_cmd_s3(int argc, char **argv)
             if (!eq || eq == v || o.n_meta >= IVCS_S3_META_MAX ||
                 (size_t)(eq - v) >= sizeof o.meta[0].name ||
                 strlen(eq + 1) >= sizeof o.meta[0].value) {
-                fprintf(stderr, "ivcs s3: bad --meta (k=v, at most %d)\n", IVCS_S3_META_MAX);
-                return IVCS_EXIT_USAGE;
+                return ivcs_cli_usage_error("s3", "bad --meta '%s' (k=v, at most %d)", v,
+                                            IVCS_S3_META_MAX);
             }
             ivcs_s3_meta *m = &o.meta[o.n_meta++];
             memcpy(m->name, v, (size_t)(eq - v));
@@ -394,8 +416,7 @@ int ivcs_cmd_s3(int argc, char **argv)
         } else if (o.npos < (int)(sizeof o.pos / sizeof o.pos[0])) {
             o.pos[o.npos++] = a;
         } else {
-            fprintf(stderr, "ivcs s3: too many arguments\n");
-            return IVCS_EXIT_USAGE;
+            return ivcs_cli_usage_error("s3", "too many arguments");
         }
     }
     ivcs_cli_s c;
@@ -425,7 +446,10 @@ int ivcs_cmd_s3(int argc, char **argv)
     }
     ivcs_cli_close(&c);
     if (ret == -2) {
-        usage(stderr);
+        for (size_t k = 0; k < sizeof s3_ops / sizeof s3_ops[0]; k++)
+            if (!strcmp(sub, s3_ops[k].op))
+                return ivcs_cli_usage_error("s3", "wrong arguments for '%s': ivcs s3 %s %s", sub,
+                                            sub, s3_ops[k].args);
         return IVCS_EXIT_USAGE;
     }
     return ret;

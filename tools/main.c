@@ -25,17 +25,41 @@ static const command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ivcs <command> [options]   (ivcs <command> --help)\n\ncommands:\n");
+    fprintf(out, "usage: ivcs <command> [options]   (ivcs <command> --help, ivcs help CMD)\n\n"
+                 "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "version", "print the library version");
+    fprintf(out, "  %-10s %s\n", "version", "print the library version (also --version)");
+    fprintf(out, "  %-10s %s\n", "help", "this list; help CMD: the help of CMD (as CMD --help)");
+    fprintf(out, "\nexit: 0 ok, 1 failure, 2 usage error; push also 3 (frames refused):\n"
+                 "see each command's help.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "help")) {
+        /* ivcs help CMD [OP]: CMD --help */
+        if (!strcmp(argv[2], "version") || !strcmp(argv[2], "help")) {
+            usage(stdout);
+            return 0;
+        }
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                char help[] = "--help";
+                char *av[] = {argv[2], help, NULL};
+                return commands[i].run(2, av);
+            }
+        fprintf(stderr, "ivcs: no command '%s' (ivcs help: the list)\n", argv[2]);
+        return 2;
     }
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("ivcs %s\n", ivcs_version());
@@ -43,7 +67,6 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "ivcs: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "ivcs: unknown command '%s'\nivcs: see 'ivcs help'\n", argv[1]);
     return 2;
 }

@@ -145,7 +145,13 @@ int ivcs_media_video_next(ivcs_media_video_s *v, ivcs_media_vframe_s *fr)
         v->off += (size_t)l;
         int r = ivcs_nalu_frame_info(v->codec, f->p + off, (size_t)l, &fr->info);
         if (r < 0) {
-            if (!v->strict) continue;
+            if (!v->strict) {
+                if (!v->skipped++) {
+                    v->skip_rc = r;
+                    v->skip_first = v->n + v->skipped - 1;
+                }
+                continue;
+            }
             report(f, "frame", v->n, off, r);
             return -1;
         }
@@ -171,6 +177,8 @@ int ivcs_media_audio_next(ivcs_media_audio_s *a, ivcs_media_aframe_s *fr)
     int r = ivcs_adts_parse(f->p + a->off, f->len - a->off, &h);
     if (r < 0) {
         if (!a->strict) {
+            a->tail_bytes = f->len - a->off;
+            a->tail_rc = r;
             a->off = f->len; /* the stream ends here */
             return 0;
         }

@@ -39,15 +39,20 @@ uint64_t ivcs_media_video_pts_ms(uint64_t i, double fps);
 /* Video access units of a file, in order. strict 1: a stream that looks
  * like the other codec, and an AU without frame info (unsupported, e.g.
  * B-frames), are errors; strict 0 (a firmware loop that takes what it
- * can): such AUs are skipped and get no PTS slot. An AU that is not
- * Annex-B, or is larger than 4 GiB - 64, is an error either way. */
+ * can): such AUs are skipped, get no PTS slot and are counted in skipped
+ * (the reason of the first in skip_rc, its number among all AUs read in
+ * skip_first, e.g. IVCS_ERR_B_FRAME). An AU that is not Annex-B, or is
+ * larger than 4 GiB - 64, is an error either way. */
 typedef struct ivcs_media_video_s {
     const ivcs_media_file_s *f;
     ivcs_vcodec_e codec;
     double fps;
     int strict;
     size_t off;
-    uint64_t n; /* frames returned so far */
+    uint64_t n;       /* frames returned so far */
+    uint64_t skipped; /* strict 0: AUs skipped so far */
+    int skip_rc;      /* the reason of the first skipped AU */
+    uint64_t skip_first;
 } ivcs_media_video_s;
 
 typedef struct ivcs_media_vframe_s {
@@ -67,7 +72,8 @@ int ivcs_media_video_next(ivcs_media_video_s *v, ivcs_media_vframe_s *fr);
 
 /* ADTS frames of a file, in order. strict 1: a bad or truncated frame, or
  * a format change (rate, channels, profile) mid-stream, is an error; strict
- * 0: the stream ends silently before the first frame that does not parse. */
+ * 0: the stream ends before the first frame that does not parse, and the
+ * bytes left out are in tail_bytes (with the parser's code in tail_rc). */
 typedef struct ivcs_media_audio_s {
     const ivcs_media_file_s *f;
     int strict;
@@ -75,6 +81,8 @@ typedef struct ivcs_media_audio_s {
     uint64_t n;            /* frames returned so far */
     uint64_t samples;      /* samples of those frames */
     ivcs_adts_hdr_s first; /* header of frame 0 */
+    size_t tail_bytes;     /* strict 0: bytes after the last good frame */
+    int tail_rc;
 } ivcs_media_audio_s;
 
 typedef struct ivcs_media_aframe_s {

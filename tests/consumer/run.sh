@@ -5,7 +5,11 @@
 # consumer.c against that prefix three ways and runs each program:
 #   1. CMake: find_package(ivcs) + ivcs::ivcs (shared)
 #   2. CMake: find_package(ivcs) + ivcs::ivcs_static
-#   3. cc $(pkg-config --cflags --libs ivcs) with PKG_CONFIG_PATH at the prefix
+#   3. cc $(pkg-config --cflags --libs ivcs) with PKG_CONFIG_PATH at the prefix:
+#      without more, the program cannot load libivcs.so.0 (the prefix is not
+#      in the loader's path); with LD_LIBRARY_PATH, or linked with
+#      -Wl,-rpath,$(pkg-config --variable=libdir ivcs), it can (README)
+#   4. static from pkg-config --static (the README's line)
 # and checks the installed tree: headers compile as C++, libivcs.so exports
 # only iv_cs_*/ivcs_* symbols, the programs load the library from the prefix.
 set -euo pipefail
@@ -95,5 +99,36 @@ LD_LIBRARY_PATH="$libdir" "$work/consumer_pc" >"$log" 2>&1 || die "consumer_pc f
 echo "    consumer_pc: $(head -1 "$log")"
 deps=$(LD_LIBRARY_PATH="$libdir" ldd "$work/consumer_pc")
 grep -q "$libdir/libivcs.so" <<<"$deps" || die "consumer_pc does not load libivcs from the prefix: $deps"
+# what the README says: without LD_LIBRARY_PATH or an rpath it cannot load
+if env -u LD_LIBRARY_PATH "$work/consumer_pc" >"$log" 2>&1; then
+    die "consumer_pc ran without LD_LIBRARY_PATH: the README's hint would be wrong"
+fi
+grep -q "libivcs.so.0" "$log" || die "consumer_pc failed for another reason: $(cat "$log")"
+
+step "pkg-config ivcs + -Wl,-rpath,\$(pkg-config --variable=libdir ivcs) (README)"
+rp=$(pkg-config --variable=libdir ivcs)
+[[ "$rp" == "$libdir" ]] || die "pkg-config libdir is $rp, not $libdir"
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Werror $extra -o "$work/consumer_rpath" "$here/consumer.c" $flags \
+    -Wl,-rpath,"$rp" >"$log" 2>&1 || die "cc with pkg-config flags and rpath"
+env -u LD_LIBRARY_PATH "$work/consumer_rpath" >"$log" 2>&1 || die "consumer_rpath failed: $(cat "$log")"
+echo "    consumer_rpath: $(head -1 "$log")"
+deps=$(env -u LD_LIBRARY_PATH ldd "$work/consumer_rpath")
+grep -q "$libdir/libivcs.so" <<<"$deps" || die "consumer_rpath does not load libivcs from the prefix: $deps"
+
+step "static from pkg-config --static (README)"
+sflags=$(pkg-config --static --libs ivcs) || die "pkg-config --static"
+[[ "$sflags" == *"-livcs "* ]] || die "pkg-config --static --libs: $sflags"
+[[ "$sflags" == *"-lvo-aacenc"* ]] || die "pkg-config --static --libs lacks -lvo-aacenc: $sflags"
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Werror $extra -o "$work/consumer_pc_static" "$here/consumer.c" \
+    $(pkg-config --cflags ivcs) $(sed 's/-livcs /-l:libivcs.a /' <<<"$sflags") \
+    >"$log" 2>&1 || die "cc with pkg-config --static"
+env -u LD_LIBRARY_PATH "$work/consumer_pc_static" >"$log" 2>&1 || die "consumer_pc_static failed"
+echo "    consumer_pc_static: $(head -1 "$log")"
+deps=$(ldd "$work/consumer_pc_static")
+if grep -q libivcs <<<"$deps"; then
+    die "consumer_pc_static depends on libivcs.so"
+fi
 
 echo "install.consumer: all checks passed"

@@ -141,6 +141,27 @@ def test_gop_larger_than_quarter_ring_is_cut_mid_gop(cfg, s3, tmp_path):
     assert r.stderr == "", r.stderr
 
 
+def test_bframes_are_refused_and_counted_the_rest_uploaded(cfg, s3, tmp_path):
+    """Issue 9 item 13 against radosgw: the I/P frames of a B-frame file are
+    uploaded, each B-frame is counted as refused with its reason, exit 3."""
+    c, cfgfile = device_config(tmp_path, cfg)
+    put_plan(s3, c, "full_time")
+    p, res, lines = push(cfgfile, "--video", MEDIA / "clip_bframes.h264", "--fps", 25,
+                         "--speed", "max")
+    types = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                            "frame=pict_type", "-of", "csv=p=0",
+                            str(MEDIA / "clip_bframes.h264")],
+                           capture_output=True, text=True, check=True).stdout.split()
+    nb = sum(t.strip(",") == "B" for t in types)
+    assert nb > 0
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert res["frames_read"] == len(types) and res["refused"] == nb, res
+    assert res["refused_by"] == {"IVCS_ERR_B_FRAME": nb}, res
+    assert res["frames_pushed"] == len(types) - nb == res["frames_uploaded"], res
+    assert res["slices_dropped"] == 0 and res["frames_dropped"] == 0
+    assert list_keys(s3, c["bucket"], f"{c['device_id']}/ch0/rec/")
+
+
 def test_no_plan_refuses_pushes_and_plan_switch_calls_back(cfg, s3, tmp_path):
     c, cfgfile = device_config(tmp_path, cfg, plan_poll_s=1)
     # no plan.json at all: every push is refused with IV_ERR_CS_APPLY_NO_SERVICE
@@ -148,6 +169,10 @@ def test_no_plan_refuses_pushes_and_plan_switch_calls_back(cfg, s3, tmp_path):
                          "--speed", "max", "--wait-plan", 2)
     assert res["frames_pushed"] == 0 and res["refused"] == 300
     assert any("IV_ERR_CS_APPLY_NO_SERVICE" in l for l in lines)
+    # issue 9: said, with the fix, and a non-zero exit (3: frames refused)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert "no plan: " in p.stderr and "run `ivcs plan set" in p.stderr, p.stderr
+    assert res["refused_by"] == {"IV_ERR_CS_APPLY_NO_SERVICE": 300}, res
     assert not any(l.startswith("cb stream_start") for l in lines)
     assert list_keys(s3, c["bucket"], f"{c['device_id']}/ch0/rec/") == []
 

@@ -168,7 +168,25 @@ USAGE = [
     (["--audio-rate", "8000"], "--audio-rate needs --audio"),
     (["--audio-channels", "1"], "--audio-channels needs --audio"),
     (["--audio-format", "alaw"], "--audio-format needs --audio"),
-    (["--audio", "a.alaw", "--audio-rate"], "usage: ivcs push"),
+    (["--audio", "a.alaw", "--audio-rate"], "--audio-rate needs a value"),
+    # issue 9: every usage error names the bad or missing option
+    (["--fps", "abc"], "bad --fps 'abc'"),
+    (["--fps", "0"], "bad --fps '0'"),
+    (["--loop", "x"], "bad --loop 'x'"),
+    (["--loop", "0"], "bad --loop '0'"),
+    (["--speed", "fast"], "bad --speed 'fast'"),
+    (["--channels", "0"], "bad --channels '0'"),
+    (["--channels", "257"], "bad --channels '257'"),
+    (["--gop-size", "big"], "bad --gop-size 'big'"),
+    (["--wait-plan", "soon"], "bad --wait-plan 'soon'"),
+    (["--prerecord", "-1"], "bad --prerecord '-1'"),
+    (["--event", "1:2"], "bad --event '1:2'"),
+    (["--event", "17:0:1"], "bad --event '17:0:1'"),
+    (["--event", "1:5:2"], "bad --event '1:5:2'"),
+    (["--codec", "vp9"], "bad --codec 'vp9'"),
+    (["--bogus"], "unknown option '--bogus'"),
+    (["stray"], "unexpected argument 'stray'"),
+    (["--loop"], "--loop needs a value"),
 ]
 
 
@@ -184,8 +202,12 @@ def test_usage_errors_exit_2(ivcs, args, msg, mode):
 
 
 def test_dry_run_without_video_or_fps_is_usage(ivcs):
-    assert push(ivcs, "--dry-run", "--audio", f"{NOWHERE}/a.alaw").returncode == 2
-    assert push(ivcs, "--dry-run", "--video", f"{NOWHERE}/v.h264").returncode == 2
+    p = push(ivcs, "--dry-run", "--audio", f"{NOWHERE}/a.alaw")
+    assert p.returncode == 2 and "--video FILE is required" in p.stderr, p.stderr
+    p = push(ivcs, "--dry-run", "--video", f"{NOWHERE}/v.h264")
+    assert p.returncode == 2 and "--fps N is required" in p.stderr, p.stderr
+    p = push(ivcs, "--video", f"{NOWHERE}/v.h264", "--fps", FPS)
+    assert p.returncode == 2 and "--config FILE is required" in p.stderr, p.stderr
 
 
 def test_help_lists_audio_options(ivcs):
@@ -361,7 +383,9 @@ def test_engine_takes_the_init_format(ivcs, media, dead_config, audio, channels)
              "--speed", "max", "--wait-plan", "0", "--channels", channels, *extra)
     assert "out of range" not in p.stderr, p.stderr
     res = [l for l in p.stdout.splitlines() if l.startswith("result ")]
-    assert p.returncode == 0 and res, (p.returncode, p.stdout, p.stderr)
+    # the endpoint is unreachable: said, nothing pushed, exit 1
+    assert p.returncode == 1 and res, (p.returncode, p.stdout, p.stderr)
+    assert "cannot reach" in p.stderr and "Connection refused" in p.stderr, p.stderr
     j = json.loads(res[-1][len("result "):])
     assert isinstance(j["audio_frames_encoded"], int) and j["audio_frames_encoded"] >= 0
     assert j["channels"] == channels
@@ -384,3 +408,74 @@ def test_summary_has_audio_frames_encoded(ivcs, media, dead_config, channels):
     # 300 video + 93 audio frames per channel, each pushed or refused
     assert j["frames_pushed"] + j["refused"] == (12 * FPS + 96000 // FRAME) * channels
     assert re.search(r"note: the last 768 samples per channel", p.stderr), p.stderr
+
+
+# ---------------------------------------------------------------- issue 9: nothing silent
+
+
+def ffprobe_pict_types(path):
+    r = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+             "frame=pict_type", "-of", "csv=p=0", path])
+    assert r.returncode == 0, r.stderr
+    return [t.strip(",") for t in r.stdout.split()]
+
+
+def result_of(p):
+    res = [l for l in p.stdout.splitlines() if l.startswith("result ")]
+    assert res, (p.returncode, p.stdout, p.stderr)
+    return json.loads(res[-1][len("result "):])
+
+
+def test_bframes_are_counted_as_refused_not_skipped(ivcs, media, dead_config):
+    """Issue 9 item 13: a B-frame file pushed 36 of 100 frames with
+    'refused: 0' and exit 0. Every frame read is pushed or refused with
+    its reason (ffprobe counts the frames independently), exit non-zero."""
+    f = media / "clip_bframes.h264"
+    types = ffprobe_pict_types(f)
+    nb = types.count("B")
+    assert nb > 0 and len(types) > nb
+    p = push(ivcs, "--dry-run", "--video", f, "--fps", FPS, "--loop", 2)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    j = result_of(p)
+    assert j["video_frames"] == 2 * (len(types) - nb) and j["refused"] == 2 * nb, j
+    assert f"{nb} of {len(types)} video frames cannot be pushed" in p.stderr, p.stderr
+    # a real run (unreachable endpoint): the reasons add up to every frame
+    p = push(ivcs, "--config", dead_config, "--video", f, "--fps", FPS, "--speed", "max",
+             "--wait-plan", 0, "--channels", 2)
+    j = result_of(p)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert j["frames_read"] == 2 * len(types), j
+    assert j["frames_pushed"] + j["refused"] == j["frames_read"], j
+    assert j["refused_by"]["IVCS_ERR_B_FRAME"] == 2 * nb, j
+    assert sum(j["refused_by"].values()) == j["refused"], j
+    assert "IVCS_ERR_B_FRAME" in p.stderr and "frames not pushed" in p.stderr, p.stderr
+
+
+def test_unreachable_endpoint_says_why_within_the_wait(ivcs, media, dead_config):
+    """Issue 9: against an unreachable endpoint push waited 20 s, said
+    nothing and exited 0. Now: the documented wait, the reason, exit 1."""
+    import time
+    t0 = time.monotonic()
+    p = push(ivcs, "--config", dead_config, "--video", media / "clip_h264.h264", "--fps", FPS,
+             "--wait-plan", 1)
+    dt = time.monotonic() - t0
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "cannot reach http://127.0.0.1:" in p.stderr and "Connection refused" in p.stderr, \
+        p.stderr
+    j = result_of(p)
+    assert j["frames_pushed"] == 0 and j["refused"] == j["frames_read"] == 12 * FPS, j
+    assert j["refused_by"] == {"IVCS_ERR_CONNECT": 12 * FPS}, j
+    # --wait-plan 1, then one bounded plan read (help: at most 15 s)
+    assert dt < 1 + 15, dt
+
+
+def test_help_explains_every_push_option_and_exit_codes(ivcs):
+    p = push(ivcs, "--help")
+    assert p.returncode == 0
+    for opt in ("--event ID:START_S:STOP_S", "--prerecord S", "--channels N",
+                "--gop-size BYTES", "--wait-plan S", "--loop K", "--picture F.jpg",
+                "--realtime", "--speed max", "--codec"):
+        # named in the synopsis and explained in a sentence of its own
+        assert p.stdout.count(opt.split()[0]) >= 2, opt
+    assert "exit: 0" in p.stdout and "3 frames refused" in p.stdout
+    assert max(len(l) for l in p.stdout.splitlines()) <= 80
