@@ -35,6 +35,13 @@ static void usage(FILE *out)
                  "see each command's help.\n");
 }
 
+static int version_help(void)
+{
+    printf("usage: ivcs version   (also ivcs --version)\n\n"
+           "Prints 'ivcs X.Y.Z', the version of the library.\nexit: 0\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -48,7 +55,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "help")) {
         /* ivcs help CMD [OP]: CMD --help */
-        if (!strcmp(argv[2], "version") || !strcmp(argv[2], "help")) {
+        if (!strcmp(argv[2], "version")) return version_help();
+        if (!strcmp(argv[2], "help")) {
             usage(stdout);
             return 0;
         }
@@ -61,6 +69,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ivcs: no command '%s' (ivcs help: the list)\n", argv[2]);
         return 2;
     }
+    if (!strcmp(argv[1], "version") && argc > 2 && (!strcmp(argv[2], "--help") ||
+                                                    !strcmp(argv[2], "-h")))
+        return version_help();
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("ivcs %s\n", ivcs_version());
         return 0;

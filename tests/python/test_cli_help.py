@@ -70,6 +70,9 @@ def test_ivcs_help_lists_every_command(ivcs):
         for cmd in COMMANDS + ["version", "help"]:
             assert re.search(rf"^  {cmd}\b", p.stdout, re.M), cmd
         assert max(len(l) for l in p.stdout.splitlines()) <= 80
+    p = run(ivcs, "version", "--help")
+    assert p.returncode == 0 and p.stdout.startswith("usage: ivcs version"), p.stdout
+    assert run(ivcs, "help", "version").stdout == p.stdout
     p = run(ivcs, "help", "nope")
     assert p.returncode == 2 and "no command 'nope'" in p.stderr
     p = run(ivcs, "nope")

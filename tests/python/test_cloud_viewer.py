@@ -422,7 +422,8 @@ def test_errors_are_clear_and_exit_non_zero(rec, cfg, tmp_path):
                       (("ls", "--config", f, "--day", "2026-02-30"), "bad --day"),
                       (("ls", "--config", f, "--from", iso(T0 + 1000), "--to", iso(T0)),
                        "empty range"),
-                      (("playlist", "--config", f, "--from", iso(T0)), "--from and --to"),
+                      (("playlist", "--config", f, "--day", day(T0), "--from", iso(T0)),
+                       "not both"),
                       (("export", "--config", f, "--from", iso(T0), "--to", iso(T0 + 1)),
                        "--out"),
                       (("plan", "set", "--config", f, "--type", "gold"), "bad --type"),
@@ -431,6 +432,13 @@ def test_errors_are_clear_and_exit_non_zero(rec, cfg, tmp_path):
                       (("ls", "--bogus"), "unknown option")]:
         p = run(*args)
         assert p.returncode == 2 and msg in p.stderr, (args, p.returncode, p.stderr)
+
+    # one range rule for every viewer command: an open bound is the same
+    # everywhere (playlist used to require both, ls took one)
+    p = run("playlist", "--config", f, "--from", iso(T0 + 60000))
+    assert p.returncode == 0 and "3 segments" in p.stderr, p.stderr
+    j = ls_json(rec, "--from", iso(T0 + 60000))
+    assert j["slices"] == 3, j
 
     # nothing recorded in a range: exit 1
     p = run("ls", "--config", f, "--day", "2020-01-01")
