@@ -319,7 +319,16 @@ static int diagnose_plan(const char *config_path, int *why)
     int rc = ivcs_layout_plan_key(&c.layout, key, sizeof key);
     if (rc >= 0) rc = ivcs_catalog_get_small(c.s3, key, 64 * 1024, &body, &len, &err);
     int ret;
-    if (rc == IVCS_ERR_NOT_FOUND && strcmp(err.code, "NoSuchBucket")) {
+    if (rc == IVCS_ERR_NOT_FOUND && strcmp(err.code, "NoSuchKey") &&
+        strcmp(err.code, "NoSuchBucket")) {
+        /* a 404 that is not S3's: something else answers at the endpoint */
+        fprintf(stderr,
+                "ivcs push: read the plan: %s answered HTTP %d%s%s for %s, not S3's NoSuchKey: "
+                "is \"endpoint\" in %s an S3 endpoint?\n",
+                c.cfg.endpoint, err.status, err.code[0] ? " " : "", err.code, key, config_path);
+        *why = IVCS_ERR_S3;
+        ret = -1;
+    } else if (rc == IVCS_ERR_NOT_FOUND && !strcmp(err.code, "NoSuchKey")) {
         fprintf(stderr,
                 "ivcs push: no plan: %s does not exist in bucket '%s', so the engine refuses "
                 "every frame (IV_ERR_CS_APPLY_NO_SERVICE): run `ivcs plan set --config %s "

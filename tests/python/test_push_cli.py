@@ -479,3 +479,52 @@ def test_help_explains_every_push_option_and_exit_codes(ivcs):
         assert p.stdout.count(opt.split()[0]) >= 2, opt
     assert "exit: 0" in p.stdout and "3 frames refused" in p.stdout
     assert max(len(l) for l in p.stdout.splitlines()) <= 80
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts and never answers: (host, port)."""
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held, stop = [], threading.Event()
+
+    def loop():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield srv.getsockname()
+    stop.set()
+    t.join()
+    for c in held:
+        c.close()
+    srv.close()
+
+
+def test_silent_endpoint_is_reported_within_the_documented_bound(ivcs, media, tmp_path,
+                                                                 silent_server):
+    """An endpoint that accepts and never answers: after --wait-plan the
+    plan read gives up within the documented bound (help: at most 15 s) and
+    says why; nothing is pushed, exit 1."""
+    import time
+    host, port = silent_server
+    cfg = {"endpoint": f"http://{host}:{port}", "region": "us-east-1", "bucket": "ivcs",
+           "prefix": "", "device_id": "push-cli-silent", "access_key": "ak", "secret_key": "sk",
+           "ca_file": "", "verify_tls": False}
+    f = tmp_path / "silent.json"
+    f.write_text(json.dumps(cfg))
+    t0 = time.monotonic()
+    p = push(ivcs, "--config", f, "--video", media / "clip_h264.h264", "--fps", FPS,
+             "--wait-plan", 0, "--speed", "max")
+    dt = time.monotonic() - t0
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert f"cannot reach http://{host}:{port}" in p.stderr, p.stderr
+    j = result_of(p)
+    assert j["frames_pushed"] == 0 and j["refused"] == j["frames_read"] == 12 * FPS, j
+    assert dt < 15 + 5, dt  # the bound, plus engine start/stop
