@@ -441,8 +441,10 @@ int ivcs_cmd_push(int argc, char **argv)
         } else if (!strcmp(a, "--speed")) {
             if (!strcmp(v, "max")) {
                 max_speed = 1;
+            } else if (!v[0] || v[strspn(v, "0123456789.")]) {
+                return ivcs_cli_usage_error(
+                    "push", "bad --speed '%s': expected a number 0.01..1000 or 'max'", v);
             } else if (ivcs_cli_number("push", a, v, 0.01, 1000, &speed) < 0) {
-                fprintf(stderr, "ivcs push: --speed also takes 'max'\n");
                 return IVCS_EXIT_USAGE;
             } else {
                 max_speed = 0;
