@@ -245,6 +245,8 @@ static const char *s3_code(int status)
         return "TooManyRequests";
     case 500:
         return "InternalError";
+    case 501:
+        return "NotImplemented";
     case 503:
         return "SlowDown";
     default:
@@ -1058,6 +1060,7 @@ TEST(retry_classification)
 {
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 500), 1);
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 503), 1);
+    CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 501), 0); /* NotImplemented is permanent */
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 408), 1);
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 429), 1);
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 400), 0);
@@ -1179,6 +1182,13 @@ TEST(no_retry_404)
 {
     static const int st[] = {404, 200};
     retry_case(st, 2, IVCS_S3_GET, IVCS_ERR_NOT_FOUND, 1);
+}
+
+/* 501: the server lacks the feature (Swift's s3api on If-None-Match: *). */
+TEST(no_retry_501)
+{
+    static const int st[] = {501, 200};
+    retry_case(st, 2, IVCS_S3_PUT, IVCS_ERR_S3, 1);
 }
 
 TEST(retry_gives_up)
@@ -1597,6 +1607,7 @@ int main(void)
     RUN(no_retry_403);
     RUN(no_retry_404);
     RUN(lifecycle_get_delete);
+    RUN(no_retry_501);
     RUN(retry_gives_up);
     RUN(reply_timeout_get_plain);
     RUN(reply_timeout_put_plain);
