@@ -98,9 +98,10 @@ static int list_all(ivcs_s3 *s3, const char *prefix, const char *delimiter, cons
                     ivcs_s3_result *err)
 {
     list_ctx c = {fn, arg, 0};
-    char *token = malloc(IVCS_S3_TOKEN_MAX + 1);
-    if (!token) return IV_ERR_SYS_MALLOC_FAIL;
-    token[0] = 0;
+    /* Bounded: no endless or replayed pages (s3.h ivcs_s3_pager). */
+    ivcs_s3_pager *pg = malloc(sizeof *pg);
+    if (!pg) return IV_ERR_SYS_MALLOC_FAIL;
+    ivcs_s3_pager_init(pg, 0);
     int rc = 0;
     for (;;) {
         ivcs_s3_op op;
@@ -108,29 +109,25 @@ static int list_all(ivcs_s3 *s3, const char *prefix, const char *delimiter, cons
         op_defaults(&op);
         op.prefix = prefix;
         op.delimiter = delimiter;
-        op.continuation = token[0] ? token : NULL;
-        op.start_after = token[0] ? NULL : start_after;
+        op.start_after = pg->pages ? NULL : start_after;
         op.max_keys = max_keys;
         op.on_entry = list_tramp;
         op.arg = &c;
+        ivcs_s3_pager_apply(pg, &op);
         rc = ivcs_s3_run(s3, &op);
         if (c.stopped) {
             ivcs_s3_op_cleanup(&op);
             rc = 0;
             break;
         }
-        if (rc < 0) {
-            keep_err(err, &op);
-            ivcs_s3_op_cleanup(&op);
-            break;
-        }
-        int more = op.res.is_truncated && op.res.next_token[0] && !max_keys;
-        snprintf(token, IVCS_S3_TOKEN_MAX + 1, "%s", op.res.next_token);
+        /* max_keys: the caller wants one page only */
+        if (rc == 0 && !max_keys) rc = ivcs_s3_pager_next(pg, &op);
+        if (rc < 0) keep_err(err, &op);
         ivcs_s3_op_cleanup(&op);
-        if (!more) break;
+        if (rc <= 0 || max_keys) break;
     }
-    free(token);
-    return rc;
+    free(pg);
+    return rc < 0 ? rc : 0;
 }
 
 typedef struct {
