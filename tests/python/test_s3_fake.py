@@ -1,0 +1,161 @@
+"""`ivcs` against an in-process fake S3 (s3_fake.py) for what the real
+radosgw cannot do on demand: a server that pages forever or replays its
+pages, a download reset mid-body, and the answers of a second S3
+implementation (OpenStack Swift's s3api: no bucket lifecycle, no
+conditional PUT, BucketAlreadyOwnedByYou). Issue 9."""
+
+import hashlib
+import os
+import subprocess
+import time
+
+import pytest
+
+import s3_fake as fk
+
+BIN = os.environ.get("IVCS_BIN", "ivcs")
+
+
+def run(*args, timeout=60):
+    t0 = time.monotonic()
+    p = subprocess.run([BIN, *map(str, args)], capture_output=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    p.seconds = time.monotonic() - t0
+    p.err = p.stderr.decode(errors="replace")
+    return p
+
+
+def is_list(req):
+    return req.method == "GET" and req.query.get("list-type") == "2"
+
+
+# ---------------------------------------------------------------- listing
+
+def test_repeated_continuation_token_ends_every_listing(tmp_path):
+    """Item 3: IsTruncated with the same NextContinuationToken made `ivcs s3
+    ls` loop forever; `ivcs ls` and `ivcs playlist` never ended."""
+    def h(req):
+        if is_list(req):
+            n = int(req.query.get("continuation-token", "0") or 0)
+            # page 1 hands token "1", every later page hands "1" again
+            return fk.list_page("fake", [f"cam-fake/ch0/k{n:04d}"], True, "1")
+        return fk.error(404, "NoSuchKey")
+    with fk.FakeS3(tmp_path, h) as srv:
+        cfg = srv.config(tmp_path / "c.json")
+        for args in (["s3", "ls"], ["ls"], ["playlist", "--day", "2026-12-01"]):
+            before = srv.count()
+            p = run(*args, "--config", cfg)
+            assert p.returncode == 1, (args, p.err)
+            assert "InvalidPagination" in p.err and "repeated" in p.err, p.err
+            assert srv.count() - before <= 4, (args, srv.count() - before)
+            assert p.seconds < 20
+
+
+def test_truncated_page_without_token_and_replayed_pages_fail(tmp_path):
+    mode = {}
+
+    def h(req):
+        if not is_list(req):
+            return fk.error(404, "NoSuchKey")
+        tok = req.query.get("continuation-token", "")
+        if mode["m"] == "empty":
+            return fk.list_page("fake", ["a"], True, "")
+        # fresh tokens, but the same keys again: a server replaying its pages
+        n = int(tok or 0) + 1
+        return fk.list_page("fake", ["a", "b"], True, str(n))
+    with fk.FakeS3(tmp_path, h) as srv:
+        cfg = srv.config(tmp_path / "c.json")
+        for m, why in (("empty", "without a continuation token"),
+                       ("replay", "repeated keys of an earlier page")):
+            mode["m"] = m
+            before = srv.count()
+            p = run("s3", "ls", "--config", cfg)
+            assert p.returncode == 1 and why in p.err, p.err
+            assert srv.count() - before <= 3
+            # nothing listed twice
+            assert p.stdout.count(b" a\n") == 1
+
+
+def test_pages_are_bounded(tmp_path):
+    """A server that pages forever with fresh tokens and fresh keys: the
+    listing stops at IVCS_S3_LIST_PAGES_MAX (10000) pages."""
+    def h(req):
+        n = int(req.query.get("continuation-token", "") or 0)
+        return fk.list_page("fake", [f"k{n:08d}"], True, str(n + 1))
+    with fk.FakeS3(tmp_path, h, tls=False) as srv:
+        cfg = srv.config(tmp_path / "c.json")
+        p = run("s3", "ls", "--config", cfg, timeout=300)
+        assert p.returncode == 1 and "more than 10000 listing pages" in p.err, p.err
+        assert srv.count() == 10000
+        assert p.stdout.count(b"\n") == 10000
+
+
+# ---------------------------------------------------------------- get, retried
+
+BODY = hashlib.sha256(b"x").digest() * 32  # 1024 bytes
+ETAG = '"' + hashlib.md5(BODY).hexdigest() + '"'
+
+
+def resuming_server(first_cut=300, second=None):
+    """GET: the first answer is reset after first_cut body bytes; later ones
+    as second(req) says (default: honour Range and If-Match)."""
+    state = {"n": 0}
+
+    def honour(req):
+        if req.headers.get("if-match", ETAG) != ETAG:
+            return fk.error(412, "PreconditionFailed")
+        rg = req.headers.get("range")
+        if not rg:
+            return fk.reply(200, BODY, {"ETag": ETAG})
+        a = int(rg.split("=")[1].split("-")[0])
+        return fk.reply(206, BODY[a:], {"ETag": ETAG,
+                                        "Content-Range": f"bytes {a}-{len(BODY) - 1}/{len(BODY)}"})
+
+    def h(req):
+        state["n"] += 1
+        if state["n"] == 1:
+            head = fk.reply(200, BODY, {"ETag": ETAG})
+            cut = len(head) - len(BODY) + first_cut
+            return [head[:cut], 0.3, fk.RESET]
+        return (second or honour)(req)
+    return h
+
+
+@pytest.mark.parametrize("out", ["-", "file"])
+def test_retried_get_resumes_and_never_writes_a_byte_twice(tmp_path, out):
+    """Item 4: a reset after 300 of 1024 bytes, then a good retry, gave
+    1324 bytes on stdout. Now the retry asks for bytes 300- of the same ETag."""
+    with fk.FakeS3(tmp_path, resuming_server()) as srv:
+        cfg = srv.config(tmp_path / "c.json")
+        dst = tmp_path / "got.bin"
+        p = run("s3", "get", "obj", "-o", "-" if out == "-" else dst, "--config", cfg)
+        assert p.returncode == 0, p.err
+        got = p.stdout if out == "-" else dst.read_bytes()
+        assert got == BODY
+        assert len(srv.requests) == 2
+        r2 = srv.requests[1]
+        assert r2.headers["range"] == "bytes=300-"
+        assert r2.headers["if-match"] == ETAG
+
+
+@pytest.mark.parametrize("second,why", [
+    (lambda req: fk.reply(200, BODY, {"ETag": ETAG}), "ignored the Range"),
+    (lambda req: fk.reply(206, BODY[300:], {"ETag": '"other"', "Content-Range":
+                                             "bytes 300-1023/1024"}), "object changed"),
+    (lambda req: fk.reply(206, BODY[200:], {"ETag": ETAG, "Content-Range":
+                                             "bytes 200-1023/1024"}), "another byte range"),
+    (lambda req: fk.error(412, "PreconditionFailed"), "PreconditionFailed"),
+])
+def test_retried_get_that_cannot_resume_fails(tmp_path, second, why):
+    with fk.FakeS3(tmp_path, resuming_server(second=second)) as srv:
+        cfg = srv.config(tmp_path / "c.json")
+        p = run("s3", "get", "obj", "-o", "-", "--config", cfg)
+        assert p.returncode == 1 and why in p.err, p.err
+        assert p.stdout == BODY[:300]  # what was written is never written again
+        f = tmp_path / "keep.bin"
+        f.write_bytes(b"old")
+        srv.handler = resuming_server(second=second)
+        p = run("s3", "get", "obj", "-o", f, "--config", cfg)
+        assert p.returncode == 1 and f.read_bytes() == b"old"
+        assert sorted(x.name for x in tmp_path.iterdir() if x.name.startswith("keep")) == \
+            ["keep.bin"]
