@@ -262,6 +262,14 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
     if (prefix_len && cfg->prefix[0] == '/')
         return fail(err, err_len, "prefix: must not start with '/'");
     if (strchr(cfg->prefix, '\\')) return fail(err, err_len, "prefix: '\\' is not allowed");
+    /* Each '/'-terminated segment is a real name: "a//b/", "./" and "../x/"
+     * would be sent as they are and a server may normalise them away. */
+    for (const char *seg = cfg->prefix, *sl; (sl = strchr(seg, '/')) != NULL; seg = sl + 1) {
+        size_t n = (size_t)(sl - seg);
+        if (n == 0) return fail(err, err_len, "prefix: empty segment (\"//\") is not allowed");
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return fail(err, err_len, "prefix: \".\" and \"..\" segments are not allowed");
+    }
 
     if (dev_len == 0) return fail(err, err_len, "device_id: missing");
     if (dev_len > 64) return fail(err, err_len, "device_id: longer than 64 characters");

@@ -400,6 +400,15 @@ TEST(other_strings)
     CHECK(expect_config_error(json_with("prefix", "\"/abs\""), "prefix"));
     CHECK(expect_config_error(json_with("prefix", "\"a\\nb\""), "prefix"));
     CHECK(expect_config_error(json_with("prefix", "\"a\\\\b\""), "prefix"));
+    /* issue 9: dot and empty segments (sent as is: GET /bucket/../x/...) */
+    static const char *const bad_prefix[] = {"\"../x/\"", "\"./\"", "\"a/./b/\"",
+                                             "\"a/../\"", "\"a//b/\"", "\"x/..\\/\""};
+    for (size_t i = 0; i < sizeof bad_prefix / sizeof bad_prefix[0]; i++)
+        CHECK(expect_config_error(json_with("prefix", bad_prefix[i]), "segment"));
+    static const char *const good_prefix[] = {"\"..x/\"", "\"a.b/..c/\"", "\"site-\"",
+                                              "\"a/..\"", "\"v/.\""};
+    for (size_t i = 0; i < sizeof good_prefix / sizeof good_prefix[0]; i++)
+        CHECK(expect_ok(json_with("prefix", good_prefix[i]), &cfg));
     CHECK(expect_config_error(json_with("region", "\"\""), "region"));
     CHECK(expect_config_error(json_with("region", "\"us east\""), "region"));
     CHECK(expect_config_error(json_with("ca_file", "\"/a\\u0007b\""), "ca_file"));
