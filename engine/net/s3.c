@@ -630,7 +630,7 @@ int ivcs_s3_presign_get(ivcs_s3 *s, const char *key, uint32_t expires, char *url
     ivcs_sigv4_request_s sr = {.method = "GET", .path = path, .headers = h, .n_headers = 1,
                                .payload_hash = IVCS_SIGV4_UNSIGNED_PAYLOAD,
                                .time = (int64_t)time(NULL)};
-    const char *scheme = strncmp(s->cfg.endpoint, "https://", 8) ? "http" : "https";
+    const char *scheme = strncasecmp(s->cfg.endpoint, "https://", 8) ? "http" : "https";
     rc = ivcs_sigv4_presign(&s->sig, &sr, scheme, expires, url, cap);
     return rc < 0 ? rc : 0;
 }

@@ -490,6 +490,51 @@ static ivcs_s3 *mk_s3(const srv *s, uint16_t port, int tls)
     return s3;
 }
 
+/* issue 9: the transport takes exactly the endpoints the config accepts
+ * (one parser, url.h): "HTTPS://..." validated and then failed here. */
+TEST(endpoint_parse_agrees_with_config)
+{
+    static const char *eps[] = {
+        "HTTPS://127.0.0.1:7443", "Http://localhost", "https://[::1]:7443/", "https://Example.COM",
+        "https://user:pw@host", "https://host/path", "https://host:0", "ftp://host",
+        "https://host:80x", "https://under_score.example", "hTTp://a-b.example:1/",
+    };
+    ivcs_loop *loop = NULL;
+    CHECK_EQ(ivcs_loop_new(&loop, &check_alloc, 8), 0);
+    if (!loop) return;
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        ivcs_config_s cfg;
+        ivcs_config_defaults(&cfg);
+        snprintf(cfg.endpoint, sizeof cfg.endpoint, "%s", eps[i]);
+        snprintf(cfg.bucket, sizeof cfg.bucket, "bkt");
+        snprintf(cfg.device_id, sizeof cfg.device_id, "cam");
+        snprintf(cfg.access_key, sizeof cfg.access_key, "AKIDFAKE");
+        snprintf(cfg.secret_key, sizeof cfg.secret_key, "fake-secret");
+        char err[256];
+        int valid = ivcs_config_validate(&cfg, err, sizeof err) == 0;
+        ivcs_http_client *cl = NULL;
+        int rc = ivcs_http_client_new(&cl, &check_alloc, loop, eps[i], tf.ca_pem, 1);
+        if (valid != (rc == 0))
+            fprintf(stderr, "  %s: config %s, transport %d\n", eps[i], valid ? "ok" : err, rc);
+        CHECK_EQ(valid, rc == 0);
+        if (rc != 0) CHECK_EQ(rc, IVCS_ERR_CONFIG);
+        ivcs_http_client_destroy(cl);
+        /* and a presigned URL keeps the scheme, whatever its case */
+        ivcs_s3 *s3 = NULL;
+        snprintf(cfg.ca_file, sizeof cfg.ca_file, "%s", tf.ca_pem);
+        if (valid && ivcs_s3_new(&s3, &check_alloc, &cfg, NULL) == 0) {
+            char url[2048];
+            CHECK_EQ(ivcs_s3_presign_get(s3, "k", 60, url, sizeof url), 0);
+            int tls = !strncasecmp(eps[i], "https", 5);
+            CHECK(!strncmp(url, tls ? "https://" : "http://", tls ? 8 : 7));
+            ivcs_s3_destroy(s3);
+        } else {
+            CHECK(!valid);
+        }
+    }
+    ivcs_loop_destroy(loop);
+}
+
 /* Starts s (as srv_start) and a client of it; NULL (checks failed, server
  * stopped) if either could not be set up. */
 static ivcs_s3 *start_pair(srv *s, int tls, int small_rcvbuf)
@@ -1599,6 +1644,7 @@ int main(void)
     RUN(early_412_stall_tls);
     RUN(chunked_split_plain);
     RUN(chunked_split_tls);
+    RUN(endpoint_parse_agrees_with_config);
     RUN(retry_classification);
     RUN(retry_backoff_full_jitter);
     RUN(retry_5xx_then_ok);
