@@ -159,3 +159,26 @@ def test_retried_get_that_cannot_resume_fails(tmp_path, second, why):
         assert p.returncode == 1 and f.read_bytes() == b"old"
         assert sorted(x.name for x in tmp_path.iterdir() if x.name.startswith("keep")) == \
             ["keep.bin"]
+
+
+# ---------------------------------------------------------------- first-time user
+
+def test_unusable_ca_file_is_named_on_one_line(tmp_path):
+    """A missing ca_file printed "TLS error (ca_file PATH", a line break and
+    ")"; now one line says what is wrong with the file."""
+    notpem = tmp_path / "notpem.crt"
+    notpem.write_text("hello, I am not a certificate\n")
+    empty = tmp_path / "empty.crt"
+    empty.write_bytes(b"")
+    cases = [(tmp_path / "missing.pem", "No such file or directory"),
+             (tmp_path, "is a directory"),
+             (notpem, "not PEM"),
+             (empty, "is empty")]
+    with fk.FakeS3(tmp_path, lambda req: fk.error(500, "InternalError")) as srv:
+        for ca, why in cases:
+            cfg = srv.config(tmp_path / "c.json", ca_file=str(ca))
+            p = run("s3", "ls", "--config", cfg)
+            assert p.returncode == 1
+            assert p.err.count("\n") == 1 and p.err.endswith("\n"), p.err
+            assert f"ca_file {ca}: " in p.err and why in p.err, p.err
+        assert srv.count() == 0
