@@ -104,6 +104,9 @@ int ivcs_cli_fail(const ivcs_cli_s *c, const char *what, int rc, const ivcs_s3_r
                rc == IVCS_ERR_TLS || rc == IVCS_ERR_CLOSED) {
         fprintf(stderr, "ivcs %s: %s: cannot reach %s: %s%s%s\n", cmd, what, c->cfg.endpoint,
                 ivcs_strerror(rc), r->detail[0] ? ": " : "", r->detail);
+    } else if (rc == IVCS_ERR_UNSUPPORTED) {
+        fprintf(stderr, "ivcs %s: %s: not supported by %s: %s\n", cmd, what, c->cfg.endpoint,
+                r->detail[0] ? r->detail : "the server lacks the feature");
     } else {
         fprintf(stderr, "ivcs %s: %s: %s%s%s\n", cmd, what, ivcs_strerror(rc),
                 r->detail[0] ? ": " : "", r->detail);

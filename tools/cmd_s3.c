@@ -121,6 +121,15 @@ static int do_put(const ivcs_cli_s *c, const opts *o)
             ivcs_s3_op_cleanup(&op);
             return 1;
         }
+        if (rc == IVCS_ERR_S3 && op.res.status == 501 && o->if_none_match_star) {
+            /* Refused, not retried as a plain PUT: that could overwrite. */
+            fprintf(stderr,
+                    "ivcs s3: put %s: the server does not support conditional PUT "
+                    "(If-None-Match: *; HTTP 501 %s): nothing was written\n",
+                    key, op.res.code);
+            ivcs_s3_op_cleanup(&op);
+            return 1;
+        }
         if (rc < 0) {
             report(c, "put", key, rc, &op);
             ivcs_s3_op_cleanup(&op);
@@ -257,7 +266,12 @@ static int do_simple(const ivcs_cli_s *c, const opts *o, ivcs_s3_kind_e kind,
     ivcs_s3_op_init(&op, kind, key);
     setup(&op, o);
     int rc = ivcs_s3_run(c->s3, &op);
-    if (rc < 0) {
+    if (kind == IVCS_S3_CREATE_BUCKET && rc == IVCS_ERR_S3 &&
+        !strcmp(op.res.code, "BucketAlreadyOwnedByYou")) {
+        /* What was asked for exists and is ours: done. */
+        fprintf(stderr, "ivcs s3: mb: bucket '%s' already exists and is yours\n", c->cfg.bucket);
+        rc = 0;
+    } else if (rc < 0) {
         report(c, what, key, rc, &op);
         ivcs_s3_op_cleanup(&op);
         return 1;

@@ -721,6 +721,14 @@ static void XMLCALL lc_start(void *ud, const XML_Char *name, const XML_Char **at
     lc_ctx *c = ud;
     (void)atts;
     c->depth++;
+    if (c->depth == 1 && strcmp(name, "LifecycleConfiguration")) {
+        /* Not a lifecycle configuration: a server without the ?lifecycle
+         * subresource answers GET ?lifecycle with the bucket listing
+         * (Swift's s3api); anything else is no answer we can read. */
+        c->err = strcmp(name, "ListBucketResult") ? IVCS_ERR_XML : IVCS_ERR_UNSUPPORTED;
+        XML_StopParser(c->p, XML_FALSE);
+        return;
+    }
     if (c->depth == 2 && !strcmp(name, "Rule")) {
         c->rule_start = (long)XML_GetCurrentByteIndex(c->p);
         c->id_text.len = 0;
@@ -831,6 +839,14 @@ int ivcs_catalog_lifecycle_merge(const char *xml, size_t len, const char *id, co
     return 0;
 }
 
+/* IVCS_ERR_UNSUPPORTED with the reason in err->detail. */
+static int unsupported(ivcs_s3_result *err, const char *how)
+{
+    snprintf(err->detail, sizeof err->detail,
+             "the server does not support bucket lifecycle (%s)", how);
+    return IVCS_ERR_UNSUPPORTED;
+}
+
 #define LIFECYCLE_MAX (1u << 20) /* 1000 rules of the longest IDs and prefixes fit */
 
 /* GET ?lifecycle: 0 with the body in *xml (NULL, *len 0 when the bucket has
@@ -840,6 +856,7 @@ static int lifecycle_get(ivcs_s3 *s3, char **xml, size_t *len, ivcs_s3_result *e
     int rc = get_mem(s3, IVCS_S3_GET_LIFECYCLE, NULL, LIFECYCLE_MAX, xml, len, err);
     /* Only this code means "none": 404 NoSuchBucket is an error. */
     if (rc == IVCS_ERR_NOT_FOUND && !strcmp(err->code, "NoSuchLifecycleConfiguration")) return 0;
+    if (rc == IVCS_ERR_S3 && err->status == 501) return unsupported(err, "GET ?lifecycle: 501");
     return rc;
 }
 
@@ -857,6 +874,8 @@ static int lifecycle_write(ivcs_s3 *s3, const char *xml, size_t len, ivcs_s3_res
     int rc = ivcs_s3_run(s3, &op);
     if (rc < 0) keep_err(err, &op);
     ivcs_s3_op_cleanup(&op);
+    if (rc == IVCS_ERR_S3 && err->status == 501)
+        return unsupported(err, xml ? "PUT ?lifecycle: 501" : "DELETE ?lifecycle: 501");
     return rc;
 }
 
@@ -872,6 +891,10 @@ int ivcs_catalog_lifecycle_set(ivcs_s3 *s3, const char *id, const char *prefix, 
     int rc = lifecycle_get(s3, &cur, &cl, &e);
     if (rc == 0)
         rc = ivcs_catalog_lifecycle_merge(cur, cl, id, prefix, days, &x, &xl, &found, NULL);
+    if (rc == IVCS_ERR_UNSUPPORTED && !e.detail[0])
+        unsupported(&e, "GET ?lifecycle answered with a bucket listing");
+    /* Nothing is written (no PUT, and never a DELETE) unless the
+     * configuration was read and, for a DELETE, held a rule of ours. */
     /* x NULL: ours was the only rule, and S3 refuses an empty configuration */
     if (rc == 0 && (found || days)) rc = lifecycle_write(s3, x, xl, &e);
     if (rc < 0 && err) *err = e;
@@ -894,6 +917,8 @@ int ivcs_catalog_retention_get(ivcs_s3 *s3, const ivcs_config_s *cfg, const ivcs
     size_t cl = 0, xl;
     rc = lifecycle_get(s3, &cur, &cl, &e);
     if (rc == 0) rc = ivcs_catalog_lifecycle_merge(cur, cl, id, "", 0, &x, &xl, NULL, days);
+    if (rc == IVCS_ERR_UNSUPPORTED && !e.detail[0])
+        unsupported(&e, "GET ?lifecycle answered with a bucket listing");
     if (rc < 0 && err) *err = e;
     free(x);
     free(cur);

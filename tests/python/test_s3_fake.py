@@ -182,3 +182,91 @@ def test_unusable_ca_file_is_named_on_one_line(tmp_path):
             assert p.err.count("\n") == 1 and p.err.endswith("\n"), p.err
             assert f"ca_file {ca}: " in p.err and why in p.err, p.err
         assert srv.count() == 0
+
+
+# ---------------------------------------------------------------- a second S3 implementation
+
+def swift_like(lifecycle_get="listing"):
+    """Answers as OpenStack Swift's s3api does (issue 9): no bucket lifecycle
+    (GET ?lifecycle gives the bucket listing, PUT MalformedXML, DELETE would
+    delete an empty bucket), no conditional PUT (501), and
+    BucketAlreadyOwnedByYou for a bucket that exists."""
+    store = {}
+
+    def h(req):
+        parts = req.path.split("/", 2)
+        key = parts[2] if len(parts) > 2 else ""
+        if not key:
+            if "lifecycle" in req.query:
+                if req.method == "GET" and lifecycle_get == "listing":
+                    return fk.list_page("fake", sorted(store))
+                if req.method == "GET":
+                    return fk.error(501, "NotImplemented", "lifecycle")
+                if req.method == "PUT":
+                    return fk.error(400, "MalformedXML")
+                return fk.reply(204)  # DELETE: must never be sent
+            if req.method == "PUT":
+                return fk.error(409, "BucketAlreadyOwnedByYou", "Your previous request to "
+                                "create the named bucket succeeded and you already own it.")
+            if is_list(req):
+                pre = req.query.get("prefix", "")
+                return fk.list_page("fake", sorted(k for k in store if k.startswith(pre)),
+                                    prefix=pre)
+            return fk.error(400, "InvalidRequest")
+        if req.method == "PUT":
+            if req.headers.get("if-none-match") == "*":
+                return fk.error(501, "NotImplemented", "A header you provided implies "
+                                "functionality that is not implemented")
+            store[key] = req.body
+            return fk.reply(200, b"", {"ETag": '"' + hashlib.md5(req.body).hexdigest() + '"'})
+        if req.method in ("GET", "HEAD"):
+            if key not in store:
+                return fk.error(404, "NoSuchKey")
+            b = store[key]
+            return fk.reply(200, b if req.method == "GET" else b"",
+                            {"ETag": '"' + hashlib.md5(b).hexdigest() + '"'},
+                            content_length=len(b))
+        return fk.error(405, "MethodNotAllowed")
+    h.store = store
+    return h
+
+
+@pytest.mark.parametrize("lc", ["listing", "501"])
+def test_plan_on_a_server_without_lifecycle(tmp_path, lc):
+    h = swift_like(lc)
+    with fk.FakeS3(tmp_path, h) as srv:
+        cfg = srv.config(tmp_path / "c.json")
+        p = run("plan", "set", "--config", cfg, "--type", "full_time", "--days", "7")
+        assert p.returncode == 3, p.err  # documented: plan written, retention not set
+        assert "plan.json was written; retention NOT set" in p.err
+        assert "does not support bucket lifecycle" in p.err
+        assert b'"cs_days":7' in h.store["cam-fake/plan.json"].replace(b" ", b"")
+        p = run("plan", "set", "--config", cfg, "--type", "full_time", "--days", "0")
+        assert p.returncode == 0, p.err
+        p = run("plan", "get", "--config", cfg)
+        assert p.returncode == 0, p.err
+        assert b"retention: none: the server does not support bucket lifecycle" in p.stdout
+        p = run("plan", "get", "--config", cfg, "--json")
+        assert p.returncode == 0 and b'"lifecycle_supported":\tfalse' in p.stdout, p.stdout
+        p = run("s3", "lifecycle", "--days", "3", "--config", cfg)
+        assert p.returncode == 1 and "not supported by" in p.err, p.err
+        # Nothing ever written to ?lifecycle: no PUT, and never the DELETE
+        # that deletes an empty bucket there.
+        assert srv.count("PUT", "lifecycle") == 0
+        assert srv.count("DELETE") == 0
+
+
+def test_conditional_put_501_is_not_retried_and_mb_of_our_bucket_succeeds(tmp_path):
+    h = swift_like()
+    with fk.FakeS3(tmp_path, h) as srv:
+        cfg = srv.config(tmp_path / "c.json")
+        f = tmp_path / "f.bin"
+        f.write_bytes(b"data")
+        p = run("s3", "put", f, "k1", "--if-none-match", "--config", cfg)
+        assert p.returncode == 1
+        assert "does not support conditional PUT" in p.err and "nothing was written" in p.err
+        assert srv.count("PUT") == 1  # 501 is permanent: one request, no retry
+        assert "k1" not in h.store
+        p = run("s3", "mb", "--config", cfg)
+        assert p.returncode == 0, p.err
+        assert "already exists and is yours" in p.err
