@@ -36,10 +36,18 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
     }
     rc = ivcs_s3_new(&c->s3, NULL, &c->cfg, NULL);
     if (rc < 0) {
-        fprintf(stderr, "ivcs %s: cannot set up the S3 client for %s: %s%s%s\n", cmd,
-                c->cfg.endpoint, ivcs_strerror(rc), c->cfg.ca_file[0] ? " (ca_file " : "",
-                c->cfg.ca_file[0] ? c->cfg.ca_file : "");
-        if (c->cfg.ca_file[0]) fprintf(stderr, ")\n");
+        /* One line, naming why the CA file is unusable (missing, not PEM...). */
+        char why[160] = "";
+        if (rc == IVCS_ERR_TLS && c->cfg.ca_file[0] &&
+            ivcs_tls_ca_file_check(c->cfg.ca_file, why, sizeof why) == 0)
+            why[0] = 0; /* readable: OpenSSL refused it for another reason */
+        if (why[0])
+            fprintf(stderr, "ivcs %s: cannot set up the S3 client for %s: ca_file %s: %s\n",
+                    cmd, c->cfg.endpoint, c->cfg.ca_file, why);
+        else
+            fprintf(stderr, "ivcs %s: cannot set up the S3 client for %s: %s%s%s\n", cmd,
+                    c->cfg.endpoint, ivcs_strerror(rc), c->cfg.ca_file[0] ? ", ca_file " : "",
+                    c->cfg.ca_file);
         memset(&c->cfg, 0, sizeof c->cfg);
         return IVCS_EXIT_FAIL;
     }
@@ -98,6 +106,9 @@ int ivcs_cli_fail(const ivcs_cli_s *c, const char *what, int rc, const ivcs_s3_r
                rc == IVCS_ERR_TLS || rc == IVCS_ERR_CLOSED) {
         fprintf(stderr, "ivcs %s: %s: cannot reach %s: %s%s%s\n", cmd, what, c->cfg.endpoint,
                 ivcs_strerror(rc), r->detail[0] ? ": " : "", r->detail);
+    } else if (rc == IVCS_ERR_UNSUPPORTED) {
+        fprintf(stderr, "ivcs %s: %s: not supported by %s: %s\n", cmd, what, c->cfg.endpoint,
+                r->detail[0] ? r->detail : "the server lacks the feature");
     } else {
         fprintf(stderr, "ivcs %s: %s: %s%s%s\n", cmd, what, ivcs_strerror(rc),
                 r->detail[0] ? ": " : "", r->detail);

@@ -19,6 +19,8 @@ extern "C" {
 #define IVCS_EXIT_OK 0
 #define IVCS_EXIT_FAIL 1 /* not found, empty, S3 or transport failure */
 #define IVCS_EXIT_USAGE 2
+#define IVCS_EXIT_PARTIAL 3 /* plan set: plan.json written, the server has no bucket
+                               lifecycle, so no retention was set */
 
 typedef struct ivcs_cli_s {
     const char *cmd;         /* "ls", for messages: "ivcs ls: ..." */

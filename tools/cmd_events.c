@@ -13,6 +13,7 @@
 #include "engine/cloud/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
+#include "tools/outfile.h"
 #include "tools/timearg.h"
 
 static void usage(FILE *out)
@@ -64,16 +65,13 @@ static int fetch_picture(ivcs_cli_s *c, const ivcs_catalog_event_s *e, const cha
     int n = snprintf(path, cap, "%s/%013" PRId64 "_%" PRId32 ".jpg", dir, ki.event_start_ms,
                      ki.event_id);
     if (n < 0 || (size_t)n >= cap) return IVCS_ERR_TOO_LONG;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return IVCS_ERR_WRITE;
+    ivcs_outfile_s out;
+    if (ivcs_outfile_open(&out, path) < 0) return IVCS_ERR_WRITE;
     ivcs_catalog_slice_s one = {.key = (char *)key};
     uint64_t bytes;
-    int rc = ivcs_catalog_export(c->s3, &one, 1, fd, &bytes, err);
-    if (close(fd) != 0 && rc == 0) rc = IVCS_ERR_WRITE;
-    if (rc == 0 && rename(tmp, path) != 0) rc = IVCS_ERR_WRITE;
-    if (rc < 0) unlink(tmp);
+    int rc = ivcs_catalog_export(c->s3, &one, 1, out.fd, &bytes, err);
+    if (rc == 0 && ivcs_outfile_commit(&out) != 0) rc = IVCS_ERR_WRITE;
+    if (rc < 0) ivcs_outfile_abort(&out);
     return rc;
 }
 

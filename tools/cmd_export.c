@@ -11,6 +11,7 @@
 #include "engine/cloud/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
+#include "tools/outfile.h"
 #include "tools/timearg.h"
 
 static void usage(FILE *out)
@@ -70,7 +71,6 @@ int ivcs_cmd_export(int argc, char **argv)
     ivcs_s3_result err;
     memset(&err, 0, sizeof err);
     ivcs_catalog_slices_s sl = {0};
-    char *tmp = NULL;
     char a[32], b[32];
     int rc = ivcs_catalog_list_slices(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to,
                                       IVCS_CATALOG_FROM_KEYFRAME, &sl, &err);
@@ -85,28 +85,20 @@ int ivcs_cmd_export(int argc, char **argv)
         ret = ivcs_cli_nothing(&c, what);
         goto out;
     }
-    size_t ol = strlen(outp);
-    tmp = malloc(ol + 6);
-    if (!tmp) {
-        ret = ivcs_cli_fail(&c, "export", IV_ERR_SYS_MALLOC_FAIL, NULL);
-        goto out;
-    }
-    snprintf(tmp, ol + 6, "%s.part", outp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fprintf(stderr, "ivcs export: cannot write %s: %s\n", tmp, strerror(errno));
+    ivcs_outfile_s out;
+    if (ivcs_outfile_open(&out, outp) < 0) {
+        fprintf(stderr, "ivcs export: cannot write %s: %s\n", outp, strerror(errno));
         ret = IVCS_EXIT_FAIL;
         goto out;
     }
     uint64_t bytes = 0;
-    rc = ivcs_catalog_export(c.s3, sl.v, sl.n, fd, &bytes, &err);
-    if (rc == 0 && fsync(fd) != 0) rc = IVCS_ERR_WRITE;
-    if (close(fd) != 0 && rc == 0) rc = IVCS_ERR_WRITE;
-    if (rc == 0 && rename(tmp, outp) != 0) rc = IVCS_ERR_WRITE;
+    rc = ivcs_catalog_export(c.s3, sl.v, sl.n, out.fd, &bytes, &err);
+    if (rc == 0 && ivcs_outfile_commit(&out) != 0) rc = IVCS_ERR_WRITE;
     if (rc < 0) {
-        unlink(tmp);
+        int e = errno;
+        ivcs_outfile_abort(&out);
         if (rc == IVCS_ERR_WRITE)
-            fprintf(stderr, "ivcs export: writing %s failed: %s\n", outp, strerror(errno));
+            fprintf(stderr, "ivcs export: writing %s failed: %s\n", outp, strerror(e));
         else
             ivcs_cli_fail(&c, "download", rc, &err);
         ret = IVCS_EXIT_FAIL;
@@ -122,7 +114,6 @@ int ivcs_cmd_export(int argc, char **argv)
             ivcs_cli_iso(last->start_ms + last->dur_ms, b, sizeof b), breaks,
             breaks == 1 ? "y" : "ies");
 out:
-    free(tmp);
     ivcs_catalog_slices_free(&sl);
     ivcs_cli_close(&c);
     return ret;

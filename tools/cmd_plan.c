@@ -74,7 +74,9 @@ static int do_get(ivcs_cli_s *c, int json)
     }
     uint32_t days = 0;
     int lrc = ivcs_catalog_retention_get(c->s3, &c->cfg, &c->layout, &days, &err);
-    if (lrc < 0) ivcs_cli_fail(c, "read the bucket lifecycle (retention unknown)", lrc, &err);
+    int no_lc = lrc == IVCS_ERR_UNSUPPORTED; /* an answer: no retention here */
+    if (lrc < 0 && !no_lc)
+        ivcs_cli_fail(c, "read the bucket lifecycle (retention unknown)", lrc, &err);
     ivcs_service_e svc = ivcs_plan_service(&plan, now);
     char e[32];
     if (json) {
@@ -84,6 +86,7 @@ static int do_get(ivcs_cli_s *c, int json)
         cJSON_AddItemToObject(o, "plan", p ? p : cJSON_CreateNull());
         cJSON_AddStringToObject(o, "service", service_name(svc));
         cJSON_AddNumberToObject(o, "trial_remaining_sec", ivcs_plan_trial_remaining(&plan, now));
+        if (no_lc) cJSON_AddFalseToObject(o, "lifecycle_supported");
         if (lrc < 0)
             cJSON_AddNullToObject(o, "retention_days");
         else
@@ -106,11 +109,13 @@ static int do_get(ivcs_cli_s *c, int json)
                        c->layout.root, c->layout.root);
             else
                 printf("  retention: none (no lifecycle rule for this device)\n");
+        } else if (no_lc) {
+            printf("  retention: none: %s\n", err.detail);
         }
     }
     free(body);
     if (fflush(stdout) != 0) return IVCS_EXIT_FAIL;
-    return lrc < 0 ? IVCS_EXIT_FAIL : IVCS_EXIT_OK;
+    return lrc < 0 && !no_lc ? IVCS_EXIT_FAIL : IVCS_EXIT_OK;
 }
 
 int ivcs_cmd_plan(int argc, char **argv)
@@ -225,6 +230,16 @@ int ivcs_cmd_plan(int argc, char **argv)
     printf("%s: %s\n", key, json_buf);
     if (!no_lc) {
         rc = ivcs_catalog_retention_set(c.s3, &c.cfg, &c.layout, days, &err);
+        if (rc == IVCS_ERR_UNSUPPORTED) {
+            /* Its own outcome: the plan is set, the server cannot expire. */
+            fprintf(stderr,
+                    "ivcs plan: plan.json was written; retention NOT set: %s at %s, so "
+                    "recordings do not expire%s\n",
+                    err.detail, c.cfg.endpoint,
+                    days ? " (delete old ones yourself, or use --no-lifecycle)" : "");
+            ret = days ? IVCS_EXIT_PARTIAL : IVCS_EXIT_OK;
+            goto out;
+        }
         if (rc < 0) {
             ret = ivcs_cli_fail(&c, "set the lifecycle rule (plan.json was written)", rc, &err);
             goto out;

@@ -14,6 +14,7 @@
 #include "ivcs.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
+#include "tools/outfile.h"
 
 /* The operations and their arguments (usage, and the usage error of an
  * operation given the wrong arguments). */
@@ -132,6 +133,15 @@ static int do_put(const ivcs_cli_s *c, const opts *o)
             ivcs_s3_op_cleanup(&op);
             return 1;
         }
+        if (rc == IVCS_ERR_S3 && op.res.status == 501 && o->if_none_match_star) {
+            /* Refused, not retried as a plain PUT: that could overwrite. */
+            fprintf(stderr,
+                    "ivcs s3: put %s: the server does not support conditional PUT "
+                    "(If-None-Match: *; HTTP 501 %s): nothing was written\n",
+                    key, op.res.code);
+            ivcs_s3_op_cleanup(&op);
+            return 1;
+        }
         if (rc < 0) {
             report(c, "put", key, rc, &op);
             ivcs_s3_op_cleanup(&op);
@@ -146,21 +156,21 @@ static int do_put(const ivcs_cli_s *c, const opts *o)
 /* ---------------------------------------------------------------- get */
 
 typedef struct {
-    FILE *f;
-    unsigned attempt;
-    const ivcs_s3_op *op;
-    int seekable;
+    int fd;
 } sink;
 
+/* ivcs_s3_run hands each byte once: a retry resumes (op.resume). */
 static int on_data(void *arg, const uint8_t *data, size_t len)
 {
     sink *s = arg;
-    /* A retried GET starts over from byte 0. */
-    if (s->attempt != s->op->res.attempts) {
-        s->attempt = s->op->res.attempts;
-        if (s->seekable && ftruncate(fileno(s->f), 0) == 0) rewind(s->f);
+    while (len) {
+        ssize_t w = write(s->fd, data, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return IVCS_ERR_WRITE;
+        data += w;
+        len -= (size_t)w;
     }
-    return fwrite(data, 1, len, s->f) == len ? 0 : IVCS_ERR_WRITE;
+    return 0;
 }
 
 static int do_get(const ivcs_cli_s *c, const opts *o)
@@ -183,28 +193,29 @@ static int do_get(const ivcs_cli_s *c, const opts *o)
         op.range_last = b;
     }
     op.if_none_match = o->if_none_match;
-    sink sk = {.f = stdout, .attempt = 1, .op = &op, .seekable = 0};
-    if (o->out && strcmp(o->out, "-")) {
-        sk.f = fopen(o->out, "wb");
-        if (!sk.f) {
-            fprintf(stderr, "ivcs s3: get: cannot write %s: %s\n", o->out, strerror(errno));
-            return 1;
-        }
-        sk.seekable = 1;
+    op.resume = 1;
+    /* A file is written beside PATH and renamed when complete: a failure
+     * never removes or truncates what PATH was. */
+    ivcs_outfile_s out;
+    if (ivcs_outfile_open(&out, o->out ? o->out : "-") < 0) {
+        fprintf(stderr, "ivcs s3: get: cannot write %s: %s\n", o->out ? o->out : "-",
+                strerror(errno));
+        return 1;
     }
+    sink sk = {.fd = out.fd};
     op.on_data = on_data;
     op.arg = &sk;
     int rc = ivcs_s3_run(c->s3, &op);
-    int ok = rc == 0;
-    if (sk.f != stdout) ok = (fclose(sk.f) == 0) && ok;
-    else ok = (fflush(stdout) == 0) && ok;
-    if (rc < 0) {
-        report(c, "get", key, rc, &op);
-        if (o->out && strcmp(o->out, "-")) unlink(o->out);
-    } else if (op.res.status == 304) {
-        fprintf(stderr, "ivcs s3: get %s: not modified (HTTP 304)\n", key);
-    } else if (!ok) {
-        fprintf(stderr, "ivcs s3: get %s: write failed\n", key);
+    int ok = 1;
+    if (rc == 0 && op.res.status != 304) {
+        ok = ivcs_outfile_commit(&out) == 0;
+        if (!ok)
+            fprintf(stderr, "ivcs s3: get %s: writing %s failed: %s\n", key, o->out ? o->out : "-",
+                    strerror(errno));
+    } else {
+        ivcs_outfile_abort(&out);
+        if (rc < 0) report(c, "get", key, rc, &op);
+        else fprintf(stderr, "ivcs s3: get %s: not modified (HTTP 304)\n", key);
     }
     ivcs_s3_op_cleanup(&op);
     return rc == 0 && ok ? 0 : 1;
@@ -230,31 +241,29 @@ static int do_ls(const ivcs_cli_s *c, const opts *o)
 {
     if (o->npos) return -2;
     lister l = {0, o->max};
-    char token[IVCS_S3_TOKEN_MAX + 1] = "";
-    unsigned pages = 0;
+    ivcs_s3_pager pg;
+    ivcs_s3_pager_init(&pg, 0);
     for (;;) {
         ivcs_s3_op op;
         ivcs_s3_op_init(&op, IVCS_S3_LIST, NULL);
         setup(&op, o);
         op.prefix = o->prefix;
         op.delimiter = o->delimiter;
-        op.continuation = token[0] ? token : NULL;
         op.max_keys = o->page_size;
         op.on_entry = on_entry;
         op.arg = &l;
+        ivcs_s3_pager_apply(&pg, &op);
         int rc = ivcs_s3_run(c->s3, &op);
-        pages++;
+        if (rc == 0) rc = ivcs_s3_pager_next(&pg, &op);
         if (rc < 0) {
             report(c, "ls", NULL, rc, &op);
             ivcs_s3_op_cleanup(&op);
             return 1;
         }
-        int more = op.res.is_truncated && op.res.next_token[0];
-        snprintf(token, sizeof token, "%s", op.res.next_token);
         ivcs_s3_op_cleanup(&op);
-        if (!more || (l.max >= 0 && l.printed >= l.max)) break;
+        if (!rc || (l.max >= 0 && l.printed >= l.max)) break;
     }
-    if (o->stats) fprintf(stderr, "ivcs s3: ls: %ld entries, %u pages\n", l.printed, pages);
+    if (o->stats) fprintf(stderr, "ivcs s3: ls: %ld entries, %u pages\n", l.printed, pg.pages);
     return 0;
 }
 
@@ -269,7 +278,12 @@ static int do_simple(const ivcs_cli_s *c, const opts *o, ivcs_s3_kind_e kind,
     ivcs_s3_op_init(&op, kind, key);
     setup(&op, o);
     int rc = ivcs_s3_run(c->s3, &op);
-    if (rc < 0) {
+    if (kind == IVCS_S3_CREATE_BUCKET && rc == IVCS_ERR_S3 &&
+        !strcmp(op.res.code, "BucketAlreadyOwnedByYou")) {
+        /* What was asked for exists and is ours: done. */
+        fprintf(stderr, "ivcs s3: mb: bucket '%s' already exists and is yours\n", c->cfg.bucket);
+        rc = 0;
+    } else if (rc < 0) {
         report(c, what, key, rc, &op);
         ivcs_s3_op_cleanup(&op);
         return 1;

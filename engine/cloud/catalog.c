@@ -98,9 +98,10 @@ static int list_all(ivcs_s3 *s3, const char *prefix, const char *delimiter, cons
                     ivcs_s3_result *err)
 {
     list_ctx c = {fn, arg, 0};
-    char *token = malloc(IVCS_S3_TOKEN_MAX + 1);
-    if (!token) return IV_ERR_SYS_MALLOC_FAIL;
-    token[0] = 0;
+    /* Bounded: no endless or replayed pages (s3.h ivcs_s3_pager). */
+    ivcs_s3_pager *pg = malloc(sizeof *pg);
+    if (!pg) return IV_ERR_SYS_MALLOC_FAIL;
+    ivcs_s3_pager_init(pg, 0);
     int rc = 0;
     for (;;) {
         ivcs_s3_op op;
@@ -108,29 +109,25 @@ static int list_all(ivcs_s3 *s3, const char *prefix, const char *delimiter, cons
         op_defaults(&op);
         op.prefix = prefix;
         op.delimiter = delimiter;
-        op.continuation = token[0] ? token : NULL;
-        op.start_after = token[0] ? NULL : start_after;
+        op.start_after = pg->pages ? NULL : start_after;
         op.max_keys = max_keys;
         op.on_entry = list_tramp;
         op.arg = &c;
+        ivcs_s3_pager_apply(pg, &op);
         rc = ivcs_s3_run(s3, &op);
         if (c.stopped) {
             ivcs_s3_op_cleanup(&op);
             rc = 0;
             break;
         }
-        if (rc < 0) {
-            keep_err(err, &op);
-            ivcs_s3_op_cleanup(&op);
-            break;
-        }
-        int more = op.res.is_truncated && op.res.next_token[0] && !max_keys;
-        snprintf(token, IVCS_S3_TOKEN_MAX + 1, "%s", op.res.next_token);
+        /* max_keys: the caller wants one page only */
+        if (rc == 0 && !max_keys) rc = ivcs_s3_pager_next(pg, &op);
+        if (rc < 0) keep_err(err, &op);
         ivcs_s3_op_cleanup(&op);
-        if (!more) break;
+        if (rc <= 0 || max_keys) break;
     }
-    free(token);
-    return rc;
+    free(pg);
+    return rc < 0 ? rc : 0;
 }
 
 typedef struct {
@@ -746,6 +743,14 @@ static void XMLCALL lc_start(void *ud, const XML_Char *name, const XML_Char **at
     lc_ctx *c = ud;
     (void)atts;
     c->depth++;
+    if (c->depth == 1 && strcmp(name, "LifecycleConfiguration")) {
+        /* Not a lifecycle configuration: a server without the ?lifecycle
+         * subresource answers GET ?lifecycle with the bucket listing
+         * (Swift's s3api); anything else is no answer we can read. */
+        c->err = strcmp(name, "ListBucketResult") ? IVCS_ERR_XML : IVCS_ERR_UNSUPPORTED;
+        XML_StopParser(c->p, XML_FALSE);
+        return;
+    }
     if (c->depth == 2 && !strcmp(name, "Rule")) {
         c->rule_start = (long)XML_GetCurrentByteIndex(c->p);
         c->id_text.len = 0;
@@ -856,6 +861,14 @@ int ivcs_catalog_lifecycle_merge(const char *xml, size_t len, const char *id, co
     return 0;
 }
 
+/* IVCS_ERR_UNSUPPORTED with the reason in err->detail. */
+static int unsupported(ivcs_s3_result *err, const char *how)
+{
+    snprintf(err->detail, sizeof err->detail,
+             "the server does not support bucket lifecycle (%s)", how);
+    return IVCS_ERR_UNSUPPORTED;
+}
+
 #define LIFECYCLE_MAX (1u << 20) /* 1000 rules of the longest IDs and prefixes fit */
 
 /* GET ?lifecycle: 0 with the body in *xml (NULL, *len 0 when the bucket has
@@ -865,6 +878,7 @@ static int lifecycle_get(ivcs_s3 *s3, char **xml, size_t *len, ivcs_s3_result *e
     int rc = get_mem(s3, IVCS_S3_GET_LIFECYCLE, NULL, LIFECYCLE_MAX, xml, len, err);
     /* Only this code means "none": 404 NoSuchBucket is an error. */
     if (rc == IVCS_ERR_NOT_FOUND && !strcmp(err->code, "NoSuchLifecycleConfiguration")) return 0;
+    if (rc == IVCS_ERR_S3 && err->status == 501) return unsupported(err, "GET ?lifecycle: 501");
     return rc;
 }
 
@@ -882,6 +896,8 @@ static int lifecycle_write(ivcs_s3 *s3, const char *xml, size_t len, ivcs_s3_res
     int rc = ivcs_s3_run(s3, &op);
     if (rc < 0) keep_err(err, &op);
     ivcs_s3_op_cleanup(&op);
+    if (rc == IVCS_ERR_S3 && err->status == 501)
+        return unsupported(err, xml ? "PUT ?lifecycle: 501" : "DELETE ?lifecycle: 501");
     return rc;
 }
 
@@ -897,6 +913,10 @@ int ivcs_catalog_lifecycle_set(ivcs_s3 *s3, const char *id, const char *prefix, 
     int rc = lifecycle_get(s3, &cur, &cl, &e);
     if (rc == 0)
         rc = ivcs_catalog_lifecycle_merge(cur, cl, id, prefix, days, &x, &xl, &found, NULL);
+    if (rc == IVCS_ERR_UNSUPPORTED && !e.detail[0])
+        unsupported(&e, "GET ?lifecycle answered with a bucket listing");
+    /* Nothing is written (no PUT, and never a DELETE) unless the
+     * configuration was read and, for a DELETE, held a rule of ours. */
     /* x NULL: ours was the only rule, and S3 refuses an empty configuration */
     if (rc == 0 && (found || days)) rc = lifecycle_write(s3, x, xl, &e);
     if (rc < 0 && err) *err = e;
@@ -919,6 +939,8 @@ int ivcs_catalog_retention_get(ivcs_s3 *s3, const ivcs_config_s *cfg, const ivcs
     size_t cl = 0, xl;
     rc = lifecycle_get(s3, &cur, &cl, &e);
     if (rc == 0) rc = ivcs_catalog_lifecycle_merge(cur, cl, id, "", 0, &x, &xl, NULL, days);
+    if (rc == IVCS_ERR_UNSUPPORTED && !e.detail[0])
+        unsupported(&e, "GET ?lifecycle answered with a bucket listing");
     if (rc < 0 && err) *err = e;
     free(x);
     free(cur);

@@ -200,7 +200,11 @@ IVCS_MUST_CHECK int ivcs_catalog_get_small(ivcs_s3 *s3, const char *key, size_t 
  * one update (S3 offers no conditional lifecycle write).
  * A device's rule has the ID "ivcs:{prefix}{device}/" and expires the
  * objects under "{prefix}{device}/ch" (slices and events of every channel;
- * plan.json stays). */
+ * plan.json stays).
+ * A server without bucket lifecycle (OpenStack Swift's s3api answers GET
+ * ?lifecycle with the bucket listing; others 501 NotImplemented) gives
+ * IVCS_ERR_UNSUPPORTED with the reason in err->detail, and nothing is
+ * written to it. */
 
 /* Sets the bucket's lifecycle rule id to expire the objects under prefix
  * after days (1..36500), or removes it (days 0), keeping every other rule
@@ -229,8 +233,10 @@ IVCS_MUST_CHECK int ivcs_catalog_retention_set(ivcs_s3 *s3, const ivcs_config_s 
  * malloc'ed PutBucketLifecycleConfiguration body (free()), or NULL when no
  * rule is left (delete the configuration then). *found / *old_days (may be
  * NULL) tell whether the rule existed and its Expiration/Days. 0,
- * IVCS_ERR_XML (not well-formed), IVCS_ERR_TOO_LONG (over 1000 rules), or
- * IV_ERR_SYS_MALLOC_FAIL. Pure: no I/O. */
+ * IVCS_ERR_XML (not well-formed, or another root element than
+ * LifecycleConfiguration), IVCS_ERR_UNSUPPORTED (the root is a
+ * ListBucketResult: the server ignored ?lifecycle), IVCS_ERR_TOO_LONG (over
+ * 1000 rules), or IV_ERR_SYS_MALLOC_FAIL. Pure: no I/O. */
 IVCS_MUST_CHECK int ivcs_catalog_lifecycle_merge(const char *xml, size_t len, const char *id,
                                                  const char *prefix, uint32_t days, char **out,
                                                  size_t *out_len, int *found, uint32_t *old_days);

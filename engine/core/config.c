@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "engine/net/url.h"
 #include "ivcs.h"
 
 /* A config file is a few hundred bytes; refuse anything absurd before
@@ -60,111 +61,6 @@ static long field_len(const char *s, size_t size)
 {
     const char *nul = memchr(s, '\0', size);
     return nul ? (long)(nul - s) : -1;
-}
-
-static bool is_dns_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '-' || c == '.';
-}
-
-/* host is a DNS name (labels of 1..63 [A-Za-z0-9-], not starting or ending
- * with '-', 253 bytes at most) or a dotted IPv4 address. */
-static bool valid_host(const char *host, size_t n)
-{
-    if (n == 0 || n > 253) return false;
-    bool all_digits_dots = true;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_dns_char(host[i])) return false;
-        if (!isdigit((unsigned char)host[i]) && host[i] != '.') all_digits_dots = false;
-    }
-    if (all_digits_dots) {
-        char buf[16];
-        struct in_addr a;
-        if (n >= sizeof buf) return false;
-        memcpy(buf, host, n);
-        buf[n] = '\0';
-        return inet_pton(AF_INET, buf, &a) == 1;
-    }
-    size_t label = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || host[i] == '.') {
-            if (label == 0 || label > 63) return false;
-            if (host[i - 1] == '-' || host[i - label] == '-') return false;
-            label = 0;
-        } else {
-            label++;
-        }
-    }
-    return true;
-}
-
-static bool host_is_ip(const char *host, size_t n)
-{
-    if (n && host[0] == '[') return true;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)host[i]) && host[i] != '.') return false;
-    return n > 0;
-}
-
-/* endpoint = ("http" | "https") "://" host [":" port] ["/"], host a DNS name,
- * an IPv4 address or a bracketed IPv6 address. No user info, path or query:
- * object keys are appended to it. On success host_out and host_len_out name the host. */
-static int check_endpoint(const char *ep, const char **host_out, size_t *host_len_out,
-                          char *err, size_t err_len)
-{
-    const char *p;
-    if (!strncasecmp(ep, "https://", 8))
-        p = ep + 8;
-    else if (!strncasecmp(ep, "http://", 7))
-        p = ep + 7;
-    else if (!ep[0])
-        return fail(err, err_len, "endpoint: missing (e.g. \"https://s3.example.com\")");
-    else
-        return fail(err, err_len, "endpoint: must start with http:// or https://");
-
-    const char *host = p;
-    size_t host_len;
-    if (*p == '[') {
-        const char *close = strchr(p, ']');
-        if (!close) return fail(err, err_len, "endpoint: IPv6 address without closing ']'");
-        size_t n = (size_t)(close - p - 1);
-        char buf[INET6_ADDRSTRLEN];
-        struct in6_addr a6;
-        if (n == 0 || n >= sizeof buf)
-            return fail(err, err_len, "endpoint: invalid IPv6 address");
-        memcpy(buf, p + 1, n);
-        buf[n] = '\0';
-        if (inet_pton(AF_INET6, buf, &a6) != 1)
-            return fail(err, err_len, "endpoint: invalid IPv6 address");
-        host_len = (size_t)(close + 1 - p);
-        p = close + 1;
-    } else {
-        while (*p && *p != ':' && *p != '/') p++;
-        host_len = (size_t)(p - host);
-        if (host_len == 0) return fail(err, err_len, "endpoint: missing host");
-        if (!valid_host(host, host_len))
-            return fail(err, err_len,
-                        "endpoint: invalid host (a DNS name, IPv4 address or [IPv6] address; "
-                        "no user info)");
-    }
-    if (*p == ':') {
-        p++;
-        unsigned long port = 0;
-        int digits = 0;
-        while (isdigit((unsigned char)*p) && digits < 6) {
-            port = port * 10 + (unsigned long)(*p - '0');
-            p++;
-            digits++;
-        }
-        if (digits == 0 || digits > 5 || port == 0 || port > 65535)
-            return fail(err, err_len, "endpoint: port must be 1..65535");
-    }
-    if (*p == '/') p++;
-    if (*p) return fail(err, err_len, "endpoint: only scheme://host[:port] is allowed (no path, "
-                                      "query or user info)");
-    if (host_out) *host_out = host;
-    if (host_len_out) *host_len_out = host_len;
-    return 0;
 }
 
 /* S3 bucket naming rules for general purpose buckets. */
@@ -234,17 +130,17 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
     FIELD_LEN(cfg, ca_file, ca_len);
     (void)ep_len;
 
-    const char *host = NULL;
-    size_t host_len = 0;
-    int rc = check_endpoint(cfg->endpoint, &host, &host_len, err, err_len);
+    /* The transport's own parser (url.h): what validates is what connects. */
+    ivcs_url_s url;
+    int rc = ivcs_url_parse_endpoint(cfg->endpoint, &url, err, err_len);
     if (rc) return rc;
-    bool https = !strncasecmp(cfg->endpoint, "https://", 8);
+    bool https = url.tls;
 
     if (cfg->verify_tls != 0 && cfg->verify_tls != 1)
         return fail(err, err_len, "verify_tls: must be 0 or 1");
     if (cfg->virtual_host != 0 && cfg->virtual_host != 1)
         return fail(err, err_len, "virtual_host: must be 0 or 1");
-    if (cfg->virtual_host && host_is_ip(host, host_len))
+    if (cfg->virtual_host && url.host_is_ip)
         return fail(err, err_len, "virtual_host: needs a DNS name in endpoint, not an IP address");
 
     if (region_len == 0) return fail(err, err_len, "region: missing");
@@ -262,6 +158,14 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
     if (prefix_len && cfg->prefix[0] == '/')
         return fail(err, err_len, "prefix: must not start with '/'");
     if (strchr(cfg->prefix, '\\')) return fail(err, err_len, "prefix: '\\' is not allowed");
+    /* Each '/'-terminated segment is a real name: "a//b/", "./" and "../x/"
+     * would be sent as they are and a server may normalise them away. */
+    for (const char *seg = cfg->prefix, *sl; (sl = strchr(seg, '/')) != NULL; seg = sl + 1) {
+        size_t n = (size_t)(sl - seg);
+        if (n == 0) return fail(err, err_len, "prefix: empty segment (\"//\") is not allowed");
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return fail(err, err_len, "prefix: \".\" and \"..\" segments are not allowed");
+    }
 
     if (dev_len == 0) return fail(err, err_len, "device_id: missing");
     if (dev_len > 64) return fail(err, err_len, "device_id: longer than 64 characters");

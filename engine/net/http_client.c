@@ -10,6 +10,7 @@
 
 #include "engine/core/alloc.h"
 #include "engine/net/http_parse.h"
+#include "engine/net/url.h"
 
 #define RBUF_SIZE (16 * 1024)     /* decrypted response bytes per parser feed */
 #define STAGE_SIZE (64 * 1024)    /* producer output per SSL_write */
@@ -72,46 +73,18 @@ int ivcs_http_client_new(ivcs_http_client **out, const ivcs_allocator_s *alloc, 
                          const char *url, const char *ca_file, int verify)
 {
     if (!out || !loop || !url) return IVCS_ERR_INVALID_ARG;
-    int tls;
-    const char *p;
-    if (!strncmp(url, "https://", 8)) {
-        tls = 1;
-        p = url + 8;
-    } else if (!strncmp(url, "http://", 7)) {
-        tls = 0;
-        p = url + 7;
-    } else {
-        return IVCS_ERR_CONFIG;
-    }
-    const char *host_end;
-    if (*p == '[') {
-        host_end = strchr(p, ']');
-        if (!host_end) return IVCS_ERR_CONFIG;
-        host_end++;
-    } else {
-        host_end = p + strcspn(p, ":/?#");
-    }
-    size_t hl = (size_t)(host_end - p);
-    if (hl == 0 || hl >= 256) return IVCS_ERR_CONFIG;
-    unsigned long port = tls ? 443 : 80;
-    int explicit_port = 0;
-    if (*host_end == ':') {
-        char *e;
-        port = strtoul(host_end + 1, &e, 10);
-        if (e == host_end + 1 || port == 0 || port > 65535 || (*e && *e != '/'))
-            return IVCS_ERR_CONFIG;
-        explicit_port = 1;
-    } else if (*host_end && *host_end != '/') {
-        return IVCS_ERR_CONFIG;
-    }
+    ivcs_url_s u;
+    if (ivcs_url_parse_endpoint(url, &u, NULL, 0) < 0) return IVCS_ERR_CONFIG;
+    int tls = u.tls;
+    unsigned long port = u.port;
+    int explicit_port = u.explicit_port;
     alloc = ivcs_allocator_or_default(alloc);
     ivcs_http_client *cl = ivcs_alloc(alloc, sizeof *cl, _Alignof(ivcs_http_client));
     if (!cl) return IV_ERR_SYS_MALLOC_FAIL;
     memset(cl, 0, sizeof *cl);
     cl->loop = loop;
     cl->alloc = alloc;
-    memcpy(cl->host, p, hl);
-    cl->host[hl] = 0;
+    memcpy(cl->host, u.host, u.host_len + 1);
     cl->port = (uint16_t)port;
     if (explicit_port && port != (tls ? 443u : 80u))
         snprintf(cl->hostport, sizeof cl->hostport, "%s:%lu", cl->host, port);

@@ -80,7 +80,7 @@ struct ivcs_http_request {
 };
 
 /* Creates a client for url's endpoint ("https://host[:port]" or
- * "http://host[:port]"; any path is ignored). ca_file/verify as for
+ * "http://host[:port]", parsed by url.h as the config's validation does). ca_file/verify as for
  * ivcs_tls_ctx_new. IVCS_ERR_CONFIG for a URL it cannot use. */
 IVCS_MUST_CHECK int ivcs_http_client_new(ivcs_http_client **out, const ivcs_allocator_s *alloc,
                                          ivcs_loop *loop, const char *url, const char *ca_file,

@@ -5,6 +5,8 @@
 
 int ivcs_retry_should(int err, int status)
 {
+    /* 501 NotImplemented: the server lacks the feature; it will not grow it. */
+    if (status == 501) return 0;
     if (status >= 500 && status <= 599) return 1;
     if (status == 408 || status == 429) return 1;
     if (status >= 400) return 0; /* the server answered: asking again won't help */

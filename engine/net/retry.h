@@ -1,7 +1,8 @@
 /*
  * retry.h - which transport failures are retried, and when (ARCHITECTURE.md
  * section 6): connect failures, resets, timeouts, 5xx, 408 and 429 are
- * retried with exponential backoff and full jitter, 0.5 s doubling up to a
+ * retried (except 501 NotImplemented: a missing feature, permanent) with
+ * exponential backoff and full jitter, 0.5 s doubling up to a
  * 16 s cap; other 4xx and local errors (bad arguments, TLS verification)
  * never are. Pure functions, no state beyond the caller's PRNG word.
  */

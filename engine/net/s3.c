@@ -184,12 +184,45 @@ static int collect(ivcs_s3_op *op, const uint8_t *data, size_t len)
     return 0;
 }
 
+static int resume_fail(ivcs_s3_op *op, const char *why)
+{
+    snprintf(op->res.code, sizeof op->res.code, "ResumeFailed");
+    snprintf(op->res.message, sizeof op->res.message, "%s", why);
+    return IVCS_ERR_S3;
+}
+
+/* The first body bytes of a resumed attempt: only the 206 of exactly the
+ * rest of the same object may continue what on_data already has. */
+static int resume_check(ivcs_s3_op *op, int status)
+{
+    op->body_checked = 1;
+    ivcs_s3_result *r = &op->res;
+    if (!op->resume_at) {
+        snprintf(op->resume_etag, sizeof op->resume_etag, "%s", r->etag);
+        return 0;
+    }
+    if (status != 206) return resume_fail(op, "the server ignored the Range of a resumed download");
+    if (strcmp(r->etag, op->resume_etag))
+        return resume_fail(op, "the object changed during the download (another ETag)");
+    unsigned long long a;
+    if (sscanf(r->content_range, "bytes %llu-", &a) != 1 || a != op->resume_at)
+        return resume_fail(op, "a resumed download got another byte range");
+    return 0;
+}
+
 static int on_body(void *arg, int status, const uint8_t *data, size_t len)
 {
     ivcs_s3_op *op = arg;
     if (status >= 200 && status < 300 &&
-        (op->kind == IVCS_S3_GET || op->kind == IVCS_S3_GET_LIFECYCLE))
-        return op->on_data ? op->on_data(op->arg, data, len) : 0;
+        (op->kind == IVCS_S3_GET || op->kind == IVCS_S3_GET_LIFECYCLE)) {
+        if (op->resume && !op->body_checked) {
+            int rc = resume_check(op, status);
+            if (rc < 0) return rc;
+        }
+        int rc = op->on_data ? op->on_data(op->arg, data, len) : 0;
+        if (rc == 0) op->delivered += len;
+        return rc;
+    }
     return collect(op, data, len);
 }
 
@@ -207,6 +240,7 @@ static const char *status_code_name(int status)
     case 412: return "PreconditionFailed";
     case 416: return "InvalidRange";
     case 500: return "InternalError";
+    case 501: return "NotImplemented";
     case 503: return "ServiceUnavailable";
     default: return "HttpError";
     }
@@ -215,10 +249,58 @@ static const char *status_code_name(int status)
 /* ---------------------------------------------------------------- XML
  * S3 error documents and ListObjectsV2 pages, read with s3_xml.h (expat). */
 
+static int bad_paging(ivcs_s3_op *op, const char *why)
+{
+    snprintf(op->res.code, sizeof op->res.code, "InvalidPagination");
+    snprintf(op->res.message, sizeof op->res.message, "%s", why);
+    return IVCS_ERR_S3;
+}
+
+void ivcs_s3_pager_init(ivcs_s3_pager *pg, unsigned max_pages)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->max_pages = max_pages ? max_pages : IVCS_S3_LIST_PAGES_MAX;
+}
+
+void ivcs_s3_pager_apply(ivcs_s3_pager *pg, ivcs_s3_op *op)
+{
+    op->continuation = pg->token[0] ? pg->token : NULL;
+    op->pager = pg;
+    pg->page_max[0] = 0;
+}
+
+int ivcs_s3_pager_next(ivcs_s3_pager *pg, ivcs_s3_op *op)
+{
+    pg->pages++;
+    if (pg->page_max[0]) memcpy(pg->after, pg->page_max, sizeof pg->after);
+    if (!op->res.is_truncated) return 0;
+    if (!op->res.next_token[0])
+        return bad_paging(op, "a truncated listing page without a continuation token");
+    if (!strcmp(op->res.next_token, pg->token))
+        return bad_paging(op, "the server repeated the continuation token");
+    if (pg->pages >= pg->max_pages) {
+        char m[96];
+        snprintf(m, sizeof m, "more than %u listing pages", pg->max_pages);
+        return bad_paging(op, m);
+    }
+    memcpy(pg->token, op->res.next_token, sizeof pg->token);
+    return 1;
+}
+
 static int list_entry(void *user, const ivcs_s3_list_entry *le)
 {
     ivcs_s3_op *op = user;
     op->res.key_count++;
+    ivcs_s3_pager *pg = op->pager;
+    if (pg) {
+        /* Every key of a page sorts after every key of the pages before. */
+        int c = pg->pages ? strcmp(le->key, pg->after) : 1;
+        /* A CommonPrefix may be cut by a page end and named again. */
+        if (c == 0 && le->kind == IVCS_S3_ENTRY_PREFIX) return 0;
+        if (c <= 0) return bad_paging(op, "a listing page repeated keys of an earlier page");
+        if (strcmp(le->key, pg->page_max) > 0)
+            snprintf(pg->page_max, sizeof pg->page_max, "%s", le->key);
+    }
     if (!op->on_entry) return 0;
     ivcs_s3_entry e = {.key = le->key, .size = le->size, .etag = le->etag,
                        .last_modified = le->last_modified,
@@ -324,6 +406,7 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     op->ebuf_len = 0;
     op->done = 0;
     op->result = 0;
+    op->body_checked = 0;
     unsigned attempts = op->res.attempts;
     memset(&op->res, 0, sizeof op->res);
     op->res.attempts = attempts;
@@ -385,6 +468,8 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     if (op->if_none_match && (op->kind == IVCS_S3_PUT || op->kind == IVCS_S3_GET ||
                               op->kind == IVCS_S3_HEAD))
         h[nh++] = (ivcs_sigv4_pair_s){"If-None-Match", op->if_none_match};
+    if (op->if_match && (op->kind == IVCS_S3_GET || op->kind == IVCS_S3_HEAD))
+        h[nh++] = (ivcs_sigv4_pair_s){"If-Match", op->if_match};
     if (op->kind == IVCS_S3_GET && op->range_first >= 0) {
         if (op->range_last >= 0)
             snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)op->range_first,
@@ -486,9 +571,27 @@ int ivcs_s3_run(ivcs_s3 *s, ivcs_s3_op *op)
     void (*user_done)(ivcs_s3_op *, int) = op->on_done;
     op->on_done = NULL;
     op->res.attempts = 0;
+    op->delivered = 0;
+    op->resume_at = 0;
+    op->resume_etag[0] = 0;
+    op->want_first = op->range_first;
+    op->want_last = op->range_last;
+    const char *want_if_match = op->if_match;
     int rc = 0;
     for (unsigned attempt = 0; attempt < max; attempt++) {
         op->res.attempts = attempt + 1;
+        if (op->resume && op->delivered) {
+            /* Only the rest, and only of the object the bytes came from. */
+            if (!op->resume_etag[0]) {
+                rc = resume_fail(op, "cannot resume a download without an ETag");
+                break;
+            }
+            uint64_t first = (op->want_first > 0 ? (uint64_t)op->want_first : 0) + op->delivered;
+            op->range_first = (int64_t)first;
+            op->range_last = op->want_last;
+            op->resume_at = first;
+            op->if_match = op->resume_etag;
+        }
         rc = ivcs_s3_start(s, op);
         if (rc == 0) {
             while (!op->done) {
@@ -511,6 +614,9 @@ int ivcs_s3_run(ivcs_s3 *s, ivcs_s3_op *op)
             while (!fired) ivcs_loop_run_once(s->loop, -1);
     }
     op->on_done = user_done;
+    op->range_first = op->want_first;
+    op->range_last = op->want_last;
+    op->if_match = want_if_match;
     return rc;
 }
 
@@ -524,7 +630,7 @@ int ivcs_s3_presign_get(ivcs_s3 *s, const char *key, uint32_t expires, char *url
     ivcs_sigv4_request_s sr = {.method = "GET", .path = path, .headers = h, .n_headers = 1,
                                .payload_hash = IVCS_SIGV4_UNSIGNED_PAYLOAD,
                                .time = (int64_t)time(NULL)};
-    const char *scheme = strncmp(s->cfg.endpoint, "https://", 8) ? "http" : "https";
+    const char *scheme = strncasecmp(s->cfg.endpoint, "https://", 8) ? "http" : "https";
     rc = ivcs_sigv4_presign(&s->sig, &sr, scheme, expires, url, cap);
     return rc < 0 ? rc : 0;
 }

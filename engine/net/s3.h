@@ -98,6 +98,35 @@ typedef struct ivcs_s3_result {
 
 typedef struct ivcs_s3_op ivcs_s3_op;
 
+/* Paging through a ListObjectsV2 that a hostile or broken server cannot
+ * keep going forever: a truncated page without a token, a token equal to
+ * the one just sent, a key that does not sort after every key of the
+ * earlier pages (S3 lists in UTF-8 binary order, so a server replaying
+ * pages is caught at once), or more than max_pages pages end the listing
+ * with IVCS_ERR_S3, res.code "InvalidPagination" and the reason in
+ * res.message.
+ *
+ *     ivcs_s3_pager pg;
+ *     ivcs_s3_pager_init(&pg, 0);
+ *     do { op init...; ivcs_s3_pager_apply(&pg, &op); rc = ivcs_s3_run(s3, &op);
+ *          if (rc == 0) rc = ivcs_s3_pager_next(&pg, &op); ... } while (rc == 1);
+ */
+#define IVCS_S3_LIST_PAGES_MAX 10000u /* 10 M keys at the default 1000 a page */
+typedef struct ivcs_s3_pager {
+    char token[IVCS_S3_TOKEN_MAX + 1]; /* for the next page, "" for the first */
+    char after[IVCS_S3_KEY_MAX + 1];   /* greatest key/prefix of the earlier pages */
+    char page_max[IVCS_S3_KEY_MAX + 1];
+    unsigned pages, max_pages;
+} ivcs_s3_pager;
+
+/* max_pages 0: IVCS_S3_LIST_PAGES_MAX. */
+void ivcs_s3_pager_init(ivcs_s3_pager *pg, unsigned max_pages);
+/* Sets op's continuation token and checks its keys (op->pager). */
+void ivcs_s3_pager_apply(ivcs_s3_pager *pg, ivcs_s3_op *op);
+/* After a successful page: 1 (another page to fetch), 0 (the listing is
+ * complete) or IVCS_ERR_S3 (see above; op->res says why). */
+int ivcs_s3_pager_next(ivcs_s3_pager *pg, ivcs_s3_op *op);
+
 struct ivcs_s3_op {
     /* in */
     ivcs_s3_kind_e kind;
@@ -111,6 +140,7 @@ struct ivcs_s3_op {
     const ivcs_s3_meta *meta;     /* PUT metadata */
     int n_meta;
     const char *if_none_match;    /* PUT: "*"; GET: an ETag; NULL: none */
+    const char *if_match;         /* GET/HEAD: an ETag; NULL: none */
     int64_t range_first, range_last; /* GET bytes=first-last; first < 0: whole;
                                         last < 0: to the end */
     const char *prefix, *delimiter, *continuation, *start_after; /* LIST */
@@ -119,12 +149,22 @@ struct ivcs_s3_op {
     unsigned max_attempts;        /* ivcs_s3_run: 0 = 1 (no retry) */
     uint32_t backoff_max_ms;      /* ivcs_s3_run: cap on one wait, 0 = 16 s */
     /* GET / GET_LIFECYCLE body sink; NULL: the body is discarded. Non-zero
-     * return fails. */
+     * return fails. Without resume, each attempt of ivcs_s3_run hands the
+     * body from its first byte again (res.attempts tells which attempt). */
     int (*on_data)(void *arg, const uint8_t *data, size_t len);
     /* LIST records; a non-zero return fails the op with that code */
     int (*on_entry)(void *arg, const ivcs_s3_entry *e);
     void (*on_done)(ivcs_s3_op *op, int result); /* async only */
+    /* GET with ivcs_s3_run: on_data gets every byte exactly once. A retry
+     * after bytes were handed asks only for the rest (Range from the next
+     * byte, If-Match the ETag of the first answer) and fails the op rather
+     * than hand a byte twice: no ETag to match, or an answer that is not
+     * the 206 of exactly that rest of the same object, gives IVCS_ERR_S3
+     * with res.code "ResumeFailed" (412: "PreconditionFailed", the object
+     * changed). */
+    int resume;
     void *arg;
+    ivcs_s3_pager *pager;         /* LIST: set by ivcs_s3_pager_apply */
     /* debug/test: sent as the Content-MD5 value instead of the real one */
     const char *debug_bad_md5;
     /* out */
@@ -137,6 +177,11 @@ struct ivcs_s3_op {
     size_t ebuf_len, ebuf_cap;
     int collect;
     int done, result;
+    uint64_t delivered;          /* resume: bytes handed to on_data so far */
+    uint64_t resume_at;          /* resume: this attempt's first byte, 0: none */
+    int64_t want_first, want_last; /* resume: the range asked for at first */
+    int body_checked;            /* resume: this attempt's answer was checked */
+    char resume_etag[80];
     char head[IVCS_S3_HEAD_MAX];
 };
 

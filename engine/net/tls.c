@@ -4,10 +4,13 @@
 #include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/core/alloc.h"
 
@@ -54,6 +57,58 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
     ivcs_tls_session_clear(t->slot);
     t->slot->sess = sess;
     return 1; /* we own the reference now */
+}
+
+int ivcs_tls_ca_file_check(const char *ca_file, char *why, size_t cap)
+{
+    if (!why || !cap) return IVCS_ERR_INVALID_ARG;
+    why[0] = 0;
+    if (!ca_file || !ca_file[0]) {
+        snprintf(why, cap, "no file named");
+        return IVCS_ERR_TLS;
+    }
+    FILE *f = fopen(ca_file, "rb");
+    if (!f) {
+        snprintf(why, cap, "cannot open it: %s", strerror(errno));
+        return IVCS_ERR_TLS;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode) || !S_ISREG(st.st_mode) ||
+        st.st_size > (16 << 20)) {
+        snprintf(why, cap, "%s",
+                 S_ISDIR(st.st_mode) ? "is a directory, not a PEM file"
+                 : !S_ISREG(st.st_mode) ? "is not a regular file"
+                                        : "larger than 16 MiB: not a CA bundle");
+        fclose(f);
+        return IVCS_ERR_TLS;
+    }
+    if (st.st_size == 0) {
+        snprintf(why, cap, "is empty: no certificate in it");
+        fclose(f);
+        return IVCS_ERR_TLS;
+    }
+    ERR_clear_error();
+    unsigned n = 0;
+    X509 *x;
+    while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+        X509_free(x);
+        n++;
+    }
+    unsigned long e = ERR_peek_last_error();
+    int clean_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+    ERR_clear_error();
+    fclose(f);
+    if (n == 0) {
+        snprintf(why, cap, "not PEM: no -----BEGIN CERTIFICATE----- in it%s",
+                 clean_end ? "" : " (or a damaged one)");
+        return IVCS_ERR_TLS;
+    }
+    if (!clean_end) {
+        snprintf(why, cap, "certificate %u cannot be read (damaged PEM)", n + 1);
+        return IVCS_ERR_TLS;
+    }
+    snprintf(why, cap, "%u certificate%s", n, n == 1 ? "" : "s");
+    return 0;
 }
 
 int ivcs_tls_ctx_new(ivcs_tls_ctx **out, const ivcs_allocator_s *alloc, const char *ca_file,

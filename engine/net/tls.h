@@ -47,6 +47,13 @@ IVCS_MUST_CHECK int ivcs_tls_ctx_new(ivcs_tls_ctx **out, const ivcs_allocator_s 
                                      const char *ca_file, int verify);
 void ivcs_tls_ctx_destroy(ivcs_tls_ctx *ctx);
 
+/* Why ca_file cannot serve as the CA store, in words for one line (e.g.
+ * "cannot open it: No such file or directory", "is a directory", "not PEM:
+ * no -----BEGIN CERTIFICATE----- in it"), written to why. 0 when it reads
+ * as PEM with at least one certificate (*why then says how many), else
+ * IVCS_ERR_TLS. Reads at most 16 MiB. */
+int ivcs_tls_ca_file_check(const char *ca_file, char *why, size_t cap);
+
 /* Creates a connection that expects the server `host` (a DNS name or an
  * IPv4/IPv6 literal, brackets allowed). slot may be NULL; else it must
  * outlive the connection. */

@@ -5,6 +5,7 @@ local radosgw over verified TLS, checked with an independent client
 import concurrent.futures
 import hashlib
 import os
+import stat
 import subprocess
 import tempfile
 import uuid
@@ -179,9 +180,39 @@ def test_rm_and_missing_objects(cfg, s3, cfgfile, tmp_path):
         s3.head_object(Bucket=cfg["bucket"], Key=key)
     p = ivcs("get", key, "-o", tmp_path / "x", config=cfgfile, check=False)
     assert p.returncode == 1 and b"NoSuchKey" in p.stderr
-    assert not (tmp_path / "x").exists()
+    assert not list(tmp_path.iterdir())  # nothing created, nothing left behind
     p = ivcs("head", key, config=cfgfile, check=False)
     assert p.returncode == 1 and b"404" in p.stderr
+
+
+def test_failed_get_never_removes_the_output(cfg, s3, cfgfile, tmp_path):
+    """Issue 9 item 1: `get -o PATH` writes beside PATH and renames on
+    success; a failure leaves PATH as it was: an existing file keeps its
+    bytes, a character device (our own, made with mknod) stays a device."""
+    missing = tl.unique_key("s3get-missing")
+    f = tmp_path / "existing.bin"
+    f.write_bytes(b"precious bytes\n")
+    dev = tmp_path / "null"
+    os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    for out in (f, dev):
+        p = ivcs("get", missing, "-o", out, config=cfgfile, check=False)
+        assert p.returncode == 1 and b"NoSuchKey" in p.stderr
+    assert f.read_bytes() == b"precious bytes\n"
+    assert stat.S_ISCHR(dev.stat().st_mode) and dev.stat().st_rdev == os.makedev(1, 3)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["existing.bin", "null"]
+    # Success: the file is replaced whole, the device just gets the bytes.
+    key, body = tl.unique_key("s3get-ok"), os.urandom(70_000)
+    s3.put_object(Bucket=cfg["bucket"], Key=key, Body=body)
+    for out in (f, dev):
+        ivcs("get", key, "-o", out, config=cfgfile)
+    assert f.read_bytes() == body
+    assert stat.S_ISCHR(dev.stat().st_mode)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["existing.bin", "null"]
+    p = ivcs("get", key, "-o", "-", config=cfgfile)
+    assert p.stdout == body
+    # A directory is refused, and kept.
+    p = ivcs("get", key, "-o", tmp_path, config=cfgfile, check=False)
+    assert p.returncode == 1 and b"Is a directory" in p.stderr and f.exists()
 
 
 def test_lifecycle_rule_is_merged_into_the_bucket_rules(cfg, s3, tmp_path):

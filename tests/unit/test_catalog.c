@@ -241,6 +241,23 @@ TEST(lifecycle_merge)
     CHECK(x == NULL);
     CHECK_EQ(ivcs_catalog_lifecycle_merge(NULL, 5, id, pfx, 7, &x, &n, NULL, NULL),
              IVCS_ERR_INVALID_ARG);
+
+    /* issue 9: the root element is checked. A bucket listing (a server that
+     * ignored ?lifecycle) is "unsupported", not "no rules"; even one holding
+     * a <Rule> of our ID is never read as ours (no DELETE follows). */
+    static const char listing[] =
+        "<ListBucketResult><Name>b</Name><Rule><ID>ivcs:cams/cam-1/</ID></Rule>"
+        "<IsTruncated>false</IsTruncated></ListBucketResult>";
+    found = 7;
+    CHECK_EQ(ivcs_catalog_lifecycle_merge(listing, sizeof listing - 1, id, pfx, 0, &x, &n, &found,
+                                          NULL),
+             IVCS_ERR_UNSUPPORTED);
+    CHECK(x == NULL && found == 0);
+    static const char other[] = "<Error><Rule><ID>ivcs:cams/cam-1/</ID></Rule></Error>";
+    CHECK_EQ(ivcs_catalog_lifecycle_merge(other, sizeof other - 1, id, pfx, 0, &x, &n, &found,
+                                          NULL),
+             IVCS_ERR_XML);
+    CHECK(x == NULL && found == 0);
 }
 
 /* Issue 9 item 2: an event record's "picture" comes from the bucket; only

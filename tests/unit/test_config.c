@@ -330,6 +330,29 @@ TEST(endpoints_rejected_naming_endpoint)
     }
 }
 
+/* issue 9: one message per fault, the right one (user info was reported as
+ * a bad port, an upper-case scheme passed here and failed in the transport) */
+TEST(endpoint_messages_name_the_fault)
+{
+    static const struct {
+        const char *ep, *says;
+    } cases[] = {
+        {"https://user:PaSsWoRd@host:443", "user info"},
+        {"https://user@host", "user info"},
+        {"HTTPS://user:pw@[::1]:7443/", "user info"},
+        {"https://host:0", "port must be 1..65535"},
+        {"https://host/x", "no path"},
+        {"HtTpS://host:99999", "port must be 1..65535"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char v[300];
+        snprintf(v, sizeof v, "\"%s\"", cases[i].ep);
+        int ok = expect_config_error(json_with("endpoint", v), cases[i].says);
+        if (!ok) fprintf(stderr, "  %s: not reported as %s\n", cases[i].ep, cases[i].says);
+        CHECK(ok);
+    }
+}
+
 TEST(buckets_follow_s3_naming_rules)
 {
     static const char *good[] = {"abc", "ivcs", "my-bucket.01", "0bucket9",
@@ -400,6 +423,15 @@ TEST(other_strings)
     CHECK(expect_config_error(json_with("prefix", "\"/abs\""), "prefix"));
     CHECK(expect_config_error(json_with("prefix", "\"a\\nb\""), "prefix"));
     CHECK(expect_config_error(json_with("prefix", "\"a\\\\b\""), "prefix"));
+    /* issue 9: dot and empty segments (sent as is: GET /bucket/../x/...) */
+    static const char *const bad_prefix[] = {"\"../x/\"", "\"./\"", "\"a/./b/\"",
+                                             "\"a/../\"", "\"a//b/\"", "\"x/..\\/\""};
+    for (size_t i = 0; i < sizeof bad_prefix / sizeof bad_prefix[0]; i++)
+        CHECK(expect_config_error(json_with("prefix", bad_prefix[i]), "segment"));
+    static const char *const good_prefix[] = {"\"..x/\"", "\"a.b/..c/\"", "\"site-\"",
+                                              "\"a/..\"", "\"v/.\""};
+    for (size_t i = 0; i < sizeof good_prefix / sizeof good_prefix[0]; i++)
+        CHECK(expect_ok(json_with("prefix", good_prefix[i]), &cfg));
     CHECK(expect_config_error(json_with("region", "\"\""), "region"));
     CHECK(expect_config_error(json_with("region", "\"us east\""), "region"));
     CHECK(expect_config_error(json_with("ca_file", "\"/a\\u0007b\""), "ca_file"));
@@ -711,6 +743,7 @@ int main(void)
     RUN(numbers_must_be_whole_and_in_range);
     RUN(endpoints_accepted);
     RUN(endpoints_rejected_naming_endpoint);
+    RUN(endpoint_messages_name_the_fault);
     RUN(buckets_follow_s3_naming_rules);
     RUN(device_id_syntax);
     RUN(keys_must_be_present_and_printable);

@@ -245,6 +245,8 @@ static const char *s3_code(int status)
         return "TooManyRequests";
     case 500:
         return "InternalError";
+    case 501:
+        return "NotImplemented";
     case 503:
         return "SlowDown";
     default:
@@ -486,6 +488,51 @@ static ivcs_s3 *mk_s3(const srv *s, uint16_t port, int tls)
     ivcs_s3 *s3 = NULL;
     if (ivcs_s3_new(&s3, &check_alloc, &cfg, NULL) < 0) return NULL;
     return s3;
+}
+
+/* issue 9: the transport takes exactly the endpoints the config accepts
+ * (one parser, url.h): "HTTPS://..." validated and then failed here. */
+TEST(endpoint_parse_agrees_with_config)
+{
+    static const char *eps[] = {
+        "HTTPS://127.0.0.1:7443", "Http://localhost", "https://[::1]:7443/", "https://Example.COM",
+        "https://user:pw@host", "https://host/path", "https://host:0", "ftp://host",
+        "https://host:80x", "https://under_score.example", "hTTp://a-b.example:1/",
+    };
+    ivcs_loop *loop = NULL;
+    CHECK_EQ(ivcs_loop_new(&loop, &check_alloc, 8), 0);
+    if (!loop) return;
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        ivcs_config_s cfg;
+        ivcs_config_defaults(&cfg);
+        snprintf(cfg.endpoint, sizeof cfg.endpoint, "%s", eps[i]);
+        snprintf(cfg.bucket, sizeof cfg.bucket, "bkt");
+        snprintf(cfg.device_id, sizeof cfg.device_id, "cam");
+        snprintf(cfg.access_key, sizeof cfg.access_key, "AKIDFAKE");
+        snprintf(cfg.secret_key, sizeof cfg.secret_key, "fake-secret");
+        char err[256];
+        int valid = ivcs_config_validate(&cfg, err, sizeof err) == 0;
+        ivcs_http_client *cl = NULL;
+        int rc = ivcs_http_client_new(&cl, &check_alloc, loop, eps[i], tf.ca_pem, 1);
+        if (valid != (rc == 0))
+            fprintf(stderr, "  %s: config %s, transport %d\n", eps[i], valid ? "ok" : err, rc);
+        CHECK_EQ(valid, rc == 0);
+        if (rc != 0) CHECK_EQ(rc, IVCS_ERR_CONFIG);
+        ivcs_http_client_destroy(cl);
+        /* and a presigned URL keeps the scheme, whatever its case */
+        ivcs_s3 *s3 = NULL;
+        snprintf(cfg.ca_file, sizeof cfg.ca_file, "%s", tf.ca_pem);
+        if (valid && ivcs_s3_new(&s3, &check_alloc, &cfg, NULL) == 0) {
+            char url[2048];
+            CHECK_EQ(ivcs_s3_presign_get(s3, "k", 60, url, sizeof url), 0);
+            int tls = !strncasecmp(eps[i], "https", 5);
+            CHECK(!strncmp(url, tls ? "https://" : "http://", tls ? 8 : 7));
+            ivcs_s3_destroy(s3);
+        } else {
+            CHECK(!valid);
+        }
+    }
+    ivcs_loop_destroy(loop);
 }
 
 /* Starts s (as srv_start) and a client of it; NULL (checks failed, server
@@ -1058,6 +1105,7 @@ TEST(retry_classification)
 {
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 500), 1);
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 503), 1);
+    CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 501), 0); /* NotImplemented is permanent */
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 408), 1);
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 429), 1);
     CHECK_EQ(ivcs_retry_should(IVCS_ERR_S3, 400), 0);
@@ -1179,6 +1227,13 @@ TEST(no_retry_404)
 {
     static const int st[] = {404, 200};
     retry_case(st, 2, IVCS_S3_GET, IVCS_ERR_NOT_FOUND, 1);
+}
+
+/* 501: the server lacks the feature (Swift's s3api on If-None-Match: *). */
+TEST(no_retry_501)
+{
+    static const int st[] = {501, 200};
+    retry_case(st, 2, IVCS_S3_PUT, IVCS_ERR_S3, 1);
 }
 
 TEST(retry_gives_up)
@@ -1589,6 +1644,7 @@ int main(void)
     RUN(early_412_stall_tls);
     RUN(chunked_split_plain);
     RUN(chunked_split_tls);
+    RUN(endpoint_parse_agrees_with_config);
     RUN(retry_classification);
     RUN(retry_backoff_full_jitter);
     RUN(retry_5xx_then_ok);
@@ -1597,6 +1653,7 @@ int main(void)
     RUN(no_retry_403);
     RUN(no_retry_404);
     RUN(lifecycle_get_delete);
+    RUN(no_retry_501);
     RUN(retry_gives_up);
     RUN(reply_timeout_get_plain);
     RUN(reply_timeout_put_plain);

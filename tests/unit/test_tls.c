@@ -360,6 +360,16 @@ TEST(missing_ca_file_is_an_error)
     ivcs_tls_ctx *ctx = NULL;
     CHECK_EQ(ivcs_tls_ctx_new(&ctx, &check_alloc, "/nonexistent/ca.pem", 1), IVCS_ERR_TLS);
     CHECK(ctx == NULL);
+    /* and why, in words (issue 9) */
+    char why[160];
+    CHECK_EQ(ivcs_tls_ca_file_check("/nonexistent/ca.pem", why, sizeof why), IVCS_ERR_TLS);
+    CHECK(strstr(why, "No such file") != NULL);
+    CHECK_EQ(ivcs_tls_ca_file_check("/", why, sizeof why), IVCS_ERR_TLS);
+    CHECK(strstr(why, "directory") != NULL);
+    CHECK_EQ(ivcs_tls_ca_file_check("/etc/hostname", why, sizeof why), IVCS_ERR_TLS);
+    CHECK(strstr(why, "not PEM") != NULL || strstr(why, "empty") != NULL);
+    CHECK_EQ(ivcs_tls_ca_file_check(tf.ca_pem, why, sizeof why), 0);
+    CHECK(!strcmp(why, "1 certificate"));
 }
 
 int main(void)
