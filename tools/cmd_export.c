@@ -26,8 +26,9 @@ static void usage(FILE *out)
             "it decodes from the first frame). Slices of one boot continue each other's\n"
             "timestamps and continuity counters; at a new boot or a gap the timestamps\n"
             "jump, which ffmpeg and players handle as a discontinuity. The file is written\n"
-            "as FILE.ts.part and renamed when complete (-o is --out). --channel N: default\n"
-            "0. --gap-ms MS: default %u. --config: default $IVCS_CONFIG.\n"
+            "as FILE.ts.XXXXXX.part and renamed when complete (-o is --out).\n"
+            "--channel N: default 0. --gap-ms MS: default %u. --config: default\n"
+            "$IVCS_CONFIG.\n"
             "%s%s"
             "exit: 0 ok, 1 nothing recorded / unknown device / S3 or write error, 2 usage\n",
             IVCS_CATALOG_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());

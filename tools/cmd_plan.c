@@ -32,7 +32,8 @@ static void usage(FILE *out)
             "get prints the plan, the service it grants now, and the retention rule (--json:\n"
             "as one JSON document). --config: default $IVCS_CONFIG.\n"
             "%s"
-            "exit: 0 ok, 1 no plan (get) / S3 error, 2 usage\n",
+            "exit: 0 ok, 1 no plan (get) / S3 error, 2 usage, 3 plan written but the\n"
+            "      server has no bucket lifecycle (set: retention not set)\n",
             ivcs_cli_time_help());
 }
 

@@ -28,7 +28,7 @@ static const struct {
     {"rm", "KEY"},
     {"head", "KEY"},
     {"presign", "KEY [--expires SECONDS]"},
-    {"mb", "(create the configured bucket)"},
+    {"mb", "(create the configured bucket; one you already own: exit 0)"},
     {"lifecycle", "--days N [--prefix P]   expire objects under P after N days\n"
                   "      (rule ivcs-expire, merged into the bucket's rules; --days 0\n"
                   "      removes it)"},
