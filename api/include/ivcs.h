@@ -98,7 +98,8 @@ IVCS_API IVCS_MUST_CHECK int ivcs_config_load(ivcs_config_s *cfg, const char *pa
  * at a time and its audio push functions from one (possibly other) thread
  * at a time; they never block, allocate or take a lock. Event, stats,
  * balance and trans-time calls are thread-safe. Callbacks run on the engine
- * thread and must not call ivcs_engine_destroy(). ivcs_engine_new/destroy
+ * thread; ivcs_engine_stop/destroy of their own engine called from one
+ * return IVCS_ERR_STATE and do nothing. ivcs_engine_new/destroy
  * and ivcs_channel_open must not race with other calls on the same engine.
  */
 
@@ -190,7 +191,8 @@ IVCS_API IVCS_MUST_CHECK int ivcs_engine_new(ivcs_engine_s **out, const ivcs_eng
 /* Stops accepting frames, closes the open slices and uploads what is
  * queued for at most upload_timeout_ms, then stops the thread and frees
  * every channel and the engine. Returns 0, or IVCS_ERR_TIMEOUT if data had
- * to be abandoned (counted in the stats before they are gone). */
+ * to be abandoned (counted in the stats before they are gone).
+ * IVCS_ERR_STATE (nothing done) when called on the engine's own thread. */
 IVCS_API int ivcs_engine_destroy(ivcs_engine_s *e);
 
 /* The first half of destroy: stop accepting, flush (as above) and stop the

@@ -269,9 +269,22 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     return busy;
 }
 
+/* The engine whose thread this is (NULL on every other thread): lets the
+ * calls that would deadlock or free the engine under its own feet (stop,
+ * destroy, iv_cs_exit) refuse when a callback makes them. Thread-local
+ * rather than pthread_equal on e->thread, which pthread_create writes
+ * without ordering against the new thread's reads. */
+static _Thread_local const ivcs_engine_s *tl_engine;
+
+int ivcs_eng_on_thread(const ivcs_engine_s *e)
+{
+    return e && tl_engine == e;
+}
+
 static void *engine_main(void *arg)
 {
     ivcs_engine_s *e = arg;
+    tl_engine = e;
     uint64_t flush_deadline = 0; /* monotonic: the injected clock may be frozen */
     int cancelled = 0;
     if (!e->fixed) atomic_store(&e->poll.force, 1);
@@ -458,6 +471,7 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
 int ivcs_engine_stop(ivcs_engine_s *e)
 {
     if (!e) return IVCS_ERR_INVALID_ARG;
+    if (ivcs_eng_on_thread(e)) return IVCS_ERR_STATE; /* a callback: would join itself */
     atomic_store(&e->accepting, 0);
     atomic_store(&e->stopping, 1);
     ivcs_engine_wake(e);
@@ -473,6 +487,7 @@ int ivcs_engine_stop(ivcs_engine_s *e)
 int ivcs_engine_destroy(ivcs_engine_s *e)
 {
     if (!e) return IVCS_ERR_INVALID_ARG;
+    if (ivcs_eng_on_thread(e)) return IVCS_ERR_STATE; /* a callback: would free its caller */
     int rc = ivcs_engine_stop(e);
     engine_free(e);
     return rc;

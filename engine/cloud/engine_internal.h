@@ -286,6 +286,8 @@ struct ivcs_engine_s {
 
 /* engine.c */
 int64_t ivcs_eng_now(const ivcs_engine_s *e);
+/* 1 when called on e's engine thread (from one of its callbacks). */
+int ivcs_eng_on_thread(const ivcs_engine_s *e);
 void ivcs_eng_notify(ivcs_channel_s *c, const ivcs_notify_s *n);
 void ivcs_eng_wake_producer(ivcs_engine_s *e);
 /* Producer side of the lazy wake-up: marks the channel urgent and wakes the
