@@ -76,7 +76,9 @@ ivcs_channel_s *ivcs_default_channel(void)
 static void publish_from_cb(void *u, uint32_t ch)
 {
     ivcs_engine_s *e = u;
-    if (atomic_load_explicit(&g_ch, ACQ) || ch != 0) return;
+    /* not once iv_cs_exit took the engine away (its last callbacks) */
+    if (atomic_load_explicit(&g_eng, ACQ) != e || atomic_load_explicit(&g_ch, ACQ) || ch != 0)
+        return;
     ivcs_channel_s *expect = NULL;
     atomic_compare_exchange_strong_explicit(&g_ch, &expect, e->ch[0], REL, ACQ);
 }

@@ -304,18 +304,24 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
                    uint32_t seq)
 {
     ivcs_ring_rec_s rec = {.len = len, .type = (uint8_t)s, .flags = flags, .pts = pts, .seq = seq};
+    /* counted before the commit (release) publishes the record: whoever
+     * sees the engine's accounting of it sees it pushed (stats: pushed >=
+     * taken by the engine at every instant) */
+    _Atomic uint64_t *pushed = s == ENG_STREAM_VIDEO ? &c->st_vpushed : &c->st_apushed;
+    bump(pushed, 1);
     int rc = ivcs_ring_commit(c->pring[s], &rec);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        atomic_store_explicit(pushed, atomic_load_explicit(pushed, RLX) - 1, RLX);
+        return rc;
+    }
     if (rc == 1 || must_wake(c, s, len)) ivcs_eng_nudge(c->eng, c);
     if (s == ENG_STREAM_VIDEO) {
         c->pv.last_pts = pts;
         c->pv.have_pts = 1;
         if (flags & ENG_REC_KEY) atomic_store_explicit(&c->need_idr, 0, RLX);
-        bump(&c->st_vpushed, 1);
     } else {
         c->pa.last_pts = pts;
         c->pa.have_pts = 1;
-        bump(&c->st_apushed, 1);
     }
     /* bytes_pushed is shared by both producers: use an atomic add */
     atomic_fetch_add_explicit(&c->st_bytes_pushed, len, RLX);
@@ -518,17 +524,35 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
     if (!o) return;
     memset(o, 0, sizeof *o);
     if (!c) return;
+    /* the engine's frame accounting, one consistent instant (seqlock
+     * reader; bounded: the writer's section is a few stores), then the
+     * pushed counters, which are >= what the engine took (channel.c
+     * publish counts before it commits) */
+    uint64_t sv = 0, sa = 0, up = 0, drop = 0, disc = 0, held = 0;
+    for (int tries = 0; tries < 1000000; tries++) {
+        uint32_t q = atomic_load_explicit(&c->acc_seq, memory_order_acquire);
+        if (q & 1) continue;
+        sv = atomic_load_explicit(&c->pub_scan_v, RLX);
+        sa = atomic_load_explicit(&c->pub_scan_a, RLX);
+        up = atomic_load_explicit(&c->pub_up, RLX);
+        drop = atomic_load_explicit(&c->pub_drop, RLX);
+        disc = atomic_load_explicit(&c->pub_disc, RLX);
+        held = atomic_load_explicit(&c->pub_held, RLX);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&c->acc_seq, RLX) == q) break;
+    }
     o->video_frames_pushed = atomic_load_explicit(&c->st_vpushed, RLX);
     o->audio_frames_pushed = atomic_load_explicit(&c->st_apushed, RLX);
+    o->frames_uploaded = up;
+    o->frames_dropped = drop;
+    o->prerecord_discarded = disc;
+    o->frames_held = held + (o->video_frames_pushed - sv) + (o->audio_frames_pushed - sa);
     o->bytes_pushed = atomic_load_explicit(&c->st_bytes_pushed, RLX);
     o->frames_refused = atomic_load_explicit(&c->st_refused, RLX);
-    o->frames_uploaded = atomic_load_explicit(&c->st_frames_up, RLX);
     o->bytes_uploaded = atomic_load_explicit(&c->st_bytes_up, RLX);
     o->slices_uploaded = atomic_load_explicit(&c->st_slices_up, RLX);
     o->slices_dropped = atomic_load_explicit(&c->st_sl_drop, RLX);
-    o->frames_dropped = atomic_load_explicit(&c->st_fr_drop, RLX);
     o->bytes_dropped = atomic_load_explicit(&c->st_by_drop, RLX);
-    o->prerecord_discarded = atomic_load_explicit(&c->st_pre_disc, RLX);
     o->retries = atomic_load_explicit(&c->st_retries, RLX);
     o->upload_failures = atomic_load_explicit(&c->st_fail, RLX);
     o->upload_latency_ms_last = atomic_load_explicit(&c->st_lat_last, RLX);
