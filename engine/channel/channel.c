@@ -231,17 +231,19 @@ static int check_video(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
     if (!p || !len) return IVCS_ERR_EMPTY_FRAME;
     if (ftype != IV_CM_FRAME_TYPE_I && ftype != IV_CM_FRAME_TYPE_P) return IVCS_ERR_FRAME_TYPE;
     ivcs_frame_info_s fi;
-    int rc = ivcs_nalu_frame_info(c->vcodec, p, len, &fi);
+    int rc = ivcs_nalu_frame_check(c->vcodec, p, len, &fi,
+                                   c->vcodec == IVCS_CODEC_H264 ? &c->h264 : NULL);
+    if (rc == 0 && (ftype == IV_CM_FRAME_TYPE_I) != (fi.is_key != 0)) rc = IVCS_ERR_FRAME_TYPE;
     if (rc < 0) {
-        if (rc == IVCS_ERR_BAD_ANNEXB || rc == IVCS_ERR_BAD_SPS || rc == IVCS_ERR_NO_PARAMS) {
-            /* error path only: is it the other codec? */
-            ivcs_frame_info_s o;
-            ivcs_vcodec_e other = c->vcodec == IVCS_CODEC_H264 ? IVCS_CODEC_H265 : IVCS_CODEC_H264;
-            if (ivcs_nalu_frame_info(other, p, len, &o) == 0) return IVCS_ERR_CODEC_MISMATCH;
-        }
+        /* error path only: is it the other codec? (an H.265 IDR reads as
+         * H.264 NAL types 0/2/4/6: some other error, often FRAME_TYPE) */
+        ivcs_frame_info_s o;
+        ivcs_vcodec_e other = c->vcodec == IVCS_CODEC_H264 ? IVCS_CODEC_H265 : IVCS_CODEC_H264;
+        if (rc != IVCS_ERR_B_FRAME && ivcs_nalu_frame_info(other, p, len, &o) == 0 &&
+            (ftype == IV_CM_FRAME_TYPE_I) == (o.is_key != 0))
+            return IVCS_ERR_CODEC_MISMATCH;
         return rc;
     }
-    if ((ftype == IV_CM_FRAME_TYPE_I) != (fi.is_key != 0)) return IVCS_ERR_FRAME_TYPE;
     const iv_cm_av_data_info_s *f = &c->cfg.av_fmt;
     if (fi.is_key && fi.width && f->u32VideoWidth &&
         (fi.width != f->u32VideoWidth || fi.height != f->u32VideoHeight))
@@ -250,7 +252,17 @@ static int check_video(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
      * re-anchors. A P-frame may not. */
     if (c->pv.have_pts && pts < c->pv.last_pts && !fi.is_key) return IVCS_ERR_PTS_BACKWARDS;
     if (!fi.is_key && atomic_load_explicit(&c->need_idr, RLX)) return IV_ERR_CS_NEED_IDR_FRAME;
+    /* every slice refers to a PPS of this frame or of an accepted earlier one */
+    uint64_t unknown = 0;
+    for (int i = 0; i < 4; i++)
+        unknown |= fi.pps_used[i] & ~(fi.pps_def[i] | c->pv.pps_known[i]);
+    if (unknown) return IVCS_ERR_NO_PARAMS;
     if (len > c->max_frame) return IVCS_ERR_FRAME_TOO_BIG;
+    /* the frame is accepted (publish cannot fail after a reservation) */
+    for (int i = 0; i < 4; i++)
+        c->pv.pps_known[i] |= fi.pps_def[i];
+    if (c->vcodec == IVCS_CODEC_H264 && (fi.has_sps || fi.has_pps))
+        ivcs_nalu_h264_learn(&c->h264, p, len); /* key frames: rare */
     *flags = fi.is_key ? ENG_REC_KEY : 0;
     return 0;
 }

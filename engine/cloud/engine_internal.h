@@ -159,10 +159,12 @@ struct ivcs_channel_s {
         int flush_left;     /* silent frames still to encode for a flush */
     } tx;
     uint32_t max_frame;
+    ivcs_h264_ctx_s h264; /* producer-v: parameter sets of accepted frames */
     ivcs_ts_mux_s mux; /* engine: CCs committed by uploaded slices */
 
     /* producer-v */
     struct {
+        uint64_t pps_known[4]; /* PPS ids of accepted frames (bit id) */
         uint64_t last_pts;
         int have_pts;
         uint32_t reserved;

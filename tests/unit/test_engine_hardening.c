@@ -13,7 +13,12 @@
  *    uploaded, event id restarted while its picture is pending, upload
  *    given up, exit with a picture pending;
  *  - ivcs_engine_stop/destroy from a callback (the engine thread) are
- *    refused with IVCS_ERR_STATE instead of joining/freeing the thread.
+ *    refused with IVCS_ERR_STATE instead of joining/freeing the thread;
+ *  - frame checks: random bytes behind a P-slice NAL header are refused
+ *    (slice header fields: first_mb_in_slice 0 for the first slice, a
+ *    slice_type and a pic_parameter_set_id that exist, that PPS seen), all
+ *    but ~18 % of them (no decoding: what passes has plausible headers); an H.265 IDR pushed into an H.264 channel
+ *    is IVCS_ERR_CODEC_MISMATCH.
  */
 #include "check.h"
 #include "engine_fixture.h"
@@ -383,6 +388,67 @@ TEST(stop_destroy_from_callback_refused)
     CHECK_EQ(ivcs_engine_destroy(cb_engine), 0);
 }
 
+/* ---------------------------------------------------------------- checks */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+
+TEST(random_p_slices_and_h265_in_h264_refused)
+{
+    ivcs_engine_s *e = engine("checks", 0, 1000);
+    ivcs_channel_config_s cc;
+    chan_cfg(&cc, 1 << 20, 0);
+    ivcs_channel_s *ch;
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    uint64_t pts = 1000;
+    CHECK_EQ(push_v(ch, 0, pts), 0); /* a real IDR with SPS/PPS first */
+    enum { N = 4000, LEN = 600 };
+    static uint8_t buf[LEN];
+    int accepted = 0;
+    for (int k = 0; k < N; k++) {
+        buf[0] = buf[1] = buf[2] = 0;
+        buf[3] = 1;
+        buf[4] = 0x41; /* nal_ref_idc 2, non-IDR slice */
+        for (int i = 5; i < LEN; i++) {
+            uint8_t b = (uint8_t)rnd();
+            /* no start code inside: random bytes behind one header */
+            buf[i] = (b <= 3 && buf[i - 1] == 0 && buf[i - 2] == 0) ? 0x55 : b;
+        }
+        iv_cm_venc_pack_s pk = {.pu8Addr = buf,
+                                .u32Len = LEN,
+                                .u64PTS = pts += 40,
+                                .eFrameType = IV_CM_FRAME_TYPE_P};
+        accepted += ivcs_channel_push_video(ch, &pk) == 0;
+    }
+    printf("  random P-slice payloads accepted: %d of %d (%.1f %%)\n", accepted, N,
+           100.0 * accepted / N);
+    CHECK(accepted * 100 <= N * 20); /* 25.6 % before the slice header checks */
+
+    /* an H.265 IDR (VPS/SPS/PPS/IDR) into an H.264 channel */
+    size_t hlen = 0;
+    char dir[1024];
+    const char *env = getenv("IVCS_MEDIA_DIR");
+    snprintf(dir, sizeof dir, "%s", env && *env ? env : "media");
+    uint8_t *h265 = fx_slurp(dir, "clip_h265.h265", &hlen);
+    CHECK(h265 != NULL);
+    if (h265) {
+        int64_t l = ivcs_nalu_next_au(IVCS_CODEC_H265, h265, hlen, 1);
+        CHECK(l > 0);
+        iv_cm_venc_pack_s pk = {.pu8Addr = h265,
+                                .u32Len = (uint32_t)l,
+                                .u64PTS = pts += 40,
+                                .eFrameType = IV_CM_FRAME_TYPE_I};
+        CHECK_EQ(ivcs_channel_push_video(ch, &pk), IVCS_ERR_CODEC_MISMATCH);
+        free(h265);
+    }
+    ivcs_engine_destroy(e);
+}
+
 int main(void)
 {
     if (fx_load_media(1) < 0 || !fx_vf[0].key) {
@@ -395,6 +461,7 @@ int main(void)
     RUN(audio_without_video_is_counted);
     RUN(pts_jump_on_p_frame_reanchors);
     RUN(every_picture_gets_one_result);
+    RUN(random_p_slices_and_h265_in_h264_refused);
     fx_free_media();
     return check_done();
 }

@@ -1500,6 +1500,8 @@ static void check_clip(const char *name, ivcs_vcodec_e codec, int want_b, int wa
     CHECK(frames > 0);
 
     guard_buf ga = GUARD_INIT, gb = GUARD_INIT;
+    static ivcs_h264_ctx_s ctx;
+    memset(&ctx, 0, sizeof ctx);
     size_t off = 0;
     unsigned n = 0, b_frames = 0, keys = 0;
     int errors = 0;
@@ -1512,9 +1514,14 @@ static void check_clip(const char *name, ivcs_vcodec_e codec, int want_b, int wa
         const uint8_t *pb = guard_place(&gb, buf + off, (size_t)r, GUARD_BEFORE);
         CHECK_EQ(ivcs_nalu_next_au(codec, pa, (size_t)r, 1), r);
         CHECK_EQ(ivcs_nalu_next_au(codec, pb, (size_t)r, 0), IVCS_ERR_INCOMPLETE);
-        ivcs_frame_info_s fi, fb;
+        ivcs_frame_info_s fi, fb, fc;
         int e = ivcs_nalu_frame_info(codec, pa, (size_t)r, &fi);
         CHECK_EQ(ivcs_nalu_frame_info(codec, pb, (size_t)r, &fb), e);
+        /* every slice header read to its end against the parameter sets
+         * of the frames before (as a channel does): the same verdict */
+        CHECK_EQ(ivcs_nalu_frame_check(codec, pa, (size_t)r, &fc, &ctx), e);
+        CHECK_EQ(ivcs_nalu_frame_check(codec, pb, (size_t)r, &fc, &ctx), e);
+        if (e == 0 && codec == IVCS_CODEC_H264) ivcs_nalu_h264_learn(&ctx, pa, (size_t)r);
         if (e == IVCS_ERR_B_FRAME)
             b_frames++;
         else if (e != 0)
