@@ -427,7 +427,7 @@ TEST(random_p_slices_and_h265_in_h264_refused)
     }
     printf("  random P-slice payloads accepted: %d of %d (%.1f %%)\n", accepted, N,
            100.0 * accepted / N);
-    CHECK(accepted * 100 <= N * 20); /* 25.6 % before the slice header checks */
+    CHECK(accepted * 100 <= N * 12); /* 25.6 % before the slice header checks, 7.8 % after */
 
     /* an H.265 IDR (VPS/SPS/PPS/IDR) into an H.264 channel */
     size_t hlen = 0;
