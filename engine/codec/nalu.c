@@ -944,6 +944,10 @@ int ivcs_nalu_frame_check(ivcs_vcodec_e codec, const uint8_t *p, size_t len,
                 info->has_pps = 1;
             }
         }
+        /* H.265 reserved VCL types (RSV_VCL_N10..R15, RSV_IRAP_VCL22/23,
+         * RSV_VCL24..31): no encoder writes them, garbage does */
+        if (codec == IVCS_CODEC_H265 && ((t >= 10 && t <= 15) || (t >= 22 && t <= 31)))
+            return IVCS_ERR_BAD_ANNEXB;
         if (!is_slice(codec, t)) continue;
 
         int first = 0;

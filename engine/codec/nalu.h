@@ -89,7 +89,8 @@ typedef struct ivcs_frame_info_s {
  *                        picture (first_mb_in_slice != 0 /
  *                        first_slice_segment_in_pic_flag 0); a non-intra
  *                        slice in an IDR/IRAP picture, an H.264 IDR with
- *                        nal_ref_idc 0
+ *                        nal_ref_idc 0, an H.265 base-layer NAL unit of a
+ *                        reserved VCL type (10..15, 22..31)
  *  IVCS_ERR_B_FRAME      a slice header says B (every H.264 slice is read)
  *  IVCS_ERR_BAD_SPS      an SPS that cannot be parsed (for width/height), or a
  *                        PPS whose ids are out of range
