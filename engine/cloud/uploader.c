@@ -269,6 +269,19 @@ static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
 
 /* ---------------------------------------------------------------- G.711/PCM */
 
+/* Frames lost outside a slice (an encoder error, input never encoded at
+ * exit): counted and notified like a dropped slice. */
+static void drop_frames(ivcs_channel_s *c, uint64_t frames, uint64_t bytes, int err)
+{
+    if (!frames) return;
+    c->acc.drop += frames;
+    bump(&c->st_sl_drop, 1);
+    bump(&c->st_by_drop, bytes);
+    ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED, .err = err, .frames = (uint32_t)frames,
+                       .bytes = bytes};
+    ivcs_eng_notify(c, &n);
+}
+
 /* Encodes one input frame (NULL: silence) stamped pts into the AAC ring.
  * 1 done, 0 no room now (the engine makes room, the caller retries), < 0
  * the encoder failed. */
@@ -342,8 +355,10 @@ static int transcode(ivcs_channel_s *c)
         int rc = encode_one(c, v.data, pts, v.rec->seq);
         if (rc == 0) break;
         c->acc.scan_a++; /* a pushed frame taken: in the AAC ring, or lost */
-        if (rc < 0) c->acc.drop++; /* the encoder failed: lost, counted */
-        else c->tx.primed = 1;
+        if (rc < 0)
+            drop_frames(c, 1, v.rec->len, rc); /* the encoder failed: lost, said so */
+        else
+            c->tx.primed = 1;
         (void)!ivcs_ring_release(c->raw, v.next);
         did = 1;
     }
@@ -541,13 +556,7 @@ static void drop_uncut_audio(ivcs_channel_s *c, int err)
     c->sl.acut = end;
     uint64_t n = c->acc.a_uncut;
     c->acc.a_uncut = 0;
-    if (!n) return;
-    c->acc.drop += n;
-    bump(&c->st_sl_drop, 1);
-    bump(&c->st_by_drop, bytes);
-    ivcs_notify_s no = {.kind = IVCS_NOTIFY_SLICE_DROPPED, .err = err, .frames = (uint32_t)n,
-                        .bytes = bytes};
-    ivcs_eng_notify(c, &no);
+    drop_frames(c, n, bytes, err);
 }
 
 /* Makes room when a producer found a ring full: drop the oldest slice that
@@ -900,11 +909,14 @@ uint64_t ivcs_up_abandon(ivcs_channel_s *c)
             break;
         if (c->raw) { /* the encoder's input the engine never reached */
             ivcs_ring_view_s v;
+            uint64_t n = 0, bytes = 0;
             while (ivcs_ring_peek(c->raw, ivcs_ring_read_pos(c->raw), &v) == 1) {
                 c->acc.scan_a++;
-                c->acc.drop++;
+                n++;
+                bytes += v.rec->len;
                 (void)!ivcs_ring_release(c->raw, v.next);
             }
+            drop_frames(c, n, bytes, IVCS_ERR_TIMEOUT);
         }
     }
     drop_uncut_audio(c, IVCS_ERR_TIMEOUT);

@@ -210,6 +210,51 @@ TEST(accounting_with_failing_uploads)
     atomic_store(&fx_srv_fail, 0);
 }
 
+/* The same with G.711 A-law the engine encodes: pushed frames are what the
+ * counts count (not the encoder's flush silence), and the input the engine
+ * never encoded is dropped at exit too. */
+TEST(accounting_g711_with_failing_uploads)
+{
+    notices_reset();
+    atomic_store(&fx_srv_fail, 1);
+    ivcs_engine_s *e = engine("acctg711", 0, 300);
+    ivcs_channel_config_s cc;
+    chan_cfg(&cc, 1 << 20, 0);
+    cc.av_fmt.eAudioType = IV_CM_AENC_TYPE_G711A;
+    cc.av_fmt.eAudioSampleRate = IV_CM_AENC_SAMPLE_RATE_8000;
+    cc.av_fmt.eAudioMode = IV_CM_AENC_MODE_MONO;
+    ivcs_channel_s *ch;
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    static uint8_t alaw[1024];
+    memset(alaw, 0xD5, sizeof alaw); /* A-law silence */
+    int bad = 0, aok = 0;
+    ivcs_channel_stats_s st;
+    for (int i = 0, a = 0; i < 300; i++) {
+        (void)push_v(ch, i, 1000 + (uint64_t)i * 40);
+        for (; a * 128 < (i + 1) * 40; a++) {
+            iv_cm_aenc_pack_s pk = {.pu8Addr = alaw, .u32Len = sizeof alaw,
+                                    .u64PTS = 1000 + (uint64_t)a * 128};
+            aok += ivcs_channel_push_audio(ch, &pk) == 0;
+        }
+        if (!balanced(ch, &st)) bad++;
+        if (i % 20 == 19) fx_sleep_ms(2);
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(aok > 50);
+    CHECK_EQ(ivcs_engine_stop(e), IVCS_ERR_TIMEOUT);
+    CHECK(balanced(ch, &st));
+    printf("  G.711: pushed %llu+%llu (%llu AAC encoded), dropped %llu, held %llu\n",
+           (unsigned long long)st.video_frames_pushed, (unsigned long long)st.audio_frames_pushed,
+           (unsigned long long)st.audio_frames_encoded, (unsigned long long)st.frames_dropped,
+           (unsigned long long)st.frames_held);
+    CHECK_EQ(st.frames_held, 0);
+    CHECK_EQ(st.frames_uploaded, 0);
+    CHECK_EQ(st.frames_dropped, st.video_frames_pushed + st.audio_frames_pushed);
+    CHECK_EQ(locked(&n_drop_frames), st.frames_dropped);
+    ivcs_engine_destroy(e);
+    atomic_store(&fx_srv_fail, 0);
+}
+
 TEST(audio_without_video_is_counted)
 {
     notices_reset();
@@ -458,6 +503,7 @@ int main(void)
     if (fx_srv_start(NULL) < 0) return 1;
     RUN(stop_destroy_from_callback_refused);
     RUN(accounting_with_failing_uploads);
+    RUN(accounting_g711_with_failing_uploads);
     RUN(audio_without_video_is_counted);
     RUN(pts_jump_on_p_frame_reanchors);
     RUN(every_picture_gets_one_result);
