@@ -54,7 +54,7 @@ typedef struct ivcs_h264_pps_s {
     int8_t init_qp; /* 26 + pic_init_qp_minus26 */
 } ivcs_h264_pps_s;
 /* The H.264 parameter sets a stream has defined so far (a channel keeps
- * one, about 3.5 KB), for judging slices of frames that carry none. */
+ * one, 2944 bytes), for judging slices of frames that carry none. */
 typedef struct ivcs_h264_ctx_s {
     ivcs_h264_sps_s sps[32];
     ivcs_h264_pps_s pps[256];
