@@ -7,11 +7,18 @@
  * The seed's callbacks take no user pointer; the native callbacks adapt
  * them. iv_cs_init/iv_cs_exit must not race with other iv_cs_* calls (the
  * seed's contract); the push path reads the channel pointer without a lock.
+ * The default engine and channel pointers are atomics (release/acquire):
+ * the engine thread's callbacks (and what firmware threads they start
+ * call) may read them while iv_cs_init is still returning, and the
+ * channel is published by whichever comes first, iv_cs_init after the
+ * open or the first callback of the channel (cb_start/cb_stop/...).
  */
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cloud/engine_internal.h"
 #include "engine/core/alloc.h"
 #include "iv_cs.h"
 #include "ivcs.h"
@@ -19,8 +26,8 @@
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static ivcs_config_s g_cfg;
 static int g_cfg_set;
-static ivcs_engine_s *g_eng;
-static ivcs_channel_s *g_ch;
+static _Atomic(ivcs_engine_s *) g_eng;
+static _Atomic(ivcs_channel_s *) g_ch;
 static iv_cs_init_parm_s g_parm;
 static uint32_t g_up_ms = 20000, g_reply_ms = 10000;
 static ivcs_channel_stats_s g_last_ch;
@@ -49,14 +56,31 @@ int ivcs_set_default_config(const ivcs_config_s *cfg)
     return 0;
 }
 
+#define ACQ memory_order_acquire
+#define REL memory_order_release
+
 ivcs_engine_s *ivcs_default_engine(void)
 {
-    return g_eng;
+    return atomic_load_explicit(&g_eng, ACQ);
 }
 
 ivcs_channel_s *ivcs_default_channel(void)
 {
-    return g_ch;
+    return atomic_load_explicit(&g_ch, ACQ);
+}
+
+/* The engine thread's callbacks publish ch0 before the firmware's own
+ * callback runs, so a push it triggers finds the channel even if
+ * iv_cs_init has not stored it yet. u is the engine; the engine thread
+ * read e->ch[0] after its n_ch acquire. */
+static void publish_from_cb(void *u, uint32_t ch)
+{
+    ivcs_engine_s *e = u;
+    /* not once iv_cs_exit took the engine away (its last callbacks) */
+    if (atomic_load_explicit(&g_eng, ACQ) != e || atomic_load_explicit(&g_ch, ACQ) || ch != 0)
+        return;
+    ivcs_channel_s *expect = NULL;
+    atomic_compare_exchange_strong_explicit(&g_ch, &expect, e->ch[0], REL, ACQ);
 }
 
 /* The configuration iv_cs_* uses: the one set, else $IVCS_CONFIG. */
@@ -76,29 +100,25 @@ static int default_config(ivcs_config_s *out)
 
 static int32_t cb_start(void *u, uint32_t ch)
 {
-    (void)u;
-    (void)ch;
+    publish_from_cb(u, ch);
     return g_parm.iv_cs_push_stream_start_cb();
 }
 
 static int32_t cb_stop(void *u, uint32_t ch)
 {
-    (void)u;
-    (void)ch;
+    publish_from_cb(u, ch);
     return g_parm.iv_cs_push_stream_stop_cb();
 }
 
 static int32_t cb_capture(void *u, uint32_t ch, int32_t id, uint8_t **pic, int32_t *size)
 {
-    (void)u;
-    (void)ch;
+    publish_from_cb(u, ch);
     return g_parm.iv_cs_event_capture_picture_cb(id, pic, size);
 }
 
 static int32_t cb_result(void *u, uint32_t ch, uint8_t **pic, int32_t err)
 {
-    (void)u;
-    (void)ch;
+    publish_from_cb(u, ch);
     return g_parm.iv_cs_event_picture_result_cb(pic, err);
 }
 
@@ -108,7 +128,7 @@ iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
     if (!p->iv_cs_push_stream_start_cb || !p->iv_cs_push_stream_stop_cb ||
         !p->iv_cs_event_capture_picture_cb || !p->iv_cs_event_picture_result_cb)
         return IV_ERR_CS_INIT_CB_NULL;
-    if (g_eng) return IV_ERR_CS_INIT_REPEAT;
+    if (atomic_load_explicit(&g_eng, ACQ)) return IV_ERR_CS_INIT_REPEAT;
     if (p->u32MaxGopSize < 65536 || p->u32MaxGopSize % 4096) return IV_ERR_CS_INIT_PRM_RANGE;
     if ((p->av_fmt.eVideoType != IV_CM_VENC_TYPE_H264 &&
          p->av_fmt.eVideoType != IV_CM_VENC_TYPE_H265) ||
@@ -130,37 +150,43 @@ iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
     ivcs_engine_s *e;
     rc = ivcs_engine_new(&e, &ec);
     if (rc < 0) return (iv_err_code_e)(rc == IVCS_ERR_CONFIG ? IV_ERR_CS_UPLOAD_AUTH_NOT_AVAILABLE : rc);
+    /* published before the channel opens: its callbacks may run at once */
+    atomic_store_explicit(&g_eng, e, REL);
+    cc.cb.user = e;
     ivcs_channel_s *ch;
     rc = ivcs_channel_open(e, &cc, &ch);
     if (rc < 0) {
+        atomic_store_explicit(&g_eng, NULL, REL);
         ivcs_engine_destroy(e);
         return (iv_err_code_e)rc;
     }
-    g_ch = ch;
-    g_eng = e;
+    ivcs_channel_s *expect = NULL; /* or a callback stored the same pointer */
+    atomic_compare_exchange_strong_explicit(&g_ch, &expect, ch, REL, ACQ);
     return IV_ERR_NONE;
 }
 
 iv_err_code_e iv_cs_exit(void)
 {
-    if (!g_eng) return IV_ERR_CS_PRM_NOT_AVAILABLE;
-    ivcs_engine_s *e = g_eng;
-    ivcs_channel_s *ch = g_ch;
-    g_eng = NULL;
-    g_ch = NULL;
+    ivcs_engine_s *e = atomic_load_explicit(&g_eng, ACQ);
+    if (!e) return IV_ERR_CS_PRM_NOT_AVAILABLE;
+    /* from a callback: the engine thread cannot join and free itself */
+    if (ivcs_eng_on_thread(e)) return (iv_err_code_e)IVCS_ERR_STATE;
+    ivcs_channel_s *ch = atomic_load_explicit(&g_ch, ACQ);
+    atomic_store_explicit(&g_eng, NULL, REL);
+    atomic_store_explicit(&g_ch, NULL, REL);
     int rc = ivcs_engine_stop(e);
     ivcs_channel_stats(ch, &g_last_ch);
     ivcs_engine_stats(e, &g_last_eng);
     g_have_last = 1;
     ivcs_engine_destroy(e);
-    /* data abandoned after the upload timeout is counted, not an error of exit */
-    (void)rc;
-    return IV_ERR_NONE;
+    /* the module is gone either way; IVCS_ERR_TIMEOUT says that data had to
+     * be dropped (counted in ivcs_default_last_stats) */
+    return rc < 0 ? (iv_err_code_e)rc : IV_ERR_NONE;
 }
 
 iv_err_code_e iv_cs_push_stream(iv_cm_stream_type_e type, void *pack)
 {
-    ivcs_channel_s *ch = g_ch;
+    ivcs_channel_s *ch = atomic_load_explicit(&g_ch, ACQ);
     if (!ch) return IV_ERR_CS_PRM_NOT_AVAILABLE;
     if (!pack) return (iv_err_code_e)IVCS_ERR_INVALID_ARG;
     if (type == IV_CM_STREAM_TYPE_VIDEO)
@@ -183,14 +209,16 @@ int iv_cs_event_stop(int32_t event_id)
 int iv_cs_event_start_ext(int32_t event_id, uint32_t event_start_time_s,
                           uint32_t stream_start_time_s)
 {
-    if (!g_ch) return IV_ERR_CS_PRM_NOT_AVAILABLE;
-    return ivcs_channel_event_start(g_ch, event_id, event_start_time_s, stream_start_time_s);
+    ivcs_channel_s *ch = atomic_load_explicit(&g_ch, ACQ);
+    if (!ch) return IV_ERR_CS_PRM_NOT_AVAILABLE;
+    return ivcs_channel_event_start(ch, event_id, event_start_time_s, stream_start_time_s);
 }
 
 int iv_cs_event_stop_ext(int32_t event_id, uint32_t event_stop_time_s, uint32_t stream_stop_time_s)
 {
-    if (!g_ch) return IV_ERR_CS_PRM_NOT_AVAILABLE;
-    return ivcs_channel_event_stop(g_ch, event_id, event_stop_time_s, stream_stop_time_s);
+    ivcs_channel_s *ch = atomic_load_explicit(&g_ch, ACQ);
+    if (!ch) return IV_ERR_CS_PRM_NOT_AVAILABLE;
+    return ivcs_channel_event_stop(ch, event_id, event_stop_time_s, stream_stop_time_s);
 }
 
 /* Before iv_cs_init the cache is this module's: the last successful
@@ -200,7 +228,8 @@ static iv_cs_balance_info_s g_bal;
 int iv_cs_get_balance_info(iv_cs_balance_info_s *info, uint32_t timeout_s)
 {
     if (!info) return IVCS_ERR_INVALID_ARG;
-    if (g_eng) return ivcs_engine_get_balance_info(g_eng, info, timeout_s);
+    ivcs_engine_s *e = atomic_load_explicit(&g_eng, ACQ);
+    if (e) return ivcs_engine_get_balance_info(e, info, timeout_s);
     int rc = 0;
     if (timeout_s) {
         ivcs_config_s cfg;
@@ -224,6 +253,7 @@ int iv_cs_set_trans_time(uint32_t upload_timeout_ms, uint32_t reply_timeout_ms)
     if (!upload_timeout_ms || !reply_timeout_ms) return IVCS_ERR_INVALID_ARG;
     g_up_ms = upload_timeout_ms;
     g_reply_ms = reply_timeout_ms;
-    if (g_eng) return ivcs_engine_set_trans_time(g_eng, upload_timeout_ms, reply_timeout_ms);
+    ivcs_engine_s *e = atomic_load_explicit(&g_eng, ACQ);
+    if (e) return ivcs_engine_set_trans_time(e, upload_timeout_ms, reply_timeout_ms);
     return 0;
 }

@@ -62,9 +62,18 @@ static void check_codec(ivcs_vcodec_e codec, const uint8_t *data, size_t size)
     }
     ENSURE(r == 0 || r == IVCS_ERR_BAD_ANNEXB);
 
-    ivcs_frame_info_s fi;
+    ivcs_frame_info_s fi, fc;
     r = ivcs_nalu_frame_info(codec, data, size, &fi);
     if (r == 0) ENSURE(fi.nal_count > 0 && fi.width <= 65536 && fi.height <= 65536);
+    /* frame_check without a context is frame_info; with one (learned from
+     * the whole input, as a channel learns from its key frames) it judges
+     * more slices, so it never accepts what frame_info refuses */
+    ENSURE(ivcs_nalu_frame_check(codec, data, size, &fc, NULL) == r);
+    static ivcs_h264_ctx_s ctx;
+    memset(&ctx, 0, sizeof ctx);
+    if (codec == IVCS_CODEC_H264) ivcs_nalu_h264_learn(&ctx, data, size);
+    int rc = ivcs_nalu_frame_check(codec, data, size, &fc, &ctx);
+    ENSURE(rc <= 0 && (rc < 0 || r == 0));
 
     /* Split the whole input; each AU found with eof must also be found
      * without eof unless the AU is the last one. */
@@ -79,7 +88,9 @@ static void check_codec(ivcs_vcodec_e codec, const uint8_t *data, size_t size)
         }
         ENSURE((size_t)n1 <= size - off);
         if (off + (size_t)n1 < size) ENSURE(n0 == n1);
-        (void)ivcs_nalu_frame_info(codec, data + off, (size_t)n1, &fi);
+        int ra = ivcs_nalu_frame_info(codec, data + off, (size_t)n1, &fi);
+        int rb = ivcs_nalu_frame_check(codec, data + off, (size_t)n1, &fc, &ctx);
+        ENSURE(rb <= 0 && (rb < 0 || ra == 0));
         off += (size_t)n1;
     }
 }

@@ -11,7 +11,9 @@
  *    Video and audio each have their own single-producer ring: at any time at
  *    most ONE thread may push video and at most ONE thread may push audio
  *    (the two may be different threads). The caller orders frames by time.
- *  - Callbacks run on the engine thread; they must not call iv_cs_exit().
+ *  - Callbacks run on the engine thread. iv_cs_exit() called from one is
+ *    refused with IVCS_ERR_STATE (-684) and changes nothing. The channel
+ *    is usable from the first callback on (even before iv_cs_init returns).
  *  - iv_cs_init()/iv_cs_exit() must not race with any other iv_cs_* call.
  *
  * Behaviour (docs/ENGINE.md has the details):
@@ -82,7 +84,10 @@ typedef struct iv_cs_init_parm_s {
 IVCS_API iv_err_code_e iv_cs_init(iv_cs_init_parm_s *pstInitParm);
 
 /* Stops, flushes what it can within the upload timeout, frees everything.
- * Data still not uploaded after the upload timeout is dropped (counted). */
+ * Data still not uploaded after the upload timeout is dropped (counted in
+ * ivcs_default_last_stats, notified): the module is exited all the same,
+ * and the return is then IVCS_ERR_TIMEOUT (-675) instead of 0. -605 when
+ * not initialised; IVCS_ERR_STATE (-684, nothing done) from a callback. */
 IVCS_API iv_err_code_e iv_cs_exit(void);
 
 /* Copies one frame into its ring. pstCsPack is an iv_cm_venc_pack_s for

@@ -98,7 +98,8 @@ IVCS_API IVCS_MUST_CHECK int ivcs_config_load(ivcs_config_s *cfg, const char *pa
  * at a time and its audio push functions from one (possibly other) thread
  * at a time; they never block, allocate or take a lock. Event, stats,
  * balance and trans-time calls are thread-safe. Callbacks run on the engine
- * thread and must not call ivcs_engine_destroy(). ivcs_engine_new/destroy
+ * thread; ivcs_engine_stop/destroy of their own engine called from one
+ * return IVCS_ERR_STATE and do nothing. ivcs_engine_new/destroy
  * and ivcs_channel_open must not race with other calls on the same engine.
  */
 
@@ -190,7 +191,8 @@ IVCS_API IVCS_MUST_CHECK int ivcs_engine_new(ivcs_engine_s **out, const ivcs_eng
 /* Stops accepting frames, closes the open slices and uploads what is
  * queued for at most upload_timeout_ms, then stops the thread and frees
  * every channel and the engine. Returns 0, or IVCS_ERR_TIMEOUT if data had
- * to be abandoned (counted in the stats before they are gone). */
+ * to be abandoned (counted in the stats before they are gone).
+ * IVCS_ERR_STATE (nothing done) when called on the engine's own thread. */
 IVCS_API int ivcs_engine_destroy(ivcs_engine_s *e);
 
 /* The first half of destroy: stop accepting, flush (as above) and stop the
@@ -276,7 +278,8 @@ typedef struct ivcs_channel_stats_s {
     uint64_t video_frames_pushed, audio_frames_pushed, bytes_pushed;
     uint64_t frames_refused;        /* pushes that returned an error */
     uint64_t frames_uploaded, bytes_uploaded, slices_uploaded; /* TS bytes */
-    uint64_t slices_dropped, frames_dropped, bytes_dropped;   /* for space / 4xx */
+    uint64_t slices_dropped, frames_dropped, bytes_dropped; /* for space, audio with no
+                                    * video, encoder errors, left at exit */
     uint64_t prerecord_discarded;   /* frames of the rolling pre-record buffer not needed */
     uint64_t retries, upload_failures;
     uint64_t upload_latency_ms_last, upload_latency_ms_max; /* slice close -> 2xx */
@@ -287,10 +290,19 @@ typedef struct ivcs_channel_stats_s {
     uint32_t events_open;
     int streaming;                  /* the stream_start callback is in force */
     /* G.711A/G.711U/PCM channels: AAC frames the engine encoded from the
-     * pushed audio (one per pushed frame, plus two at exit that flush the
-     * encoder's 1600-sample delay); these, not audio_frames_pushed, are
-     * what frames_uploaded counts for audio. 0 for AAC channels. */
+     * pushed audio (one per pushed frame, plus two of silence at each
+     * flush, e.g. exit, that push out the encoder's 1600-sample delay).
+     * frames_uploaded/dropped count pushed frames, not these: the silence
+     * the engine adds is in no count. 0 for AAC channels. */
     uint64_t audio_frames_encoded;
+    /* Frames accepted and not yet uploaded, dropped or discarded: in the
+     * rings, in a queued slice or in the one being collected. At every
+     * instant (one consistent reading):
+     *   video_frames_pushed + audio_frames_pushed ==
+     *       frames_uploaded + frames_dropped + prerecord_discarded + frames_held
+     * After ivcs_engine_stop frames_held is 0 (what could not be uploaded
+     * was dropped: counted and notified). */
+    uint64_t frames_held;
 } ivcs_channel_stats_s;
 IVCS_API void ivcs_channel_stats(ivcs_channel_s *ch, ivcs_channel_stats_s *out);
 

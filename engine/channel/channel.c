@@ -231,17 +231,19 @@ static int check_video(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
     if (!p || !len) return IVCS_ERR_EMPTY_FRAME;
     if (ftype != IV_CM_FRAME_TYPE_I && ftype != IV_CM_FRAME_TYPE_P) return IVCS_ERR_FRAME_TYPE;
     ivcs_frame_info_s fi;
-    int rc = ivcs_nalu_frame_info(c->vcodec, p, len, &fi);
+    int rc = ivcs_nalu_frame_check(c->vcodec, p, len, &fi,
+                                   c->vcodec == IVCS_CODEC_H264 ? &c->h264 : NULL);
+    if (rc == 0 && (ftype == IV_CM_FRAME_TYPE_I) != (fi.is_key != 0)) rc = IVCS_ERR_FRAME_TYPE;
     if (rc < 0) {
-        if (rc == IVCS_ERR_BAD_ANNEXB || rc == IVCS_ERR_BAD_SPS || rc == IVCS_ERR_NO_PARAMS) {
-            /* error path only: is it the other codec? */
-            ivcs_frame_info_s o;
-            ivcs_vcodec_e other = c->vcodec == IVCS_CODEC_H264 ? IVCS_CODEC_H265 : IVCS_CODEC_H264;
-            if (ivcs_nalu_frame_info(other, p, len, &o) == 0) return IVCS_ERR_CODEC_MISMATCH;
-        }
+        /* error path only: is it the other codec? (an H.265 IDR reads as
+         * H.264 NAL types 0/2/4/6: some other error, often FRAME_TYPE) */
+        ivcs_frame_info_s o;
+        ivcs_vcodec_e other = c->vcodec == IVCS_CODEC_H264 ? IVCS_CODEC_H265 : IVCS_CODEC_H264;
+        if (rc != IVCS_ERR_B_FRAME && ivcs_nalu_frame_info(other, p, len, &o) == 0 &&
+            (ftype == IV_CM_FRAME_TYPE_I) == (o.is_key != 0))
+            return IVCS_ERR_CODEC_MISMATCH;
         return rc;
     }
-    if ((ftype == IV_CM_FRAME_TYPE_I) != (fi.is_key != 0)) return IVCS_ERR_FRAME_TYPE;
     const iv_cm_av_data_info_s *f = &c->cfg.av_fmt;
     if (fi.is_key && fi.width && f->u32VideoWidth &&
         (fi.width != f->u32VideoWidth || fi.height != f->u32VideoHeight))
@@ -250,7 +252,17 @@ static int check_video(ivcs_channel_s *c, const uint8_t *p, uint32_t len, uint64
      * re-anchors. A P-frame may not. */
     if (c->pv.have_pts && pts < c->pv.last_pts && !fi.is_key) return IVCS_ERR_PTS_BACKWARDS;
     if (!fi.is_key && atomic_load_explicit(&c->need_idr, RLX)) return IV_ERR_CS_NEED_IDR_FRAME;
+    /* every slice refers to a PPS of this frame or of an accepted earlier one */
+    uint64_t unknown = 0;
+    for (int i = 0; i < 4; i++)
+        unknown |= fi.pps_used[i] & ~(fi.pps_def[i] | c->pv.pps_known[i]);
+    if (unknown) return IVCS_ERR_NO_PARAMS;
     if (len > c->max_frame) return IVCS_ERR_FRAME_TOO_BIG;
+    /* the frame is accepted (publish cannot fail after a reservation) */
+    for (int i = 0; i < 4; i++)
+        c->pv.pps_known[i] |= fi.pps_def[i];
+    if (c->vcodec == IVCS_CODEC_H264 && (fi.has_sps || fi.has_pps))
+        ivcs_nalu_h264_learn(&c->h264, p, len); /* key frames: rare */
     *flags = fi.is_key ? ENG_REC_KEY : 0;
     return 0;
 }
@@ -304,18 +316,24 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
                    uint32_t seq)
 {
     ivcs_ring_rec_s rec = {.len = len, .type = (uint8_t)s, .flags = flags, .pts = pts, .seq = seq};
+    /* counted before the commit (release) publishes the record: whoever
+     * sees the engine's accounting of it sees it pushed (stats: pushed >=
+     * taken by the engine at every instant) */
+    _Atomic uint64_t *pushed = s == ENG_STREAM_VIDEO ? &c->st_vpushed : &c->st_apushed;
+    bump(pushed, 1);
     int rc = ivcs_ring_commit(c->pring[s], &rec);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        atomic_store_explicit(pushed, atomic_load_explicit(pushed, RLX) - 1, RLX);
+        return rc;
+    }
     if (rc == 1 || must_wake(c, s, len)) ivcs_eng_nudge(c->eng, c);
     if (s == ENG_STREAM_VIDEO) {
         c->pv.last_pts = pts;
         c->pv.have_pts = 1;
         if (flags & ENG_REC_KEY) atomic_store_explicit(&c->need_idr, 0, RLX);
-        bump(&c->st_vpushed, 1);
     } else {
         c->pa.last_pts = pts;
         c->pa.have_pts = 1;
-        bump(&c->st_apushed, 1);
     }
     /* bytes_pushed is shared by both producers: use an atomic add */
     atomic_fetch_add_explicit(&c->st_bytes_pushed, len, RLX);
@@ -518,17 +536,35 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
     if (!o) return;
     memset(o, 0, sizeof *o);
     if (!c) return;
+    /* the engine's frame accounting, one consistent instant (seqlock
+     * reader; bounded: the writer's section is a few stores), then the
+     * pushed counters, which are >= what the engine took (channel.c
+     * publish counts before it commits) */
+    uint64_t sv = 0, sa = 0, up = 0, drop = 0, disc = 0, held = 0;
+    for (int tries = 0; tries < 1000000; tries++) {
+        uint32_t q = atomic_load_explicit(&c->acc_seq, memory_order_acquire);
+        if (q & 1) continue;
+        sv = atomic_load_explicit(&c->pub_scan_v, RLX);
+        sa = atomic_load_explicit(&c->pub_scan_a, RLX);
+        up = atomic_load_explicit(&c->pub_up, RLX);
+        drop = atomic_load_explicit(&c->pub_drop, RLX);
+        disc = atomic_load_explicit(&c->pub_disc, RLX);
+        held = atomic_load_explicit(&c->pub_held, RLX);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&c->acc_seq, RLX) == q) break;
+    }
     o->video_frames_pushed = atomic_load_explicit(&c->st_vpushed, RLX);
     o->audio_frames_pushed = atomic_load_explicit(&c->st_apushed, RLX);
+    o->frames_uploaded = up;
+    o->frames_dropped = drop;
+    o->prerecord_discarded = disc;
+    o->frames_held = held + (o->video_frames_pushed - sv) + (o->audio_frames_pushed - sa);
     o->bytes_pushed = atomic_load_explicit(&c->st_bytes_pushed, RLX);
     o->frames_refused = atomic_load_explicit(&c->st_refused, RLX);
-    o->frames_uploaded = atomic_load_explicit(&c->st_frames_up, RLX);
     o->bytes_uploaded = atomic_load_explicit(&c->st_bytes_up, RLX);
     o->slices_uploaded = atomic_load_explicit(&c->st_slices_up, RLX);
     o->slices_dropped = atomic_load_explicit(&c->st_sl_drop, RLX);
-    o->frames_dropped = atomic_load_explicit(&c->st_fr_drop, RLX);
     o->bytes_dropped = atomic_load_explicit(&c->st_by_drop, RLX);
-    o->prerecord_discarded = atomic_load_explicit(&c->st_pre_disc, RLX);
     o->retries = atomic_load_explicit(&c->st_retries, RLX);
     o->upload_failures = atomic_load_explicit(&c->st_fail, RLX);
     o->upload_latency_ms_last = atomic_load_explicit(&c->st_lat_last, RLX);

@@ -149,7 +149,12 @@ static int is_jpeg(const uint8_t *p, int32_t n)
 static void event_start(ivcs_engine_s *e, ivcs_channel_s *c, int32_t id, int64_t ev, int64_t st)
 {
     eng_event_s *x = &c->ev[id - 1];
+    /* the id restarts: the previous event's picture, if the engine still
+     * has it, goes back to the firmware first (its one result) */
+    ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
+    uint32_t gen = x->gen + 1;
     memset(x, 0, sizeof *x);
+    x->gen = gen;
     x->state = 1;
     x->id = id;
     x->ev_start = ev;
@@ -168,7 +173,7 @@ static void event_start(ivcs_engine_s *e, ivcs_channel_s *c, int32_t id, int64_t
                 x->pic = pic;
                 x->pic_len = size;
                 x->pic_pending = 1;
-            } else if (c->cfg.cb.picture_result) {
+            } else if (c->cfg.cb.picture_result) { /* not a JPEG: back at once */
                 c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic,
                                          IV_ERR_CS_UPLOAD_OPEN_FILE_FAIL);
             }
@@ -243,6 +248,7 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     if (atomic_load_explicit(&c->urgent, RLX)) (void)atomic_exchange(&c->urgent, 0);
     int busy = ivcs_up_service(c, now, stopping);
     busy |= ivcs_up_aux_service(c, now);
+    ivcs_up_publish_acc(c);
     /* stored only when it moved: the producers read this line per push.
      * Every >= 10 ms the fill rate of each ring gives rate_sleep_ms: the
      * longest the engine may sleep before, at that rate, a ring's unread
@@ -269,9 +275,22 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     return busy;
 }
 
+/* The engine whose thread this is (NULL on every other thread): lets the
+ * calls that would deadlock or free the engine under its own feet (stop,
+ * destroy, iv_cs_exit) refuse when a callback makes them. Thread-local
+ * rather than pthread_equal on e->thread, which pthread_create writes
+ * without ordering against the new thread's reads. */
+static _Thread_local const ivcs_engine_s *tl_engine;
+
+int ivcs_eng_on_thread(const ivcs_engine_s *e)
+{
+    return e && tl_engine == e;
+}
+
 static void *engine_main(void *arg)
 {
     ivcs_engine_s *e = arg;
+    tl_engine = e;
     uint64_t flush_deadline = 0; /* monotonic: the injected clock may be frozen */
     int cancelled = 0;
     if (!e->fixed) atomic_store(&e->poll.force, 1);
@@ -304,7 +323,14 @@ static void *engine_main(void *arg)
                 int active = ivcs_poll_busy(e);
                 for (uint32_t i = 0; i < n; i++)
                     active |= ivcs_up_busy(e->ch[i]);
-                if (!active) break;
+                if (!active) {
+                    /* what is left is lost: counted, notified, pictures back */
+                    uint64_t lost = 0;
+                    for (uint32_t i = 0; i < n; i++)
+                        lost += ivcs_up_abandon(e->ch[i]);
+                    e->abandoned = lost;
+                    break;
+                }
                 ivcs_loop_run_once(e->loop, 50);
                 continue;
             }
@@ -458,12 +484,13 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
 int ivcs_engine_stop(ivcs_engine_s *e)
 {
     if (!e) return IVCS_ERR_INVALID_ARG;
+    if (ivcs_eng_on_thread(e)) return IVCS_ERR_STATE; /* a callback: would join itself */
     atomic_store(&e->accepting, 0);
     atomic_store(&e->stopping, 1);
     ivcs_engine_wake(e);
     if (e->thread_started) pthread_join(e->thread, NULL);
     e->thread_started = 0;
-    int rc = 0;
+    int rc = e->abandoned ? IVCS_ERR_TIMEOUT : 0;
     uint32_t n = atomic_load(&e->n_ch);
     for (uint32_t i = 0; i < n; i++)
         if (ivcs_up_pending(e->ch[i])) rc = IVCS_ERR_TIMEOUT;
@@ -473,6 +500,7 @@ int ivcs_engine_stop(ivcs_engine_s *e)
 int ivcs_engine_destroy(ivcs_engine_s *e)
 {
     if (!e) return IVCS_ERR_INVALID_ARG;
+    if (ivcs_eng_on_thread(e)) return IVCS_ERR_STATE; /* a callback: would free its caller */
     int rc = ivcs_engine_stop(e);
     engine_free(e);
     return rc;

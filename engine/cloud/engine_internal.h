@@ -41,6 +41,7 @@ extern "C" {
 #define ENG_STREAM_VIDEO 0
 #define ENG_STREAM_AUDIO 1
 #define ENG_REC_KEY 1 /* ring record flag: video key frame */
+#define ENG_REC_PAD 2 /* ring record flag: silence the encoder added (not a pushed frame) */
 #define ENG_TICK_MS_DEFAULT 100 /* longest engine sleep while frames flow unannounced */
 
 /* ---------------------------------------------------------------- commands */
@@ -91,6 +92,7 @@ typedef struct eng_event_s {
     int pic_done;    /* uploaded: the record names it */
     int json_dirty;  /* the record needs (re)writing */
     int rec_written; /* the record was stored at least once */
+    uint32_t gen;    /* bumped when the slot is (re)used: a late PUT result is stale */
     unsigned attempts;
     int64_t retry_at;
 } eng_event_s;
@@ -124,7 +126,9 @@ typedef struct eng_aux_s { /* event JSON and JPEG uploads, one at a time */
     char json[1024];
     int active;
     int slot; /* event slot being written */
+    uint32_t gen; /* the slot's gen when the PUT started */
     int is_pic;
+    uint8_t *pic; /* the picture being PUT (its result is owed to the firmware) */
 } eng_aux_s;
 
 /* ---------------------------------------------------------------- channel */
@@ -155,10 +159,12 @@ struct ivcs_channel_s {
         int flush_left;     /* silent frames still to encode for a flush */
     } tx;
     uint32_t max_frame;
+    ivcs_h264_ctx_s h264; /* producer-v: parameter sets of accepted frames */
     ivcs_ts_mux_s mux; /* engine: CCs committed by uploaded slices */
 
     /* producer-v */
     struct {
+        uint64_t pps_known[4]; /* PPS ids of accepted frames (bit id) */
         uint64_t last_pts;
         int have_pts;
         uint32_t reserved;
@@ -212,10 +218,24 @@ struct ivcs_channel_s {
     uint32_t seq; /* slice counter of this boot */
     int streaming;
     int buf_high;
+    int drop_err; /* the err of SLICE_DROPPED notices (0: IVCS_ERR_BUFFER_FULL) */
     _Atomic uint32_t open_mask; /* bit id-1: event open (caller side check) */
 
-    _Atomic uint64_t st_frames_up, st_bytes_up, st_slices_up;
-    _Atomic uint64_t st_sl_drop, st_fr_drop, st_by_drop, st_pre_disc;
+    _Atomic uint64_t st_bytes_up, st_slices_up;
+    _Atomic uint64_t st_sl_drop, st_by_drop;
+    /* Frame accounting (engine): every pushed frame the engine has taken
+     * from a ring (scan_v/scan_a; G.711/PCM: from the input ring) is in
+     * exactly one of up, drop, disc or held, held being computed from the
+     * slice queue, the open slice and a_uncut (AAC read, not yet in a
+     * slice). Published together under acc_seq (a seqlock: odd while the
+     * engine writes) so ivcs_channel_stats reads one consistent instant;
+     * frames pushed but not yet taken are pushed - scan (channel.c counts
+     * pushed before the commit, so pushed >= scan in any snapshot). */
+    struct {
+        uint64_t scan_v, scan_a, a_uncut, up, drop, disc;
+    } acc;
+    _Atomic uint32_t acc_seq;
+    _Atomic uint64_t pub_scan_v, pub_scan_a, pub_up, pub_drop, pub_disc, pub_held;
     _Atomic uint64_t st_retries, st_fail, st_lat_last, st_lat_max;
     _Atomic uint64_t st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
     _Atomic uint32_t st_queued, st_events_open;
@@ -245,6 +265,7 @@ struct ivcs_engine_s {
     int thread_started;
     _Atomic int stopping;  /* destroy requested */
     _Atomic int accepting; /* 0 while stopping */
+    uint64_t abandoned;    /* engine, read after the join: frames dropped at exit */
     _Atomic uint32_t up_ms, reply_ms;
 
     ivcs_channel_s **ch;
@@ -286,6 +307,8 @@ struct ivcs_engine_s {
 
 /* engine.c */
 int64_t ivcs_eng_now(const ivcs_engine_s *e);
+/* 1 when called on e's engine thread (from one of its callbacks). */
+int ivcs_eng_on_thread(const ivcs_engine_s *e);
 void ivcs_eng_notify(ivcs_channel_s *c, const ivcs_notify_s *n);
 void ivcs_eng_wake_producer(ivcs_engine_s *e);
 /* Producer side of the lazy wake-up: marks the channel urgent and wakes the
@@ -307,10 +330,19 @@ int ivcs_up_busy(const ivcs_channel_s *c);
 void ivcs_up_cancel(ivcs_channel_s *c);
 /* Re-evaluates held slices after an event window changed. */
 void ivcs_up_reconsider(ivcs_channel_s *c);
+/* Hands a picture the engine still holds back to the firmware: one
+ * picture_result(err) (unless its PUT is running: on_aux_done owes it). */
+void ivcs_up_pic_give_back(ivcs_channel_s *c, eng_event_s *x, int err);
 /* Number of slices not yet uploaded or freed (+ the open one). */
 uint32_t ivcs_up_pending(const ivcs_channel_s *c);
 /* Starts event JSON / JPEG uploads when due. */
 int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now);
+/* Publishes the frame accounting (engine thread, after each service). */
+void ivcs_up_publish_acc(ivcs_channel_s *c);
+/* At exit, once nothing runs: every frame still in the channel is dropped
+ * (counted, notified), every picture still held gets its result. Returns
+ * the number of frames dropped. */
+uint64_t ivcs_up_abandon(ivcs_channel_s *c);
 
 /* poller.c (engine thread) */
 int ivcs_poll_init(ivcs_engine_s *e);

@@ -128,20 +128,22 @@ static void release_front(ivcs_channel_s *c, int uploaded)
     (void)!ivcs_ring_release(c->ring[0], s->v1);
     (void)!ivcs_ring_release(c->ring[1], s->a1);
     uint32_t frames = s->frames_v + s->frames_a;
-    if (!uploaded) {
+    if (uploaded) {
+        c->acc.up += frames;
+    } else {
         if (s->state == SL_DROP) {
             bump(&c->st_sl_drop, 1);
-            bump(&c->st_fr_drop, frames);
+            c->acc.drop += frames;
             bump(&c->st_by_drop, s->ring_bytes);
             ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED,
-                               .err = IVCS_ERR_BUFFER_FULL,
+                               .err = c->drop_err ? c->drop_err : IVCS_ERR_BUFFER_FULL,
                                .start_ms = (uint64_t)s->utc0,
                                .dur_ms = s->dur_ms,
                                .frames = frames,
                                .bytes = s->ring_bytes};
             ivcs_eng_notify(c, &n);
         } else {
-            bump(&c->st_pre_disc, frames);
+            c->acc.disc += frames;
         }
     }
     c->q_head = (c->q_head + 1) % ENG_SLICE_Q;
@@ -167,7 +169,10 @@ static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int6
     ivcs_ring_view_s v;
     while (pos < end && ivcs_ring_peek(c->ring[1], pos, &v) == 1) {
         if (!all_audio && v.rec->pts >= cut_pts + c->adelay_ms) break;
-        s->frames_a++;
+        if (!(v.rec->flags & ENG_REC_PAD)) { /* encoder padding is no pushed frame */
+            s->frames_a++;
+            c->acc.a_uncut--;
+        }
         s->ring_bytes += ivcs_ring_record_size(v.rec->len);
         pos = v.next;
     }
@@ -210,10 +215,16 @@ static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
         c->sl.gop_ms = c->sl.key_pts && pts > c->sl.key_pts && d <= 60000 ? (uint32_t)d : 0;
         c->sl.key_pts = pts;
     }
+    /* The discontinuity rule holds for every frame: a PTS that jumps
+     * forward (or, on a key frame, back) re-anchors the timeline, so no
+     * slice spans the jump and later slices keep real dates. A P-frame
+     * that jumps continues its GOP in a 'p' slice. */
     if (!c->sl.anchored || c->sl.paused ||
-        (key && (pts < c->sl.last_pts || pts > c->sl.last_pts + ENG_PTS_JUMP_MS))) {
+        pts < c->sl.last_pts || pts > c->sl.last_pts + ENG_PTS_JUMP_MS) {
         if (c->sl.anchored) {
+            int cont = !key && c->sl.open && !c->sl.orphan; /* (paused: nothing open) */
             close_slice(c, c->sl.last_pts + frame_ms(c), 0, now);
+            c->sl.cont = cont;
             bump(&c->st_reanchors, 1);
         }
         c->sl.anchored = 1;
@@ -258,6 +269,19 @@ static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
 
 /* ---------------------------------------------------------------- G.711/PCM */
 
+/* Frames lost outside a slice (an encoder error, input never encoded at
+ * exit): counted and notified like a dropped slice. */
+static void drop_frames(ivcs_channel_s *c, uint64_t frames, uint64_t bytes, int err)
+{
+    if (!frames) return;
+    c->acc.drop += frames;
+    bump(&c->st_sl_drop, 1);
+    bump(&c->st_by_drop, bytes);
+    ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED, .err = err, .frames = (uint32_t)frames,
+                       .bytes = bytes};
+    ivcs_eng_notify(c, &n);
+}
+
 /* Encodes one input frame (NULL: silence) stamped pts into the AAC ring.
  * 1 done, 0 no room now (the engine makes room, the caller retries), < 0
  * the encoder failed. */
@@ -272,7 +296,11 @@ static int encode_one(ivcs_channel_s *c, const uint8_t *in, uint64_t pts, uint32
     }
     if (rc == 0) rc = ivcs_aac_enc_encode(c->aenc, in, dst, cap);
     if (rc < 0) return rc;
-    ivcs_ring_rec_s rec = {.len = (uint32_t)rc, .type = ENG_STREAM_AUDIO, .pts = pts, .seq = seq};
+    ivcs_ring_rec_s rec = {.len = (uint32_t)rc,
+                           .type = ENG_STREAM_AUDIO,
+                           .flags = in ? 0 : ENG_REC_PAD,
+                           .pts = pts,
+                           .seq = seq};
     rc = ivcs_ring_commit(c->ring[1], &rec);
     if (rc < 0) return rc;
     bump(&c->st_aencoded, 1);
@@ -326,10 +354,28 @@ static int transcode(ivcs_channel_s *c)
         }
         int rc = encode_one(c, v.data, pts, v.rec->seq);
         if (rc == 0) break;
-        if (rc < 0) atomic_fetch_add_explicit(&c->st_refused, 1, RLX); /* lost: say so */
-        else c->tx.primed = 1;
+        c->acc.scan_a++; /* a pushed frame taken: in the AAC ring, or lost */
+        if (rc < 0)
+            drop_frames(c, 1, v.rec->len, rc); /* the encoder failed: lost, said so */
+        else
+            c->tx.primed = 1;
         (void)!ivcs_ring_release(c->raw, v.next);
         did = 1;
+    }
+    return did;
+}
+
+/* Reads the new AAC records (not yet cut into a slice: a_uncut). */
+static int scan_audio(ivcs_channel_s *c, int64_t now)
+{
+    int did = 0;
+    ivcs_ring_view_s v;
+    while (ivcs_ring_next(c->ring[1], &v) == 1) {
+        c->sl.last_data_at = now;
+        did = 1;
+        if (v.rec->flags & ENG_REC_PAD) continue;
+        if (!c->raw) c->acc.scan_a++; /* G.711/PCM: counted when encoded */
+        c->acc.a_uncut++;
     }
     return did;
 }
@@ -341,8 +387,7 @@ static void flush_audio(ivcs_channel_s *c, int64_t now)
     (void)transcode(c);
     if (!c->tx.primed && !c->tx.flush_left) return;
     (void)flush_encoder(c);
-    ivcs_ring_view_s v;
-    while (ivcs_ring_next(c->ring[1], &v) == 1) c->sl.last_data_at = now;
+    (void)scan_audio(c, now);
 }
 
 /* Reads new records. Returns 1 if any was seen. */
@@ -354,12 +399,10 @@ static int scan(ivcs_channel_s *c, int64_t now)
         c->sl.last_data_at = now;
         did = 1;
     }
-    while (ivcs_ring_next(c->ring[1], &v) == 1) {
-        c->sl.last_data_at = now;
-        did = 1;
-    }
+    did |= scan_audio(c, now);
     /* one free queue entry is needed for a close */
     while (c->q_len < ENG_SLICE_Q - 1 && ivcs_ring_next(c->ring[0], &v) == 1) {
+        c->acc.scan_v++;
         c->sl.last_data_at = now;
         on_video(c, &v, now);
         did = 1;
@@ -463,7 +506,6 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     if (result == 0) {
         (void)!ivcs_ts_slice_end(&c->mux, &u->ts_first);
         uint32_t frames = s->frames_v + s->frames_a;
-        bump(&c->st_frames_up, frames);
         bump(&c->st_bytes_up, u->size);
         bump(&c->st_slices_up, 1);
         uint64_t lat = now > s->closed_at ? (uint64_t)(now - s->closed_at) : 0;
@@ -505,6 +547,18 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     (void)s;
 }
 
+/* Drops the AAC read but in no slice (audio with no video to go with it):
+ * counted and notified as a slice of no duration. */
+static void drop_uncut_audio(ivcs_channel_s *c, int err)
+{
+    uint64_t end = ivcs_ring_read_pos(c->ring[1]), bytes = end - c->sl.acut;
+    (void)!ivcs_ring_release(c->ring[1], end);
+    c->sl.acut = end;
+    uint64_t n = c->acc.a_uncut;
+    c->acc.a_uncut = 0;
+    drop_frames(c, n, bytes, err);
+}
+
 /* Makes room when a producer found a ring full: drop the oldest slice that
  * is not being transmitted (and the 'p' slices continuing it). */
 static int make_room(ivcs_channel_s *c, int64_t now)
@@ -532,10 +586,8 @@ static int make_room(ivcs_channel_s *c, int64_t now)
         q_at(c, c->q_len - 1)->state = SL_DROP;
         atomic_store_explicit(&c->need_idr, 1, RLX);
     } else {
-        /* audio without video: nothing will ever take it */
-        uint64_t end = ivcs_ring_read_pos(c->ring[1]);
-        (void)!ivcs_ring_release(c->ring[1], end);
-        c->sl.acut = end;
+        /* audio without video: nothing will ever take it (lost, counted) */
+        drop_uncut_audio(c, IVCS_ERR_BUFFER_FULL);
     }
     atomic_store_explicit(&c->starved, 0, RLX);
     return 1;
@@ -686,6 +738,24 @@ uint32_t ivcs_up_pending(const ivcs_channel_s *c)
 
 /* ---------------------------------------------------------------- events */
 
+static void pic_result(ivcs_channel_s *c, uint8_t *pic, int err)
+{
+    if (c->cfg.cb.picture_result) c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic, err);
+}
+
+void ivcs_up_pic_give_back(ivcs_channel_s *c, eng_event_s *x, int err)
+{
+    if (!x->pic) return;
+    uint8_t *pic = x->pic;
+    x->pic = NULL;
+    x->pic_pending = 0;
+    if (c->aux.active && c->aux.is_pic && c->aux.pic == pic && &c->ev[c->aux.slot] == x) {
+        c->aux.gen = x->gen - 1; /* stale from now on: on_aux_done gives it back */
+        return;
+    }
+    pic_result(c, pic, err);
+}
+
 static void on_aux_done(ivcs_s3_op *op, int result)
 {
     ivcs_channel_s *c = op->arg;
@@ -693,6 +763,18 @@ static void on_aux_done(ivcs_s3_op *op, int result)
     eng_event_s *x = &c->ev[a->slot];
     a->active = 0;
     int64_t now = ivcs_eng_now(c->eng);
+    if (a->gen != x->gen) {
+        /* the slot was reused (or the picture given back) while this PUT
+         * ran: the result belongs to the old event only */
+        if (a->is_pic) {
+            if (result == 0) bump(&c->st_pics, 1);
+            pic_result(c, a->pic, result == 0 ? 0 : IV_ERR_CS_HTTP_DATA_FAIL);
+        }
+        a->pic = NULL;
+        ivcs_s3_op_cleanup(op);
+        return;
+    }
+    a->pic = NULL;
     if (result == 0) {
         x->attempts = 0;
         if (a->is_pic) {
@@ -702,8 +784,7 @@ static void on_aux_done(ivcs_s3_op *op, int result)
             bump(&c->st_pics, 1);
             uint8_t *pic = x->pic;
             x->pic = NULL;
-            if (c->cfg.cb.picture_result)
-                c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic, 0);
+            pic_result(c, pic, 0);
         } else {
             x->rec_written = 1;
             bump(&c->st_records, 1);
@@ -715,12 +796,7 @@ static void on_aux_done(ivcs_s3_op *op, int result)
         x->retry_at = now + ivcs_retry_backoff_ms(x->attempts++, &c->eng->rng_state);
         if (!retry) {
             if (a->is_pic) {
-                x->pic_pending = 0;
-                uint8_t *pic = x->pic;
-                x->pic = NULL;
-                if (c->cfg.cb.picture_result)
-                    c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic,
-                                             IV_ERR_CS_HTTP_DATA_FAIL);
+                ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
             } else {
                 x->json_dirty = 0;
             }
@@ -746,7 +822,8 @@ int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
             rc = ivcs_layout_event_key(&e->layout, c->index, x->ev_start, x->id, 0, a->key,
                                        sizeof a->key);
         if (rc < 0) {
-            x->json_dirty = x->pic_pending = 0;
+            x->json_dirty = 0;
+            ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
             continue;
         }
         /* record first (open), then the picture, then the record naming it */
@@ -778,6 +855,8 @@ int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
         }
         a->op.on_done = on_aux_done;
         a->op.arg = c;
+        a->gen = x->gen;
+        a->pic = a->is_pic ? x->pic : NULL;
         if (ivcs_s3_start(e->s3, &a->op) < 0) {
             if (!a->is_pic) x->json_dirty = 1;
             x->retry_at = now + 1000;
@@ -787,4 +866,66 @@ int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
         return 1;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- accounting */
+
+void ivcs_up_publish_acc(ivcs_channel_s *c)
+{
+    uint64_t held = c->acc.a_uncut;
+    for (uint32_t i = 0; i < c->q_len; i++)
+        held += q_at(c, i)->frames_v + q_at(c, i)->frames_a;
+    if (c->sl.open) held += c->sl.cur.frames_v + c->sl.cur.frames_a;
+    /* seqlock writer (single): odd, fence, data, even (release) */
+    uint32_t q = atomic_load_explicit(&c->acc_seq, RLX);
+    atomic_store_explicit(&c->acc_seq, q + 1, RLX);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&c->pub_scan_v, c->acc.scan_v, RLX);
+    atomic_store_explicit(&c->pub_scan_a, c->acc.scan_a, RLX);
+    atomic_store_explicit(&c->pub_up, c->acc.up, RLX);
+    atomic_store_explicit(&c->pub_drop, c->acc.drop, RLX);
+    atomic_store_explicit(&c->pub_disc, c->acc.disc, RLX);
+    atomic_store_explicit(&c->pub_held, held, RLX);
+    atomic_store_explicit(&c->acc_seq, q + 2, memory_order_release);
+}
+
+uint64_t ivcs_up_abandon(ivcs_channel_s *c)
+{
+    uint64_t before = c->acc.drop;
+    int64_t now = ivcs_eng_now(c->eng);
+    c->drop_err = IVCS_ERR_TIMEOUT;
+    /* what the producers committed and the engine has not read yet */
+    for (int guard = 0; guard < 1 << 20; guard++) {
+        (void)scan(c, now);
+        close_all(c, now);
+        if (c->q_len) {
+            uint8_t st = q_at(c, 0)->state;
+            q_at(c, 0)->state = st == SL_HELD || st == SL_DISCARD ? SL_DISCARD : SL_DROP;
+            release_front(c, 0);
+            continue;
+        }
+        if (ivcs_ring_read_pos(c->ring[0]) == ivcs_ring_head_pos(c->ring[0]) &&
+            (!c->raw || ivcs_ring_read_pos(c->raw) == ivcs_ring_head_pos(c->raw)))
+            break;
+        if (c->raw) { /* the encoder's input the engine never reached */
+            ivcs_ring_view_s v;
+            uint64_t n = 0, bytes = 0;
+            while (ivcs_ring_peek(c->raw, ivcs_ring_read_pos(c->raw), &v) == 1) {
+                c->acc.scan_a++;
+                n++;
+                bytes += v.rec->len;
+                (void)!ivcs_ring_release(c->raw, v.next);
+            }
+            drop_frames(c, n, bytes, IVCS_ERR_TIMEOUT);
+        }
+    }
+    drop_uncut_audio(c, IVCS_ERR_TIMEOUT);
+    c->up.slice = NULL;
+    c->up.waiting = 0;
+    /* pictures the firmware handed over and never got back */
+    for (int i = 0; i < ENG_EVENTS; i++)
+        ivcs_up_pic_give_back(c, &c->ev[i], IV_ERR_CS_HTTP_DATA_FAIL);
+    c->drop_err = 0;
+    ivcs_up_publish_acc(c);
+    return c->acc.drop - before;
 }

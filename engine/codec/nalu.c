@@ -376,6 +376,7 @@ typedef struct {
     uint32_t width;
     uint32_t height;
     uint32_t addr_bits; /* H.265: bits of slice_segment_address */
+    ivcs_h264_sps_s h264; /* H.264: what slice headers need */
 } sps_info;
 
 /* Subtracts a cropping window; the result must keep a picture. */
@@ -415,7 +416,7 @@ static int h264_parse_sps(const uint8_t *nal, size_t len, sps_info *out)
     uint32_t sps_id = br_ue(&b);
     if (b.err || sps_id > 31) return IVCS_ERR_BAD_SPS;
 
-    uint32_t chroma_format_idc = 1, separate_colour_plane = 0;
+    uint32_t chroma_format_idc = 1, separate_colour_plane = 0, bd_luma8 = 0;
     switch (profile_idc) {
     case 100:
     case 110:
@@ -433,7 +434,8 @@ static int h264_parse_sps(const uint8_t *nal, size_t len, sps_info *out)
         chroma_format_idc = br_ue(&b);
         if (b.err || chroma_format_idc > 3) return IVCS_ERR_BAD_SPS;
         if (chroma_format_idc == 3) separate_colour_plane = br_u(&b, 1);
-        if (br_ue(&b) > 6 || br_ue(&b) > 6) return IVCS_ERR_BAD_SPS; /* bit depths - 8 */
+        bd_luma8 = br_ue(&b);
+        if (bd_luma8 > 6 || br_ue(&b) > 6) return IVCS_ERR_BAD_SPS; /* bit depths - 8 */
         br_u(&b, 1);       /* qpprime_y_zero_transform_bypass_flag */
         if (br_u(&b, 1)) { /* seq_scaling_matrix_present_flag */
             int n = chroma_format_idc != 3 ? 8 : 12;
@@ -446,13 +448,20 @@ static int h264_parse_sps(const uint8_t *nal, size_t len, sps_info *out)
     default:
         break;
     }
-    if (br_ue(&b) > 12) return IVCS_ERR_BAD_SPS; /* log2_max_frame_num_minus4 */
+    ivcs_h264_sps_s *hs = &out->h264;
+    memset(hs, 0, sizeof *hs);
+    uint32_t log2_fn = br_ue(&b) + 4;
+    if (log2_fn > 16) return IVCS_ERR_BAD_SPS; /* log2_max_frame_num_minus4 */
     uint32_t poc_type = br_ue(&b);
     if (poc_type > 2) return IVCS_ERR_BAD_SPS;
+    hs->log2_fn = (uint8_t)log2_fn;
+    hs->poc_type = (uint8_t)poc_type;
     if (poc_type == 0) {
-        if (br_ue(&b) > 12) return IVCS_ERR_BAD_SPS; /* log2_max_pic_order_cnt_lsb_minus4 */
+        uint32_t l = br_ue(&b) + 4;
+        if (l > 16) return IVCS_ERR_BAD_SPS; /* log2_max_pic_order_cnt_lsb_minus4 */
+        hs->log2_poc = (uint8_t)l;
     } else if (poc_type == 1) {
-        br_u(&b, 1); /* delta_pic_order_always_zero_flag */
+        hs->dpoaz = (uint8_t)br_u(&b, 1); /* delta_pic_order_always_zero_flag */
         br_se(&b);   /* offset_for_non_ref_pic */
         br_se(&b);   /* offset_for_top_to_bottom_field */
         uint32_t n = br_ue(&b);
@@ -491,6 +500,11 @@ static int h264_parse_sps(const uint8_t *nal, size_t len, sps_info *out)
     out->width = (uint32_t)w;
     out->height = (uint32_t)h;
     out->addr_bits = 0;
+    hs->known = 1;
+    hs->frame_mbs_only = (uint8_t)frame_mbs_only;
+    hs->sep_planes = (uint8_t)separate_colour_plane;
+    hs->bd_luma8 = (uint8_t)bd_luma8;
+    hs->mbs = (uint32_t)(w_mbs * h_map);
     return crop(&out->width, &out->height, ux, uy, cl, cr, ct, cb);
 }
 
@@ -587,12 +601,36 @@ static int h265_parse_pps(const uint8_t *nal, size_t len, uint32_t *pps_id, h265
     return 0;
 }
 
-static int h264_check_pps(const uint8_t *nal, size_t len)
+/* H.264 pic_parameter_set_rbsp (7.3.2.2) up to
+ * redundant_pic_cnt_present_flag, what slice headers need. A PPS with
+ * slice groups (FMO) or that ends early keeps only its ids (deep 0). */
+static int h264_check_pps(const uint8_t *nal, size_t len, uint32_t *pps_id, ivcs_h264_pps_s *o)
 {
     bitrd b;
     br_init(&b, nal + 1, len - 1);
     uint32_t id = br_ue(&b), sps_id = br_ue(&b);
     if (b.err || id > 255 || sps_id > 31) return IVCS_ERR_BAD_SPS;
+    *pps_id = id;
+    memset(o, 0, sizeof *o);
+    o->known = 1;
+    o->sps_id = (uint8_t)sps_id;
+    o->entropy = (uint8_t)br_u(&b, 1);
+    o->bottom_poc = (uint8_t)br_u(&b, 1);
+    if (br_ue(&b) != 0) return 0; /* num_slice_groups_minus1: FMO, not judged */
+    uint32_t n0 = br_ue(&b), n1 = br_ue(&b);
+    o->weighted = (uint8_t)br_u(&b, 1);
+    br_u(&b, 2); /* weighted_bipred_idc */
+    int64_t qp = br_se(&b);
+    br_se(&b); /* pic_init_qs_minus26 */
+    br_se(&b); /* chroma_qp_index_offset */
+    o->dbf_ctl = (uint8_t)br_u(&b, 1);
+    br_u(&b, 1); /* constrained_intra_pred_flag */
+    o->redundant = (uint8_t)br_u(&b, 1);
+    if (b.err) return 0; /* ends early (as some test streams do): ids only */
+    if (n0 > 31 || n1 > 31 || qp < -26 - 36 || qp > 25) return IVCS_ERR_BAD_SPS;
+    o->nref0 = (uint8_t)(n0 + 1);
+    o->init_qp = (int8_t)(26 + qp);
+    o->deep = 1;
     return 0;
 }
 
@@ -649,16 +687,21 @@ typedef struct {
  * of nalu.h; ST_UNKNOWN for an H.265 slice segment whose header cannot be
  * read without parameter sets that are not in this AU, or a dependent slice
  * segment (it has no slice_type of its own). IVCS_ERR_BAD_ANNEXB for a
- * header that cannot be read. */
+ * header that cannot be read. *first: the slice starts the picture
+ * (first_mb_in_slice 0 / first_slice_segment_in_pic_flag); *pps: its
+ * pic_parameter_set_id (range-checked). */
 static int slice_type_of(ivcs_vcodec_e codec, const uint8_t *nal, size_t len,
-                         const h265_params *prm)
+                         const h265_params *prm, int *first_out, uint32_t *pps_out)
 {
     bitrd b;
     if (codec == IVCS_CODEC_H264) {
         br_init(&b, nal + 1, len - 1);
-        br_ue(&b); /* first_mb_in_slice */
+        uint32_t first_mb = br_ue(&b);
         uint32_t st = br_ue(&b);
-        if (b.err || st > 9) return IVCS_ERR_BAD_ANNEXB;
+        uint32_t pps = br_ue(&b);
+        if (b.err || st > 9 || pps > 255) return IVCS_ERR_BAD_ANNEXB;
+        *first_out = first_mb == 0;
+        *pps_out = pps;
         return (int)(st % 5);
     }
     uint8_t t = nal_type(codec, nal);
@@ -667,6 +710,8 @@ static int slice_type_of(ivcs_vcodec_e codec, const uint8_t *nal, size_t len,
     if (t >= 16 && t <= 23) br_u(&b, 1); /* no_output_of_prior_pics_flag (IRAP) */
     uint32_t pps_id = br_ue(&b);
     if (b.err || pps_id > 63) return IVCS_ERR_BAD_ANNEXB;
+    *first_out = (int)first;
+    *pps_out = pps_id;
     const h265_pps *pps = &prm->pps[pps_id];
     /* A PPS that is not in this AU is taken to have
      * num_extra_slice_header_bits = 0 (what x265, libavcodec's users and
@@ -684,11 +729,151 @@ static int slice_type_of(ivcs_vcodec_e codec, const uint8_t *nal, size_t len,
     return map[st];
 }
 
+/* The rest of an H.264 slice header (7.3.3) after pic_parameter_set_id,
+ * against its PPS and SPS: every field in its range, the loops bounded,
+ * and with CABAC the cabac_alignment_one_bits (all 1). 0 when it reads
+ * (or cannot be judged: no deep PPS, weighted prediction),
+ * IVCS_ERR_BAD_ANNEXB when it cannot be a slice header. */
+static int h264_slice_rest(const uint8_t *nal, size_t len, const ivcs_h264_pps_s *pps,
+                           const ivcs_h264_sps_s *sps)
+{
+    if (!pps->deep || !sps->known) return 0;
+    bitrd b;
+    br_init(&b, nal + 1, len - 1);
+    uint32_t first_mb = br_ue(&b);
+    uint32_t st = br_ue(&b) % 5;
+    br_ue(&b); /* pic_parameter_set_id (read before) */
+    int idr = (nal[0] & 0x1f) == 5, ref = (nal[0] & 0x60) != 0;
+    if (sps->sep_planes && br_u(&b, 2) > 2) return IVCS_ERR_BAD_ANNEXB; /* colour_plane_id */
+    br_skip(&b, sps->log2_fn); /* frame_num */
+    uint32_t field = 0;
+    if (!sps->frame_mbs_only && (field = br_u(&b, 1))) br_u(&b, 1); /* bottom_field_flag */
+    /* PicSizeInMbs of a frame of an interlaced stream is twice the map */
+    if (first_mb >= sps->mbs * (sps->frame_mbs_only ? 1u : 2u)) return IVCS_ERR_BAD_ANNEXB;
+    if (idr && br_ue(&b) > 65535) return IVCS_ERR_BAD_ANNEXB; /* idr_pic_id */
+    if (sps->poc_type == 0) {
+        br_skip(&b, sps->log2_poc);
+        if (pps->bottom_poc && !field) br_se(&b);
+    } else if (sps->poc_type == 1 && !sps->dpoaz) {
+        br_se(&b);
+        if (pps->bottom_poc && !field) br_se(&b);
+    }
+    if (pps->redundant && br_ue(&b) > 127) return IVCS_ERR_BAD_ANNEXB;
+    int intra = st == 2 || st == 4;
+    uint32_t nref = pps->nref0;
+    if (!intra && br_u(&b, 1)) { /* num_ref_idx_active_override_flag */
+        nref = br_ue(&b) + 1;
+        if (nref > (field ? 32u : 16u)) return IVCS_ERR_BAD_ANNEXB;
+    }
+    if (!intra && br_u(&b, 1)) { /* ref_pic_list_modification_flag_l0 */
+        uint32_t idc = 0;
+        for (uint32_t i = 0; i <= nref && idc != 3; i++) {
+            idc = br_ue(&b);
+            if (b.err || idc > 3) return IVCS_ERR_BAD_ANNEXB;
+            if (idc != 3) br_ue(&b); /* abs_diff_pic_num_minus1 / long_term_pic_num */
+        }
+        if (idc != 3) return IVCS_ERR_BAD_ANNEXB;
+    }
+    if (pps->weighted && !intra) return b.err ? IVCS_ERR_BAD_ANNEXB : 0; /* not judged */
+    if (ref) { /* dec_ref_pic_marking */
+        if (idr) {
+            br_u(&b, 2); /* no_output_of_prior_pics_flag, long_term_reference_flag */
+        } else if (br_u(&b, 1)) { /* adaptive_ref_pic_marking_mode_flag */
+            uint32_t op = 1;
+            for (int i = 0; i < 66 && op != 0; i++) {
+                op = br_ue(&b);
+                if (b.err || op > 6) return IVCS_ERR_BAD_ANNEXB;
+                if (op == 1 || op == 3) br_ue(&b); /* difference_of_pic_nums_minus1 */
+                if (op == 2) br_ue(&b);            /* long_term_pic_num */
+                if (op == 3 || op == 6) br_ue(&b); /* long_term_frame_idx */
+                if (op == 4) br_ue(&b);            /* max_long_term_frame_idx_plus1 */
+            }
+            if (op != 0) return IVCS_ERR_BAD_ANNEXB;
+        }
+    }
+    if (pps->entropy && !intra && br_ue(&b) > 2) return IVCS_ERR_BAD_ANNEXB; /* cabac_init_idc */
+    int64_t qp = pps->init_qp + br_se(&b);
+    if (qp < -6 * (int64_t)sps->bd_luma8 || qp > 51) return IVCS_ERR_BAD_ANNEXB;
+    if (st == 3 || st == 4) {
+        if (st == 3) br_u(&b, 1); /* sp_for_switch_flag */
+        br_se(&b);                /* slice_qs_delta */
+    }
+    if (pps->dbf_ctl) {
+        uint32_t idc = br_ue(&b);
+        if (idc > 2) return IVCS_ERR_BAD_ANNEXB;
+        if (idc != 1) {
+            int64_t a = br_se(&b), be = br_se(&b);
+            if (a < -6 || a > 6 || be < -6 || be > 6) return IVCS_ERR_BAD_ANNEXB;
+        }
+    }
+    if (b.err) return IVCS_ERR_BAD_ANNEXB;
+    if (pps->entropy) { /* cabac_alignment_one_bit until byte-aligned */
+        unsigned n = b.bits % 8;
+        if (n && br_u(&b, n) != (1u << n) - 1) return IVCS_ERR_BAD_ANNEXB;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Access units                                                              */
 /* ------------------------------------------------------------------------ */
 
 int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len, ivcs_frame_info_s *info)
+{
+    return ivcs_nalu_frame_check(codec, p, len, info, NULL);
+}
+
+/* An AU's own H.264 parameter sets (the last AU_PS of each kind; an AU
+ * with more is judged against the ones kept and the context). */
+#define AU_PS 4
+typedef struct {
+    uint8_t n_sps, n_pps;
+    uint8_t sps_id[AU_PS], pps_id[AU_PS];
+    ivcs_h264_sps_s sps[AU_PS];
+    ivcs_h264_pps_s pps[AU_PS];
+} h264_au_ps;
+
+static const ivcs_h264_sps_s *au_sps(const h264_au_ps *a, const ivcs_h264_ctx_s *ctx, uint32_t id)
+{
+    for (int i = a->n_sps; i-- > 0;)
+        if (a->sps_id[i] == id) return &a->sps[i];
+    return ctx ? &ctx->sps[id & 31] : NULL;
+}
+
+static const ivcs_h264_pps_s *au_pps(const h264_au_ps *a, const ivcs_h264_ctx_s *ctx, uint32_t id)
+{
+    for (int i = a->n_pps; i-- > 0;)
+        if (a->pps_id[i] == id) return &a->pps[i];
+    return ctx ? &ctx->pps[id & 255] : NULL;
+}
+
+static void au_put(uint8_t *n, uint8_t *ids, void *arr, size_t sz, uint32_t id, const void *v)
+{
+    int i = 0;
+    while (i < *n && ids[i] != id) i++;
+    if (i == AU_PS) return; /* full: the context or nothing judges it */
+    if (i == *n) (*n)++;
+    ids[i] = (uint8_t)id;
+    memcpy((uint8_t *)arr + (size_t)i * sz, v, sz);
+}
+
+void ivcs_nalu_h264_learn(ivcs_h264_ctx_s *ctx, const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    ivcs_nalu_s nal;
+    while (ctx && ivcs_nalu_next(IVCS_CODEC_H264, p, len, &pos, &nal) == 1) {
+        sps_info sps;
+        ivcs_h264_pps_s pps;
+        uint32_t id;
+        if (nal.type == 7 && h264_parse_sps(nal.data, nal.len, &sps) == 0)
+            ctx->sps[sps.id & 31] = sps.h264;
+        else if (nal.type == 8 && h264_check_pps(nal.data, nal.len, &id, &pps) == 0)
+            ctx->pps[id & 255] = pps;
+    }
+}
+
+int ivcs_nalu_frame_check(ivcs_vcodec_e codec, const uint8_t *p, size_t len,
+                          ivcs_frame_info_s *info, const ivcs_h264_ctx_s *ctx)
 {
     ivcs_frame_info_s tmp;
     if (!info) info = &tmp;
@@ -697,6 +882,8 @@ int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len, ivcs
     if (codec != IVCS_CODEC_H264 && codec != IVCS_CODEC_H265) return IVCS_ERR_INVALID_ARG;
 
     h265_params prm;
+    h264_au_ps aps;
+    aps.n_sps = aps.n_pps = 0;
     if (codec == IVCS_CODEC_H265) {
         memset(prm.sps_known, 0, sizeof prm.sps_known);
         memset(prm.pps, 0, sizeof prm.pps);
@@ -726,9 +913,14 @@ int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len, ivcs
                     info->width = sps.width;
                     info->height = sps.height;
                 }
+                au_put(&aps.n_sps, aps.sps_id, aps.sps, sizeof aps.sps[0], sps.id, &sps.h264);
                 info->has_sps = 1;
             } else if (t == 8) {
-                if (h264_check_pps(d, nal.len) != 0) return IVCS_ERR_BAD_SPS;
+                uint32_t id;
+                ivcs_h264_pps_s pps;
+                if (h264_check_pps(d, nal.len, &id, &pps) != 0) return IVCS_ERR_BAD_SPS;
+                au_put(&aps.n_pps, aps.pps_id, aps.pps, sizeof aps.pps[0], id, &pps);
+                info->pps_def[id >> 6] |= 1ull << (id & 63);
                 info->has_pps = 1;
             }
         } else {
@@ -748,21 +940,47 @@ int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len, ivcs
                 uint32_t id;
                 if (h265_parse_pps(d, nal.len, &id, &pps) != 0) return IVCS_ERR_BAD_SPS;
                 prm.pps[id] = pps;
+                info->pps_def[0] |= 1ull << id;
                 info->has_pps = 1;
             }
         }
+        /* H.265 reserved VCL types (RSV_VCL_N10..R15, RSV_IRAP_VCL22/23,
+         * RSV_VCL24..31): no encoder writes them, garbage does */
+        if (codec == IVCS_CODEC_H265 && ((t >= 10 && t <= 15) || (t >= 22 && t <= 31)))
+            return IVCS_ERR_BAD_ANNEXB;
         if (!is_slice(codec, t)) continue;
 
-        int st = slice_type_of(codec, d, nal.len, &prm);
+        int first = 0;
+        uint32_t pps = 0;
+        int st = slice_type_of(codec, d, nal.len, &prm, &first, &pps);
         if (st < 0) return st;
+        info->pps_used[pps >> 6] |= 1ull << (pps & 63);
+        int irap = codec == IVCS_CODEC_H265 ? (t >= 16 && t <= 21) : t == 5;
         if (!have_slice) {
+            /* an AU begins with the picture's first slice (H.264 arbitrary
+             * slice order is not supported) */
+            if (!first) return IVCS_ERR_BAD_ANNEXB;
             have_slice = 1;
-            info->is_key = codec == IVCS_CODEC_H265 ? (t >= 16 && t <= 21) : t == 5;
+            info->is_key = (uint8_t)irap;
             info->slice_type = (uint8_t)st;
         }
         if (st == ST_B) {
             info->slice_type = ST_B;
             return IVCS_ERR_B_FRAME;
+        }
+        /* an IDR/IRAP picture has intra slices only (H.264 7.4.3: I or SI;
+         * H.265 7.4.7.1: I), and H.264 IDR has nal_ref_idc != 0 */
+        if (irap && st != ST_I && st != 4 && st != ST_UNKNOWN) return IVCS_ERR_BAD_ANNEXB;
+        if (irap && codec == IVCS_CODEC_H264 && !(d[0] & 0x60)) return IVCS_ERR_BAD_ANNEXB;
+        if (codec == IVCS_CODEC_H264 && t != 2) { /* (partition A: no dec_ref_pic_marking split) */
+            const ivcs_h264_pps_s *pp = au_pps(&aps, ctx, pps);
+            if (pp && pp->known) {
+                const ivcs_h264_sps_s *sp = au_sps(&aps, ctx, pp->sps_id);
+                if (sp) {
+                    int r2 = h264_slice_rest(d, nal.len, pp, sp);
+                    if (r2 < 0) return r2;
+                }
+            }
         }
     }
     if (r < 0) return r;

@@ -44,6 +44,22 @@ typedef struct ivcs_nalu_s {
 int ivcs_nalu_next(ivcs_vcodec_e codec, const uint8_t *p, size_t len, size_t *pos,
                    ivcs_nalu_s *nal);
 
+/* H.264 parameter sets as slice headers need them (nalu.c fills them). */
+typedef struct ivcs_h264_sps_s {
+    uint8_t known, log2_fn, poc_type, log2_poc, dpoaz, frame_mbs_only, sep_planes, bd_luma8;
+    uint32_t mbs; /* PicWidthInMbs * PicHeightInMapUnits */
+} ivcs_h264_sps_s;
+typedef struct ivcs_h264_pps_s {
+    uint8_t known, deep, sps_id, entropy, bottom_poc, weighted, dbf_ctl, redundant, nref0;
+    int8_t init_qp; /* 26 + pic_init_qp_minus26 */
+} ivcs_h264_pps_s;
+/* The H.264 parameter sets a stream has defined so far (a channel keeps
+ * one, 2944 bytes), for judging slices of frames that carry none. */
+typedef struct ivcs_h264_ctx_s {
+    ivcs_h264_sps_s sps[32];
+    ivcs_h264_pps_s pps[256];
+} ivcs_h264_ctx_s;
+
 /* What one access unit (a frame as pushed by the firmware) contains. */
 typedef struct ivcs_frame_info_s {
     uint8_t is_key;  /* IDR (H.264 type 5; H.265 types 16..21: BLA/IDR/CRA) */
@@ -57,6 +73,10 @@ typedef struct ivcs_frame_info_s {
     uint16_t nal_count;
     uint32_t width; /* from the SPS when present, else 0 */
     uint32_t height;
+    /* pic_parameter_set_ids (bit id; H.264 0..255, H.265 0..63) defined by
+     * a PPS in the AU, and referenced by its slices: a caller that knows
+     * the PPS of earlier AUs checks used & ~(def | known) == 0 */
+    uint64_t pps_def[4], pps_used[4];
 } ivcs_frame_info_s;
 
 /* Validates one access unit and describes it. Errors:
@@ -64,7 +84,13 @@ typedef struct ivcs_frame_info_s {
  *  IVCS_ERR_BAD_ANNEXB   no leading start code, empty NAL, forbidden bit set,
  *                        H.265 nuh_temporal_id_plus1 0, no VCL (slice) NAL
  *                        unit at all, or a slice header too short to read /
- *                        with a slice_type that does not exist
+ *                        with a slice_type or pic_parameter_set_id that does
+ *                        not exist; a first slice that does not start the
+ *                        picture (first_mb_in_slice != 0 /
+ *                        first_slice_segment_in_pic_flag 0); a non-intra
+ *                        slice in an IDR/IRAP picture, an H.264 IDR with
+ *                        nal_ref_idc 0, an H.265 base-layer NAL unit of a
+ *                        reserved VCL type (10..15, 22..31)
  *  IVCS_ERR_B_FRAME      a slice header says B (every H.264 slice is read)
  *  IVCS_ERR_BAD_SPS      an SPS that cannot be parsed (for width/height), or a
  *                        PPS whose ids are out of range
@@ -86,6 +112,19 @@ typedef struct ivcs_frame_info_s {
  * parameter sets of the AU are tracked on the stack (about 1 KB). */
 int ivcs_nalu_frame_info(ivcs_vcodec_e codec, const uint8_t *p, size_t len,
                          ivcs_frame_info_s *info);
+
+/* As frame_info, and for H.264 every slice header is read to its end
+ * (7.3.3: frame_num, POC, reference list modification, reference
+ * marking, cabac_init_idc, QP, deblocking, then the CABAC alignment bits)
+ * against the SPS/PPS of the AU or, when the AU carries none, of ctx
+ * (NULL: the AU's only). Fields out of range, unbounded loops or alignment
+ * bits that are not all 1: IVCS_ERR_BAD_ANNEXB. Slices of a PPS with slice
+ * groups (FMO) or weighted prediction are read only up to where that
+ * starts to matter. ctx is not changed: ivcs_nalu_h264_learn(ctx, AU)
+ * adds the parameter sets of an AU the caller accepted. */
+int ivcs_nalu_frame_check(ivcs_vcodec_e codec, const uint8_t *p, size_t len,
+                          ivcs_frame_info_s *info, const ivcs_h264_ctx_s *ctx);
+void ivcs_nalu_h264_learn(ivcs_h264_ctx_s *ctx, const uint8_t *p, size_t len);
 
 /* Splits an Annex-B elementary stream (a file) into access units.
  * Returns the length of the access unit starting at p (which must begin

@@ -58,6 +58,7 @@ static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
 static char srv_plan[256];   /* "" = 404 */
 static int srv_plan_ver;
 static int srv_gets, srv_gets_inm, srv_304, srv_puts;
+static int srv_fail_puts; /* 1: every PUT gets a 500 */
 
 /* The plan server: GET plan.json -> 404 / 304 (If-None-Match) / 200 with
  * the plan; PUT -> 200. Counts every kind of request. */
@@ -82,6 +83,8 @@ static int plan_reply(const char *head, char *resp, size_t cap)
                          "HTTP/1.1 200 OK\r\nETag: \"v%d\"\r\nContent-Length: %zu\r\n\r\n%s",
                          srv_plan_ver, strlen(srv_plan), srv_plan);
         }
+    } else if (srv_fail_puts) {
+        n = snprintf(resp, cap, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
     } else {
         srv_puts++;
         n = snprintf(resp, cap, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
@@ -709,6 +712,62 @@ TEST(seed_api_init_validation)
     ivcs_set_default_config(NULL);
 }
 
+/* iv_cs_exit with every upload failing: the data left after the upload
+ * timeout is dropped and counted (nothing held), and exit says so with
+ * IVCS_ERR_TIMEOUT instead of 0; the module is gone all the same. */
+TEST(seed_api_exit_reports_dropped_data)
+{
+    set_plan("full_time");
+    pthread_mutex_lock(&srv_mu);
+    srv_fail_puts = 1;
+    pthread_mutex_unlock(&srv_mu);
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    ec.cloud.plan_poll_s = 1;
+    CHECK_EQ(ivcs_set_default_config(&ec.cloud), 0);
+    CHECK_EQ(iv_cs_set_trans_time(300, 300), 0);
+    iv_cs_init_parm_s p;
+    memset(&p, 0, sizeof p);
+    p.iv_cs_push_stream_start_cb = s_start;
+    p.iv_cs_push_stream_stop_cb = s_stop;
+    p.iv_cs_event_capture_picture_cb = s_cap;
+    p.iv_cs_event_picture_result_cb = s_res;
+    p.u32MaxGopSize = 1 << 20;
+    p.av_fmt.eVideoType = IV_CM_VENC_TYPE_H264;
+    p.av_fmt.eAudioType = IV_CM_AENC_TYPE_AAC;
+    p.av_fmt.eAudioSampleRate = IV_CM_AENC_SAMPLE_RATE_48000;
+    p.av_fmt.eAudioMode = IV_CM_AENC_MODE_STEREO;
+    CHECK_EQ(iv_cs_init(&p), IV_ERR_NONE);
+    iv_cs_balance_info_s b = {0};
+    WAIT_FOR((iv_cs_get_balance_info(&b, 0), b.cs_switch == 1));
+    int ok = 0;
+    for (int i = 0; i < 100; i++) {
+        const fx_frame_t *a = &fx_vf[i % fx_n_vf];
+        iv_cm_venc_pack_s pk = {.pu8Addr = (uint8_t *)a->p, .u32Len = a->len,
+                                .u64PTS = 1000 + (uint64_t)i * 40,
+                                .eFrameType = a->key ? IV_CM_FRAME_TYPE_I : IV_CM_FRAME_TYPE_P};
+        ok += iv_cs_push_stream(IV_CM_STREAM_TYPE_VIDEO, &pk) == IV_ERR_NONE;
+    }
+    CHECK(ok > 0);
+    CHECK_EQ(iv_cs_exit(), (iv_err_code_e)IVCS_ERR_TIMEOUT);
+    ivcs_channel_stats_s st;
+    CHECK_EQ(ivcs_default_last_stats(&st, NULL), 0);
+    printf("  %d pushed; at exit uploaded %llu, dropped %llu, held %llu\n", ok,
+           (unsigned long long)st.frames_uploaded, (unsigned long long)st.frames_dropped,
+           (unsigned long long)st.frames_held);
+    CHECK_EQ(st.video_frames_pushed, (uint64_t)ok);
+    CHECK_EQ(st.frames_uploaded, 0);
+    CHECK_EQ(st.frames_dropped, (uint64_t)ok);
+    CHECK_EQ(st.frames_held, 0);
+    CHECK_EQ(iv_cs_exit(), IV_ERR_CS_PRM_NOT_AVAILABLE);
+    pthread_mutex_lock(&srv_mu);
+    srv_fail_puts = 0;
+    pthread_mutex_unlock(&srv_mu);
+    CHECK_EQ(iv_cs_set_trans_time(20000, 10000), 0);
+    ivcs_set_default_config(NULL);
+    set_plan(NULL);
+}
+
 int main(void)
 {
     if (fx_srv_start(plan_reply) < 0) return 1;
@@ -724,6 +783,7 @@ int main(void)
     RUN(transcoded_audio_push);
     RUN(push_errors_change_nothing);
     RUN(seed_api_init_validation);
+    RUN(seed_api_exit_reports_dropped_data);
     RUN(event_pictures_jpeg_checked_none_for_no_picture);
     fx_free_media();
     return check_done();

@@ -1176,6 +1176,46 @@ TEST(frame_info_rejects_h265_b_slices)
     CHECK_EQ(info_of(H265, &c, &fi), IVCS_ERR_B_FRAME);
 }
 
+/* Slice header fields that make random bytes behind a valid NAL header
+ * (issue 9) stand out: a first slice that does not start the picture, a
+ * PPS id out of range, an IDR with P slices or nal_ref_idc 0, H.265
+ * reserved VCL types. */
+TEST(frame_info_rejects_impossible_slice_headers)
+{
+    ivcs_frame_info_s fi;
+    stream a = {0};
+    h264_slice(&a, 1, 5, 5); /* P, first_mb_in_slice 5: not the picture's start */
+    CHECK_EQ(info_of(H264, &a, &fi), IVCS_ERR_BAD_ANNEXB);
+    stream b = {0};
+    h264_sps(&b, &sps_320x240);
+    h264_pps(&b);
+    h264_slice(&b, 5, 0, 5); /* IDR with a P slice */
+    CHECK_EQ(info_of(H264, &b, &fi), IVCS_ERR_BAD_ANNEXB);
+    stream c = {0};
+    h264_sps(&c, &sps_320x240);
+    h264_pps(&c);
+    size_t at = c.n;
+    h264_slice(&c, 5, 0, 7); /* IDR, I slice */
+    CHECK_EQ(info_of(H264, &c, &fi), 0);
+    CHECK_EQ(c.d[at + 4], 0x65);
+    c.d[at + 4] = 0x05; /* the same IDR with nal_ref_idc 0 */
+    CHECK_EQ(info_of(H264, &c, &fi), IVCS_ERR_BAD_ANNEXB);
+    stream ok = {0};
+    h264_idr_au(&ok);
+    CHECK_EQ(info_of(H264, &ok, &fi), 0);
+    CHECK_EQ(fi.pps_def[0], 1);
+    CHECK_EQ(fi.pps_used[0], 1);
+    /* a good TRAIL_R P slice, then one of a reserved VCL type */
+    const uint8_t rsv[] = {10, 12, 15, 22, 23, 24, 31};
+    for (size_t i = 0; i < sizeof rsv; i++) {
+        stream h = {0};
+        h265_first_slice(&h, 1, 1);
+        CHECK_EQ(info_of(H265, &h, &fi), 0);
+        h265_first_slice(&h, rsv[i], 2);
+        CHECK_EQ(info_of(H265, &h, &fi), IVCS_ERR_BAD_ANNEXB);
+    }
+}
+
 TEST(frame_info_reads_later_h265_slice_segments_with_the_aus_parameter_sets)
 {
     /* 320x240 at CTB 64 = 5x4 CTBs: slice_segment_address has 5 bits. */
@@ -1500,6 +1540,8 @@ static void check_clip(const char *name, ivcs_vcodec_e codec, int want_b, int wa
     CHECK(frames > 0);
 
     guard_buf ga = GUARD_INIT, gb = GUARD_INIT;
+    static ivcs_h264_ctx_s ctx;
+    memset(&ctx, 0, sizeof ctx);
     size_t off = 0;
     unsigned n = 0, b_frames = 0, keys = 0;
     int errors = 0;
@@ -1512,9 +1554,14 @@ static void check_clip(const char *name, ivcs_vcodec_e codec, int want_b, int wa
         const uint8_t *pb = guard_place(&gb, buf + off, (size_t)r, GUARD_BEFORE);
         CHECK_EQ(ivcs_nalu_next_au(codec, pa, (size_t)r, 1), r);
         CHECK_EQ(ivcs_nalu_next_au(codec, pb, (size_t)r, 0), IVCS_ERR_INCOMPLETE);
-        ivcs_frame_info_s fi, fb;
+        ivcs_frame_info_s fi, fb, fc;
         int e = ivcs_nalu_frame_info(codec, pa, (size_t)r, &fi);
         CHECK_EQ(ivcs_nalu_frame_info(codec, pb, (size_t)r, &fb), e);
+        /* every slice header read to its end against the parameter sets
+         * of the frames before (as a channel does): the same verdict */
+        CHECK_EQ(ivcs_nalu_frame_check(codec, pa, (size_t)r, &fc, &ctx), e);
+        CHECK_EQ(ivcs_nalu_frame_check(codec, pb, (size_t)r, &fc, &ctx), e);
+        if (e == 0 && codec == IVCS_CODEC_H264) ivcs_nalu_h264_learn(&ctx, pa, (size_t)r);
         if (e == IVCS_ERR_B_FRAME)
             b_frames++;
         else if (e != 0)
@@ -1705,6 +1752,7 @@ int main(void)
     RUN(next_au_waits_for_more_bytes_until_eof);
     RUN(next_au_rejects_what_is_not_annexb);
     RUN(real_h264_clip_splits_into_ffprobes_frames);
+    RUN(frame_info_rejects_impossible_slice_headers);
     RUN(real_h265_clip_splits_into_ffprobes_frames);
     RUN(real_bframes_clip_reports_every_b_frame);
     RUN(real_h264_clip_with_auds_splits_into_ffprobes_frames);
