@@ -181,7 +181,7 @@ static void usage(FILE *o)
             "Every frame read is pushed or refused: 'refused' in the result counts the\n"
             "others, 'refused_by' gives their reasons (also on stderr).\n"
             "exit: 0 every frame pushed and nothing dropped; 1 error (files, config,\n"
-            "engine, endpoint unreachable) or slices dropped; 2 usage; 3 frames refused\n"
+            "engine, endpoint unreachable) or frames dropped; 2 usage; 3 frames refused\n"
             "(no plan, B-frames, ...: see refused_by).\n");
 }
 
@@ -732,6 +732,7 @@ int ivcs_cmd_push(int argc, char **argv)
             tot.slices_uploaded += st.slices_uploaded;
             tot.slices_dropped += st.slices_dropped;
             tot.frames_dropped += st.frames_dropped;
+            tot.frames_held += st.frames_held;
             tot.prerecord_discarded += st.prerecord_discarded;
             tot.retries += st.retries;
             tot.pictures_uploaded += st.pictures_uploaded;
@@ -770,15 +771,15 @@ int ivcs_cmd_push(int argc, char **argv)
         ",\"audio_frames_pushed\":%" PRIu64 ",\"audio_frames_encoded\":%" PRIu64
         ",\"refused\":%" PRIu64 ",\"frames_uploaded\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64
         ",\"slices\":%" PRIu64 ",\"slices_dropped\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
-        ",\"prerecord_discarded\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"pictures\":%" PRIu64
+        ",\"frames_held\":%" PRIu64 ",\"prerecord_discarded\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"pictures\":%" PRIu64
         ",\"event_records\":%" PRIu64 ",\"boot\":\"%08x\",\"prefix\":\"%s\",\"push_s\":%.3f"
         ",\"full_waits\":%" PRIu64 ",\"channels\":%d,\"frames_read\":%" PRIu64
         ",\"refused_by\":{%s}}\n",
         pushed, tot.video_frames_pushed, tot.audio_frames_pushed, tot.audio_frames_encoded,
         refused, tot.frames_uploaded, tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped,
-        tot.frames_dropped, tot.prerecord_discarded, tot.retries, tot.pictures_uploaded,
+        tot.frames_dropped, tot.frames_held, tot.prerecord_discarded, tot.retries, tot.pictures_uploaded,
         tot.event_records_written, es.boot, pfx, push_s, full_waits, channels, frames_read, by);
     free(fr);
-    if (unusable || tot.slices_dropped) return 1;
+    if (unusable || tot.slices_dropped || tot.frames_dropped || tot.frames_held) return 1;
     return refused ? 3 : 0;
 }
