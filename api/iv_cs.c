@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cloud/engine_internal.h"
+#include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
 #include "iv_cs.h"
 #include "ivcs.h"

@@ -1,6 +1,6 @@
 /* test_plan.c - plan.json parser/writer, service rules, balance view. */
 #include "check.h"
-#include "engine/cloud/plan.h"
+#include "engine/layout/plan.h"
 #include "guard.h"
 #include "iv_cs.h"
 

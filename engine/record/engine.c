@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/cloud/engine.h"
-#include "engine/cloud/engine_internal.h"
+#include "engine/record/engine.h"
+#include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
 
 #define RLX memory_order_relaxed

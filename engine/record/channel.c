@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "engine/cloud/engine_internal.h"
-#include "engine/cloud/event_time.h"
+#include "engine/record/engine_internal.h"
+#include "engine/layout/event_time.h"
 #include "engine/codec/aac_enc.h"
 #include "engine/codec/adts.h"
 #include "engine/core/alloc.h"

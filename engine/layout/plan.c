@@ -1,5 +1,5 @@
 /* plan.c - plan.json parser and writer, service rules, balance view. */
-#include "engine/cloud/plan.h"
+#include "engine/layout/plan.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/cloud/event_record.h" /* ivcs_json_text_ok */
+#include "engine/layout/event_record.h" /* ivcs_json_text_ok */
 #include "iv_cs.h"
 
 /* plan.h mirrors the seed's enum so the engine needs no api/ header. */

@@ -37,8 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/cloud/event_record.h"
-#include "engine/cloud/layout.h"
+#include "engine/layout/event_record.h"
+#include "engine/layout/layout.h"
 #include "engine/net/s3.h"
 #include "ivcs.h"
 
