@@ -40,7 +40,7 @@
 #include "engine/layout/event_record.h"
 #include "engine/layout/layout.h"
 #include "engine/net/s3.h"
-#include "ivcs.h"
+#include "ivcs_config.h"
 
 #ifdef __cplusplus
 extern "C" {
