@@ -24,6 +24,7 @@
 #include "engine/layout/event_time.h"
 #include "engine/layout/layout.h"
 #include "engine/layout/plan.h"
+#include "engine/record/balance.h"
 #include "iv_cs.h"
 
 static void plan_mode(const char *d, size_t n)

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine/net/url.h"
+#include "engine/core/url.h"
 #include "ivcs_config.h"
 
 /* A config file is a few hundred bytes; refuse anything absurd before

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "engine/record/engine.h"
+#include "engine/record/balance.h"
 #include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
 
