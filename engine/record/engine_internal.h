@@ -25,6 +25,7 @@
 #include "engine/net/loop.h"
 #include "engine/net/s3.h"
 #include "engine/ring/ring.h"
+#include "engine/record/slicer.h"
 #include "ivcs.h"
 
 #ifdef __cplusplus
@@ -194,19 +195,8 @@ struct ivcs_channel_s {
 
     /* engine */
     struct {
-        int open; /* a slice is being collected */
-        eng_slice_s cur;
-        int cont;           /* the next slice continues one cut mid-GOP ('p') */
-        uint64_t gop_bytes; /* video ring bytes since the last I-frame */
-        uint64_t key_pts;   /* PTS of the last I-frame (0: none yet) */
-        uint32_t gop_ms;    /* I-frame to I-frame, as last seen (0: unknown) */
-        int orphan;         /* the current 'p' slice lost its head: discard it */
-        int anchored;
-        uint64_t anchor_pts;
-        int64_t anchor_utc;
-        uint64_t last_pts;
-        int64_t last_data_at; /* engine clock when a record was last seen */
-        int paused;
+        ivcs_slicer_s s;    /* when slices open and close (slicer.h) */
+        eng_slice_s cur;    /* what the open slice holds (valid while s.open) */
         uint64_t vscan, ascan; /* next unread record positions */
         uint64_t acut;         /* audio assigned to slices up to here */
     } sl;

@@ -72,10 +72,28 @@ static void src_rewind(void *ctx)
     u->have_v = u->have_a = 0;
 }
 
+/* The slicer's rules for channel c (slicer.h), set once at channel init. */
+static void slicer_rules(const ivcs_channel_s *c, ivcs_slicer_rules_s *r)
+{
+    uint32_t fps = c->cfg.av_fmt.u32Framerate;
+    uint64_t quarter = ivcs_ring_capacity(c->ring[0]) / 4;
+    uint32_t m = c->eng->cfg.slice_max_bytes;
+    *r = (ivcs_slicer_rules_s){.slice_ms = c->eng->cfg.cloud.slice_ms,
+                               /* at most a quarter of the video ring */
+                               .max_bytes = m && m < quarter ? m : quarter,
+                               .gop_cut_bytes = quarter,
+                               .frame_ms = fps ? 1000 / fps : 40,
+                               .pause_ms = c->eng->cfg.pause_ms,
+                               .jump_ms = ENG_PTS_JUMP_MS};
+}
+
 int ivcs_up_channel_init(ivcs_channel_s *c)
 {
     int rc = ivcs_ts_mux_init(&c->mux, c->vcodec, c->has_aac ? IVCS_ACODEC_AAC : IVCS_ACODEC_NONE);
     if (rc < 0) return rc;
+    ivcs_slicer_rules_s r;
+    slicer_rules(c, &r);
+    ivcs_slicer_init(&c->sl.s, &r);
     c->up.src.next = src_next;
     c->up.src.rewind = src_rewind;
     c->up.src.ctx = c;
@@ -153,18 +171,14 @@ static void release_front(ivcs_channel_s *c, int uploaded)
 
 /* ---------------------------------------------------------------- slicer */
 
-static uint32_t frame_ms(const ivcs_channel_s *c)
+/* Queues the slice the slicer closed (cl): audio with pts < its cut (all
+ * audio seen when all_audio) joins it; it gets its decision. */
+static void close_slice(ivcs_channel_s *c, const ivcs_slicer_close_s *cl, int all_audio,
+                        int64_t now)
 {
-    uint32_t fps = c->cfg.av_fmt.u32Framerate;
-    return fps ? 1000 / fps : 40;
-}
-
-/* Closes the open slice at cut_pts: audio with pts < cut_pts (all audio seen
- * when all_audio) joins it; the slice gets its decision and is queued. */
-static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int64_t now)
-{
-    if (!c->sl.open) return;
+    if (cl->why == IVCS_CUT_NONE) return;
     eng_slice_s *s = &c->sl.cur;
+    uint64_t cut_pts = cl->cut_pts;
     uint64_t pos = c->sl.acut, end = ivcs_ring_read_pos(c->ring[1]);
     ivcs_ring_view_s v;
     while (pos < end && ivcs_ring_peek(c->ring[1], pos, &v) == 1) {
@@ -181,10 +195,8 @@ static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int6
     s->pts1 = cut_pts;
     s->dur_ms = cut_pts > s->pts0 ? (uint32_t)(cut_pts - s->pts0) : 0;
     s->closed_at = now;
-    s->state = (uint8_t)(c->sl.orphan ? SL_DISCARD : decide(c, s));
-    if (c->sl.orphan && c->streaming) s->state = SL_DROP; /* lost data, say so */
-    c->sl.open = 0;
-    c->sl.cont = 0;
+    s->state = (uint8_t)(cl->orphan ? SL_DISCARD : decide(c, s));
+    if (cl->orphan && c->streaming) s->state = SL_DROP; /* lost data, say so */
     /* the queue always has room: service() frees the front first, and the
      * slicer stops reading while it is full */
     *q_at(c, c->q_len) = *s;
@@ -192,79 +204,35 @@ static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int6
     atomic_store_explicit(&c->st_queued, c->q_len, RLX);
 }
 
-static void close_all(ivcs_channel_s *c, int64_t now)
+/* Closes the open slice with every audio frame read (pause, exit). */
+static void close_all(ivcs_channel_s *c, ivcs_slicer_cut_e why, int64_t now)
 {
-    if (c->sl.open) close_slice(c, c->sl.last_pts + frame_ms(c), 1, now);
-}
-
-/* A slice closes at the next I-frame once this big (slice_max_bytes, at
- * most a quarter of the video ring). */
-static uint64_t cap_bytes(const ivcs_channel_s *c)
-{
-    uint64_t cap = ivcs_ring_capacity(c->ring[0]) / 4;
-    uint32_t m = c->eng->cfg.slice_max_bytes;
-    return m && m < cap ? m : cap;
+    ivcs_slicer_close_s cl;
+    ivcs_slicer_close(&c->sl.s, why, &cl);
+    close_slice(c, &cl, 1, now);
 }
 
 static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
 {
     int key = (v->rec->flags & ENG_REC_KEY) != 0;
-    uint64_t pts = v->rec->pts;
-    if (key) {
-        uint64_t d = pts - c->sl.key_pts;
-        c->sl.gop_ms = c->sl.key_pts && pts > c->sl.key_pts && d <= 60000 ? (uint32_t)d : 0;
-        c->sl.key_pts = pts;
-    }
-    /* The discontinuity rule holds for every frame: a PTS that jumps
-     * forward (or, on a key frame, back) re-anchors the timeline, so no
-     * slice spans the jump and later slices keep real dates. A P-frame
-     * that jumps continues its GOP in a 'p' slice. */
-    if (!c->sl.anchored || c->sl.paused ||
-        pts < c->sl.last_pts || pts > c->sl.last_pts + ENG_PTS_JUMP_MS) {
-        if (c->sl.anchored) {
-            int cont = !key && c->sl.open && !c->sl.orphan; /* (paused: nothing open) */
-            close_slice(c, c->sl.last_pts + frame_ms(c), 0, now);
-            c->sl.cont = cont;
-            bump(&c->st_reanchors, 1);
-        }
-        c->sl.anchored = 1;
-        c->sl.paused = 0;
-        c->sl.anchor_pts = pts;
-        c->sl.anchor_utc = now;
-    } else if (c->sl.open &&
-               key && (pts - c->sl.cur.pts0 >= c->eng->cfg.cloud.slice_ms ||
-                       c->sl.cur.ring_bytes >= cap_bytes(c))) {
-        close_slice(c, pts, 0, now);
-    }
-    if (!c->sl.open) {
-        eng_slice_s *s = &c->sl.cur;
+    uint64_t size = ivcs_ring_record_size(v->rec->len);
+    ivcs_slicer_step_s st;
+    ivcs_slicer_frame(&c->sl.s, key, v->rec->pts, size, now, &st);
+    close_slice(c, &st.before, 0, now);
+    if (st.reanchored) bump(&c->st_reanchors, 1);
+    eng_slice_s *s = &c->sl.cur;
+    if (st.opened) {
         memset(s, 0, sizeof *s);
         s->v0 = v->pos;
         s->a0 = c->sl.acut;
-        s->pts0 = pts;
-        s->utc0 = c->sl.anchor_utc + (int64_t)(pts - c->sl.anchor_pts);
-        s->key = (uint8_t)key;
-        c->sl.open = 1;
-        /* a P-frame may open a slice only to continue one cut mid-GOP */
-        c->sl.orphan = !key && !c->sl.cont;
-        c->sl.cont = 0;
+        s->pts0 = c->sl.s.pts0;
+        s->utc0 = c->sl.s.utc0;
+        s->key = (uint8_t)c->sl.s.key;
     }
-    eng_slice_s *s = &c->sl.cur;
     s->v1 = v->next;
     s->frames_v++;
-    s->ring_bytes += ivcs_ring_record_size(v->rec->len);
-    c->sl.last_pts = pts;
-    /* a GOP larger than a quarter of the ring is cut mid-GOP ('p' next) so
-     * its first part can be uploaded and freed while the GOP goes on */
-    c->sl.gop_bytes = key ? ivcs_ring_record_size(v->rec->len)
-                          : c->sl.gop_bytes + ivcs_ring_record_size(v->rec->len);
-    if (c->sl.gop_bytes >= ivcs_ring_capacity(c->ring[0]) / 4) {
-        /* a 'p' slice continues only a slice that will land */
-        int cont = !c->sl.orphan;
-        close_slice(c, pts + frame_ms(c), 0, now);
-        c->sl.cont = cont;
-        c->sl.gop_bytes = 0;
-    }
+    s->ring_bytes += size;
+    close_slice(c, &st.after, 0, now);
 }
 
 /* ---------------------------------------------------------------- G.711/PCM */
@@ -371,7 +339,7 @@ static int scan_audio(ivcs_channel_s *c, int64_t now)
     int did = 0;
     ivcs_ring_view_s v;
     while (ivcs_ring_next(c->ring[1], &v) == 1) {
-        c->sl.last_data_at = now;
+        ivcs_slicer_saw_data(&c->sl.s, now);
         did = 1;
         if (v.rec->flags & ENG_REC_PAD) continue;
         if (!c->raw) c->acc.scan_a++; /* G.711/PCM: counted when encoded */
@@ -396,14 +364,14 @@ static int scan(ivcs_channel_s *c, int64_t now)
     int did = 0;
     ivcs_ring_view_s v;
     if (c->raw && transcode(c)) {
-        c->sl.last_data_at = now;
+        ivcs_slicer_saw_data(&c->sl.s, now);
         did = 1;
     }
     did |= scan_audio(c, now);
     /* one free queue entry is needed for a close */
     while (c->q_len < ENG_SLICE_Q - 1 && ivcs_ring_next(c->ring[0], &v) == 1) {
         c->acc.scan_v++;
-        c->sl.last_data_at = now;
+        ivcs_slicer_saw_data(&c->sl.s, now);
         on_video(c, &v, now);
         did = 1;
     }
@@ -575,14 +543,12 @@ static int make_room(ivcs_channel_s *c, int64_t now)
         uint32_t i = 1;
         for (; i < c->q_len && !q_at(c, i)->key; i++)
             q_at(c, i)->state = q_at(c, i)->state == SL_HELD ? SL_DISCARD : SL_DROP;
-        if (i == c->q_len) c->sl.cont = 0; /* the next P-frame has no head */
-        if (i == c->q_len && c->sl.open && !c->sl.cur.key) {
-            /* the open slice continues what was dropped: it has no head */
-            c->sl.orphan = 1;
+        /* the next P-frame has no head; an open 'p' slice continues what
+         * was dropped: it has no head either */
+        if (i == c->q_len && ivcs_slicer_lose_head(&c->sl.s))
             atomic_store_explicit(&c->need_idr, 1, RLX);
-        }
-    } else if (c->sl.open) {
-        close_all(c, now);
+    } else if (c->sl.s.open) {
+        close_all(c, IVCS_CUT_FLUSH, now);
         q_at(c, c->q_len - 1)->state = SL_DROP;
         atomic_store_explicit(&c->need_idr, 1, RLX);
     } else {
@@ -611,12 +577,13 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
 {
     int did = scan(c, now);
     /* pause: no data for pause_ms closes the slice; the next frame re-anchors */
-    if (c->sl.open && now - c->sl.last_data_at >= (int64_t)c->eng->cfg.pause_ms) {
-        int64_t last = c->sl.last_data_at;
+    if (ivcs_slicer_pause_due(&c->sl.s, now)) {
+        int64_t last = c->sl.s.last_data_at;
         flush_audio(c, now);
-        c->sl.last_data_at = last;
-        close_all(c, now);
-        c->sl.paused = 1;
+        c->sl.s.last_data_at = last;
+        ivcs_slicer_close_s cl;
+        ivcs_slicer_pause(&c->sl.s, &cl);
+        close_slice(c, &cl, 1, now);
         atomic_store_explicit(&c->need_idr, 1, RLX);
         bump(&c->st_pauses, 1);
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_PAUSED};
@@ -625,7 +592,7 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
     }
     if (flushing) {
         flush_audio(c, now);
-        close_all(c, now);
+        close_all(c, IVCS_CUT_FLUSH, now);
     }
     did |= make_room(c, now);
     /* pre-record: keep the ring from filling up with held slices */
@@ -680,9 +647,9 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
 #define ENG_BOUNDARY_WINDOW_MS 250
 static int64_t boundary_poll(const ivcs_channel_s *c)
 {
-    if (!c->sl.open) return INT64_MAX;
+    if (!c->sl.s.open) return INT64_MAX;
     uint64_t sms = c->eng->cfg.cloud.slice_ms ? c->eng->cfg.cloud.slice_ms : 4000;
-    uint64_t g = c->sl.gop_ms;
+    uint64_t g = c->sl.s.gop_ms;
     uint64_t due_ms = g ? (sms + g - 1) / g * g : sms;
     int64_t due = c->sl.cur.utc0 + (int64_t)due_ms, now = ivcs_eng_now(c->eng);
     if (now < due) return due;
@@ -694,8 +661,8 @@ int64_t ivcs_up_deadline(const ivcs_channel_s *c)
 {
     int64_t d = INT64_MAX;
     if (c->up.waiting) d = c->up.retry_at;
-    if (c->sl.open) {
-        int64_t p = c->sl.last_data_at + (int64_t)c->eng->cfg.pause_ms;
+    if (c->sl.s.open) {
+        int64_t p = c->sl.s.last_data_at + (int64_t)c->eng->cfg.pause_ms;
         if (p < d) d = p;
         p = boundary_poll(c);
         if (p < d) d = p;
@@ -726,7 +693,7 @@ void ivcs_up_cancel(ivcs_channel_s *c)
 
 uint32_t ivcs_up_pending(const ivcs_channel_s *c)
 {
-    uint32_t n = c->sl.open ? 1 : 0;
+    uint32_t n = c->sl.s.open ? 1 : 0;
     for (uint32_t i = 0; i < c->q_len; i++) {
         uint8_t st = c->q[(c->q_head + i) % ENG_SLICE_Q].state;
         if (st == SL_READY || st == SL_INFLIGHT) n++;
@@ -875,7 +842,7 @@ void ivcs_up_publish_acc(ivcs_channel_s *c)
     uint64_t held = c->acc.a_uncut;
     for (uint32_t i = 0; i < c->q_len; i++)
         held += q_at(c, i)->frames_v + q_at(c, i)->frames_a;
-    if (c->sl.open) held += c->sl.cur.frames_v + c->sl.cur.frames_a;
+    if (c->sl.s.open) held += c->sl.cur.frames_v + c->sl.cur.frames_a;
     /* seqlock writer (single): odd, fence, data, even (release) */
     uint32_t q = atomic_load_explicit(&c->acc_seq, RLX);
     atomic_store_explicit(&c->acc_seq, q + 1, RLX);
@@ -897,7 +864,7 @@ uint64_t ivcs_up_abandon(ivcs_channel_s *c)
     /* what the producers committed and the engine has not read yet */
     for (int guard = 0; guard < 1 << 20; guard++) {
         (void)scan(c, now);
-        close_all(c, now);
+        close_all(c, IVCS_CUT_FLUSH, now);
         if (c->q_len) {
             uint8_t st = q_at(c, 0)->state;
             q_at(c, 0)->state = st == SL_HELD || st == SL_DISCARD ? SL_DISCARD : SL_DROP;
