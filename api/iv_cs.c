@@ -13,13 +13,13 @@
  * channel is published by whichever comes first, iv_cs_init after the
  * open or the first callback of the channel (cb_start/cb_stop/...).
  */
-#include <stdatomic.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
+#include "engine/record/engine_internal.h"
 #include "iv_cs.h"
 #include "ivcs.h"
 
@@ -29,7 +29,8 @@ static int g_cfg_set;
 static _Atomic(ivcs_engine_s *) g_eng;
 static _Atomic(ivcs_channel_s *) g_ch;
 static iv_cs_init_parm_s g_parm;
-static uint32_t g_up_ms = 20000, g_reply_ms = 10000;
+static uint32_t g_up_ms = IVCS_DEFAULT_UPLOAD_TIMEOUT_MS,
+                g_reply_ms = IVCS_DEFAULT_REPLY_TIMEOUT_MS;
 static ivcs_channel_stats_s g_last_ch;
 static ivcs_engine_stats_s g_last_eng;
 static int g_have_last;

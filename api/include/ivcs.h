@@ -1,6 +1,6 @@
 /*
  * ivcs.h - the native ivcs API: the recording engine and its channels
- * (docs/ARCHITECTURE.md, "Layers"); configuration in ivcs_config.h, errors,
+ * (docs/ARCHITECTURE.md section 1); configuration in ivcs_config.h, errors,
  * allocator and version in ivcs_base.h, the viewer in ivcs_viewer.h.
  *
  * Conventions: functions return 0 or a negative error code (iv_err.h,
@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* ================================================================ engine
- * The recording engine (ARCHITECTURE.md sections 3-8): one engine thread
+ * The recording engine (docs/ARCHITECTURE.md sections 3-8): one engine thread
  * owning an io_uring loop and one S3 connection pool, serving up to
  * max_channels channels. Each channel has its own format, ring budget,
  * callbacks (with a user pointer and the channel index) and statistics.
@@ -85,6 +85,11 @@ typedef struct ivcs_channel_config_s {
     iv_cm_av_data_info_s av_fmt;
     ivcs_channel_callbacks_s cb;
 } ivcs_channel_config_s;
+
+/* The engine's defaults (ivcs_engine_config_defaults, and a 0 field). */
+#define IVCS_DEFAULT_UPLOAD_TIMEOUT_MS 20000u
+#define IVCS_DEFAULT_REPLY_TIMEOUT_MS 10000u
+#define IVCS_DEFAULT_PAUSE_MS 120000u
 
 typedef struct ivcs_engine_config_s {
     ivcs_config_s cloud;

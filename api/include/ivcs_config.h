@@ -16,19 +16,19 @@ extern "C" {
 #define IVCS_CFG_STR_MAX 256
 
 typedef struct ivcs_config_s {
-    char endpoint[IVCS_CFG_STR_MAX];      /* "https://host:port" */
-    char region[64];                      /* e.g. "us-east-1" */
-    char bucket[64];                      /* S3 bucket */
-    char prefix[IVCS_CFG_STR_MAX];        /* key prefix, may be empty */
-    char device_id[65];                   /* [A-Za-z0-9_-]{1,64} */
+    char endpoint[IVCS_CFG_STR_MAX]; /* "https://host:port" */
+    char region[64];                 /* e.g. "us-east-1" */
+    char bucket[64];                 /* S3 bucket */
+    char prefix[IVCS_CFG_STR_MAX];   /* key prefix, may be empty */
+    char device_id[65];              /* [A-Za-z0-9_-]{1,64} */
     char access_key[128];
     char secret_key[128];
-    char session_token[2048];             /* empty: none */
-    char ca_file[IVCS_CFG_STR_MAX];       /* empty: system CA store */
-    int verify_tls;                       /* 1 (default): verify cert + host */
-    int virtual_host;                     /* 0 (default): path-style addressing */
-    uint32_t plan_poll_s;                 /* plan.json poll interval, default 60 */
-    uint32_t slice_ms;                    /* slice target duration, default 4000 */
+    char session_token[2048];       /* empty: none */
+    char ca_file[IVCS_CFG_STR_MAX]; /* empty: system CA store */
+    int verify_tls;                 /* 1 (default): verify cert + host */
+    int virtual_host;               /* 0 (default): path-style addressing */
+    uint32_t plan_poll_s;           /* plan.json poll interval, default 60 */
+    uint32_t slice_ms;              /* slice target duration, default 4000 */
 } ivcs_config_s;
 
 /* Fills *cfg with the defaults (region us-east-1, verify on, 60 s, 4000 ms). */

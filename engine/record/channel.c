@@ -463,6 +463,21 @@ int ivcs_channel_commit(ivcs_channel_s *c, iv_cm_stream_type_e stream, uint32_t 
 
 /* ---------------------------------------------------------------- events */
 
+/* The command queue (MPSC: any thread enqueues, the engine thread dequeues
+ * in engine.c drain_cmds) is Vyukov's bounded queue. Slot i's seq says whose
+ * turn it is: seq == pos, free for the producer that claims ticket pos;
+ * seq == pos + 1, filled for the consumer at pos; seq == pos + ENG_CMD_Q,
+ * freed for the producer one lap later. Memory orders:
+ *  - cmd_enq: relaxed load and relaxed CAS. The counter only hands out
+ *    tickets; no data is published through it (the slot's seq does that),
+ *    and a stale read just fails the CAS or the seq test and retries.
+ *  - seq load here: acquire, pairing with the consumer's release store of
+ *    pos (as pos - ENG_CMD_Q + ENG_CMD_Q) when it freed the slot: the
+ *    consumer's reads of the previous command happen before our writes.
+ *  - seq store of pos + 1: release, pairing with the consumer's acquire
+ *    load: the command fields written before it are visible to the engine.
+ * Bounded: each failed round means another producer took the ticket, and a
+ * full queue returns IVCS_ERR_BUFFER_FULL at once (never waits). */
 static int enqueue(ivcs_engine_s *e, int kind, uint32_t ch, int32_t id, int64_t a, int64_t b)
 {
     uint64_t pos = atomic_load_explicit(&e->cmd_enq, RLX);
@@ -471,6 +486,7 @@ static int enqueue(ivcs_engine_s *e, int kind, uint32_t ch, int32_t id, int64_t 
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
         int64_t diff = (int64_t)(seq - pos);
         if (diff == 0) {
+            /* relaxed: the ticket publishes nothing (see above) */
             if (atomic_compare_exchange_weak_explicit(&e->cmd_enq, &pos, pos + 1, RLX, RLX)) {
                 s->kind = kind;
                 s->ch = ch;

@@ -204,6 +204,9 @@ static int drain_cmds(ivcs_engine_s *e)
 {
     int did = 0;
     for (;;) {
+        /* One consumer (this thread): cmd_deq is plain. acquire pairs with the
+         * producer's release of seq = pos + 1 (channel.c enqueue): the
+         * command's fields are read after they were written. */
         eng_cmd_s *s = &e->cmdq[e->cmd_deq & (ENG_CMD_Q - 1)];
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
         if (seq != e->cmd_deq + 1) break;
@@ -212,6 +215,8 @@ static int drain_cmds(ivcs_engine_s *e)
                          .event_id = s->event_id,
                          .t_event_ms = s->t_event_ms,
                          .t_stream_ms = s->t_stream_ms};
+        /* release: the fields were copied out before the slot is handed to
+         * the producer of the next lap (its acquire load of seq) */
         atomic_store_explicit(&s->seq, e->cmd_deq + ENG_CMD_Q, memory_order_release);
         e->cmd_deq++;
         did = 1;
@@ -365,9 +370,9 @@ void ivcs_engine_config_defaults(ivcs_engine_config_s *cfg)
     memset(cfg, 0, sizeof *cfg);
     ivcs_config_defaults(&cfg->cloud);
     cfg->max_channels = ENG_MAX_CHANNELS_DEFAULT;
-    cfg->upload_timeout_ms = 20000;
-    cfg->reply_timeout_ms = 10000;
-    cfg->pause_ms = 120000;
+    cfg->upload_timeout_ms = IVCS_DEFAULT_UPLOAD_TIMEOUT_MS;
+    cfg->reply_timeout_ms = IVCS_DEFAULT_REPLY_TIMEOUT_MS;
+    cfg->pause_ms = IVCS_DEFAULT_PAUSE_MS;
 }
 
 static void engine_free(ivcs_engine_s *e)
@@ -427,9 +432,9 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     e->wake_fd[0] = e->wake_fd[1] = -1;
     if (!e->cfg.now_ms) e->cfg.now_ms = real_now_ms;
     if (!e->cfg.max_channels) e->cfg.max_channels = ENG_MAX_CHANNELS_DEFAULT;
-    if (!e->cfg.upload_timeout_ms) e->cfg.upload_timeout_ms = 20000;
-    if (!e->cfg.reply_timeout_ms) e->cfg.reply_timeout_ms = 10000;
-    if (!e->cfg.pause_ms) e->cfg.pause_ms = 120000;
+    if (!e->cfg.upload_timeout_ms) e->cfg.upload_timeout_ms = IVCS_DEFAULT_UPLOAD_TIMEOUT_MS;
+    if (!e->cfg.reply_timeout_ms) e->cfg.reply_timeout_ms = IVCS_DEFAULT_REPLY_TIMEOUT_MS;
+    if (!e->cfg.pause_ms) e->cfg.pause_ms = IVCS_DEFAULT_PAUSE_MS;
     e->tick_ms = e->cfg.wake_tick_ms ? e->cfg.wake_tick_ms : ENG_TICK_MS_DEFAULT;
     if (e->tick_ms > 1000) e->tick_ms = 1000;
     atomic_store(&e->up_ms, e->cfg.upload_timeout_ms);

@@ -1,8 +1,8 @@
 /*
  * engine_internal.h - the state shared by the engine's files: engine.c
- * (thread, commands, plan effects, events, API), uploader.c (slicer, slice
- * and event uploads), poller.c (plan.json) and channel/channel.c (the push
- * path, which runs on firmware threads).
+ * (thread, commands, plan effects, events, API), uploader.c (slices, slice
+ * and event uploads; the cuts come from slicer.c), poller.c (plan.json) and
+ * channel.c (the push path, which runs on firmware threads).
  *
  * Ownership of fields: "producer-v" / "producer-a" fields are written only
  * by the thread pushing video / audio; "engine" fields only by the engine

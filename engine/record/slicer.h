@@ -64,9 +64,9 @@ typedef struct ivcs_slicer_step_s {
 
 typedef struct ivcs_slicer_s {
     ivcs_slicer_rules_s r;
-    int open;           /* a slice is being collected */
-    int cont;           /* the next slice continues one cut mid-GOP ('p') */
-    int orphan;         /* the open slice lost its head: discard it */
+    int open;   /* a slice is being collected */
+    int cont;   /* the next slice continues one cut mid-GOP ('p') */
+    int orphan; /* the open slice lost its head: discard it */
     int anchored, paused;
     uint64_t anchor_pts;
     int64_t anchor_utc;
@@ -76,9 +76,9 @@ typedef struct ivcs_slicer_s {
     uint64_t key_pts;     /* PTS of the last I-frame (0: none yet) */
     uint32_t gop_ms;      /* I-frame to I-frame, as last seen (0: unknown) */
     /* the open slice */
-    uint64_t pts0;  /* its first frame's PTS */
-    int64_t utc0;   /* its first frame's UTC ms */
-    int key;        /* starts at an I-frame */
+    uint64_t pts0; /* its first frame's PTS */
+    int64_t utc0;  /* its first frame's UTC ms */
+    int key;       /* starts at an I-frame */
     uint32_t frames;
     uint64_t bytes; /* of its video frames */
 } ivcs_slicer_s;

@@ -1,6 +1,7 @@
 /*
- * uploader.c - the engine-thread side of a channel: the slicer (ring records
- * -> slices), the decision per slice (upload, hold as pre-record, discard),
+ * uploader.c - the engine-thread side of a channel: ring records fed to the
+ * slicer (slicer.h decides the cuts; here the slices get their frames and
+ * audio), the decision per slice (upload, hold as pre-record, discard),
  * the slice PUT streamed from the ring through the TS muxer, drops under
  * memory pressure, the pause, and the event record / JPEG uploads.
  *

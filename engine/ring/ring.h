@@ -1,6 +1,6 @@
 /*
  * ring.h - lock-free single-producer single-consumer frame ring
- * (ARCHITECTURE.md section 3).
+ * (docs/ARCHITECTURE.md section 3).
  *
  * Threads. A ring has exactly ONE producer thread and ONE consumer thread
  * at a time. Every function below says which of the two may call it

@@ -1,5 +1,5 @@
 /*
- * catalog.h - the viewer side of the cloud contract (ARCHITECTURE.md 5):
+ * catalog.h - the viewer side of the cloud contract (docs/ARCHITECTURE.md 5):
  * what a device recorded, found from the object layout alone. Used by the
  * CLI (ivcs ls / events / playlist / export / plan) and meant for the
  * language bindings.

@@ -174,7 +174,7 @@ TEST(exit_flush_closes_at_last_pts_plus_a_frame)
     ivcs_slicer_init(&s, &RULES);
     ivcs_slicer_close_s cl;
     ivcs_slicer_close(&s, IVCS_CUT_FLUSH, &cl);
-    CHECK_EQ(cl.why, IVCS_CUT_NONE); /* nothing open: nothing closed */
+    CHECK_EQ(cl.why, IVCS_CUT_NONE);    /* nothing open: nothing closed */
     feed(&s, 1000, 30, 25, 1000, NULL); /* last pts 2160 */
     ivcs_slicer_close(&s, IVCS_CUT_FLUSH, &cl);
     CHECK_EQ(cl.why, IVCS_CUT_FLUSH);
