@@ -192,6 +192,11 @@ void ivcs_catalog_event_free(ivcs_catalog_event_s *e);
 IVCS_MUST_CHECK int ivcs_catalog_get_small(ivcs_s3 *s3, const char *key, size_t max, char **out,
                                            size_t *len, ivcs_s3_result *err);
 
+/* As ivcs_catalog_get_small for any GET-like kind (IVCS_S3_GET, or
+ * IVCS_S3_GET_LIFECYCLE with key NULL); used by lifecycle.c. */
+IVCS_MUST_CHECK int ivcs_catalog_get_mem(ivcs_s3 *s3, ivcs_s3_kind_e kind, const char *key,
+                                         size_t max, char **out, size_t *len, ivcs_s3_result *err);
+
 /* ---------------------------------------------------------------- retention
  * S3 keeps one lifecycle configuration per bucket, and a PUT replaces all of
  * it. Setting a rule reads the bucket's configuration, keeps every other rule
