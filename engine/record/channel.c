@@ -20,14 +20,6 @@
 #include "engine/codec/adts.h"
 #include "engine/core/alloc.h"
 
-#define RLX memory_order_relaxed
-
-static inline void bump(_Atomic uint64_t *c, uint64_t n)
-{
-    /* single writer per counter: a relaxed load + store, no locked op */
-    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
-}
-
 static size_t round_up(size_t v, size_t a)
 {
     return (v + a - 1) & ~(a - 1);
@@ -320,7 +312,7 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
      * sees the engine's accounting of it sees it pushed (stats: pushed >=
      * taken by the engine at every instant) */
     _Atomic uint64_t *pushed = s == ENG_STREAM_VIDEO ? &c->st_vpushed : &c->st_apushed;
-    bump(pushed, 1);
+    ivcs_eng_bump(pushed, 1);
     int rc = ivcs_ring_commit(c->pring[s], &rec);
     if (rc < 0) {
         atomic_store_explicit(pushed, atomic_load_explicit(pushed, RLX) - 1, RLX);

@@ -32,8 +32,6 @@
 #include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
 
-#define RLX memory_order_relaxed
-
 int ivcs_eng_enqueue(ivcs_engine_s *e, int kind); /* channel.c */
 
 static uint64_t real_now_ms(void *ctx)

@@ -1,7 +1,8 @@
 /*
  * engine_internal.h - the state shared by the engine's files: engine.c
- * (thread, commands, plan effects, events, API), uploader.c (slices, slice
- * and event uploads; the cuts come from slicer.c), poller.c (plan.json) and
+ * (thread, commands, plan effects, events, API), uploader.c (slices and
+ * their uploads; the cuts come from slicer.c), events.c (event record and
+ * picture uploads), poller.c (plan.json) and
  * channel.c (the push path, which runs on firmware threads).
  *
  * Ownership of fields: "producer-v" / "producer-a" fields are written only
@@ -31,6 +32,16 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Relaxed, for counters and flags that publish nothing else. */
+#define RLX memory_order_relaxed
+
+/* A statistics counter with a single writer: a relaxed load + store, no
+ * locked instruction (readers see some recent value). */
+static inline void ivcs_eng_bump(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
+}
 
 #define ENG_MAX_CHANNELS_DEFAULT 64
 #define ENG_SLICE_Q 64 /* closed slices queued per channel */

@@ -3,7 +3,7 @@
  * slicer (slicer.h decides the cuts; here the slices get their frames and
  * audio), the decision per slice (upload, hold as pre-record, discard),
  * the slice PUT streamed from the ring through the TS muxer, drops under
- * memory pressure, the pause, and the event record / JPEG uploads.
+ * memory pressure, the pause (event record / JPEG uploads: events.c).
  *
  * Slices live in a FIFO of ENG_SLICE_Q descriptors holding ring positions;
  * the ring is freed strictly in order, only when the front slice got a 2xx
@@ -15,13 +15,6 @@
 #include "engine/layout/event_record.h"
 #include "engine/core/alloc.h"
 #include "engine/net/retry.h"
-
-#define RLX memory_order_relaxed
-
-static inline void bump(_Atomic uint64_t *c, uint64_t n)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
-}
 
 /* ---------------------------------------------------------------- source */
 
@@ -151,9 +144,9 @@ static void release_front(ivcs_channel_s *c, int uploaded)
         c->acc.up += frames;
     } else {
         if (s->state == SL_DROP) {
-            bump(&c->st_sl_drop, 1);
+            ivcs_eng_bump(&c->st_sl_drop, 1);
             c->acc.drop += frames;
-            bump(&c->st_by_drop, s->ring_bytes);
+            ivcs_eng_bump(&c->st_by_drop, s->ring_bytes);
             ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED,
                                .err = c->drop_err ? c->drop_err : IVCS_ERR_BUFFER_FULL,
                                .start_ms = (uint64_t)s->utc0,
@@ -220,7 +213,7 @@ static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
     ivcs_slicer_step_s st;
     ivcs_slicer_frame(&c->sl.s, key, v->rec->pts, size, now, &st);
     close_slice(c, &st.before, 0, now);
-    if (st.reanchored) bump(&c->st_reanchors, 1);
+    if (st.reanchored) ivcs_eng_bump(&c->st_reanchors, 1);
     eng_slice_s *s = &c->sl.cur;
     if (st.opened) {
         memset(s, 0, sizeof *s);
@@ -244,8 +237,8 @@ static void drop_frames(ivcs_channel_s *c, uint64_t frames, uint64_t bytes, int 
 {
     if (!frames) return;
     c->acc.drop += frames;
-    bump(&c->st_sl_drop, 1);
-    bump(&c->st_by_drop, bytes);
+    ivcs_eng_bump(&c->st_sl_drop, 1);
+    ivcs_eng_bump(&c->st_by_drop, bytes);
     ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED, .err = err, .frames = (uint32_t)frames,
                        .bytes = bytes};
     ivcs_eng_notify(c, &n);
@@ -272,7 +265,7 @@ static int encode_one(ivcs_channel_s *c, const uint8_t *in, uint64_t pts, uint32
                            .seq = seq};
     rc = ivcs_ring_commit(c->ring[1], &rec);
     if (rc < 0) return rc;
-    bump(&c->st_aencoded, 1);
+    ivcs_eng_bump(&c->st_aencoded, 1);
     c->tx.samples += IVCS_AAC_ENC_FRAME_SAMPLES;
     uint32_t rate = (uint32_t)c->cfg.av_fmt.eAudioSampleRate;
     c->tx.next_pts = c->tx.anchor + c->tx.samples * 1000u / rate;
@@ -475,8 +468,8 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     if (result == 0) {
         (void)!ivcs_ts_slice_end(&c->mux, &u->ts_first);
         uint32_t frames = s->frames_v + s->frames_a;
-        bump(&c->st_bytes_up, u->size);
-        bump(&c->st_slices_up, 1);
+        ivcs_eng_bump(&c->st_bytes_up, u->size);
+        ivcs_eng_bump(&c->st_slices_up, 1);
         uint64_t lat = now > s->closed_at ? (uint64_t)(now - s->closed_at) : 0;
         atomic_store_explicit(&c->st_lat_last, lat, RLX);
         if (lat > atomic_load_explicit(&c->st_lat_max, RLX))
@@ -497,7 +490,7 @@ static void on_slice_done(ivcs_s3_op *op, int result)
         release_front(c, 1);
         return;
     }
-    bump(&c->st_fail, 1);
+    ivcs_eng_bump(&c->st_fail, 1);
     if (!u->failing) {
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_UPLOAD_FAIL, .err = result, .key = u->key};
         ivcs_eng_notify(c, &n);
@@ -509,7 +502,7 @@ static void on_slice_done(ivcs_s3_op *op, int result)
      * it landed or must be dropped for space (counted, reported), which is
      * also where a really permanent error ends up. */
     (void)ivcs_retry_should;
-    bump(&c->st_retries, 1);
+    ivcs_eng_bump(&c->st_retries, 1);
     u->waiting = 1;
     u->retry_at = now + ivcs_retry_backoff_ms(u->attempt++, &c->eng->rng_state);
     if (u->retry_at == now) u->retry_at = now + 1;
@@ -586,7 +579,7 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
         ivcs_slicer_pause(&c->sl.s, &cl);
         close_slice(c, &cl, 1, now);
         atomic_store_explicit(&c->need_idr, 1, RLX);
-        bump(&c->st_pauses, 1);
+        ivcs_eng_bump(&c->st_pauses, 1);
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_PAUSED};
         ivcs_eng_notify(c, &n);
         did = 1;
@@ -702,138 +695,6 @@ uint32_t ivcs_up_pending(const ivcs_channel_s *c)
     for (int i = 0; i < ENG_EVENTS; i++)
         if (c->ev[i].json_dirty || c->ev[i].pic_pending) n++;
     return n + (uint32_t)c->aux.active;
-}
-
-/* ---------------------------------------------------------------- events */
-
-static void pic_result(ivcs_channel_s *c, uint8_t *pic, int err)
-{
-    if (c->cfg.cb.picture_result) c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic, err);
-}
-
-void ivcs_up_pic_give_back(ivcs_channel_s *c, eng_event_s *x, int err)
-{
-    if (!x->pic) return;
-    uint8_t *pic = x->pic;
-    x->pic = NULL;
-    x->pic_pending = 0;
-    if (c->aux.active && c->aux.is_pic && c->aux.pic == pic && &c->ev[c->aux.slot] == x) {
-        c->aux.gen = x->gen - 1; /* stale from now on: on_aux_done gives it back */
-        return;
-    }
-    pic_result(c, pic, err);
-}
-
-static void on_aux_done(ivcs_s3_op *op, int result)
-{
-    ivcs_channel_s *c = op->arg;
-    eng_aux_s *a = &c->aux;
-    eng_event_s *x = &c->ev[a->slot];
-    a->active = 0;
-    int64_t now = ivcs_eng_now(c->eng);
-    if (a->gen != x->gen) {
-        /* the slot was reused (or the picture given back) while this PUT
-         * ran: the result belongs to the old event only */
-        if (a->is_pic) {
-            if (result == 0) bump(&c->st_pics, 1);
-            pic_result(c, a->pic, result == 0 ? 0 : IV_ERR_CS_HTTP_DATA_FAIL);
-        }
-        a->pic = NULL;
-        ivcs_s3_op_cleanup(op);
-        return;
-    }
-    a->pic = NULL;
-    if (result == 0) {
-        x->attempts = 0;
-        if (a->is_pic) {
-            x->pic_pending = 0;
-            x->pic_done = 1;
-            x->json_dirty = 1; /* the record now names the picture */
-            bump(&c->st_pics, 1);
-            uint8_t *pic = x->pic;
-            x->pic = NULL;
-            pic_result(c, pic, 0);
-        } else {
-            x->rec_written = 1;
-            bump(&c->st_records, 1);
-            ivcs_notify_s n = {.kind = IVCS_NOTIFY_EVENT_WRITTEN, .key = a->key};
-            ivcs_eng_notify(c, &n);
-        }
-    } else {
-        int retry = x->attempts < 8; /* as for slices: transient 4xx happen */
-        x->retry_at = now + ivcs_retry_backoff_ms(x->attempts++, &c->eng->rng_state);
-        if (!retry) {
-            if (a->is_pic) {
-                ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
-            } else {
-                x->json_dirty = 0;
-            }
-        } else if (!a->is_pic) {
-            x->json_dirty = 1;
-        }
-    }
-    ivcs_s3_op_cleanup(op);
-}
-
-int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
-{
-    eng_aux_s *a = &c->aux;
-    if (a->active) return 0;
-    ivcs_engine_s *e = c->eng;
-    for (int i = 0; i < ENG_EVENTS; i++) {
-        eng_event_s *x = &c->ev[i];
-        if (!x->state || (!x->json_dirty && !x->pic_pending) || now < x->retry_at) continue;
-        a->slot = i;
-        int rc = ivcs_layout_event_key(&e->layout, c->index, x->ev_start, x->id, 1, a->pic_key,
-                                       sizeof a->pic_key);
-        if (rc >= 0)
-            rc = ivcs_layout_event_key(&e->layout, c->index, x->ev_start, x->id, 0, a->key,
-                                       sizeof a->key);
-        if (rc < 0) {
-            x->json_dirty = 0;
-            ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
-            continue;
-        }
-        /* record first (open), then the picture, then the record naming it */
-        a->is_pic = !(x->json_dirty && (!x->rec_written || !x->pic_pending));
-        ivcs_s3_op_init(&a->op, IVCS_S3_PUT, a->is_pic ? a->pic_key : a->key);
-        if (a->is_pic) {
-            a->op.body = x->pic;
-            a->op.body_len = (uint64_t)x->pic_len;
-            a->op.content_type = "image/jpeg";
-        } else {
-            ivcs_event_record_s r = {
-                .event_id = x->id,
-                .channel = c->index,
-                .info = "",
-                .event_start_ms = x->ev_start,
-                .event_stop_ms = x->state == 2 ? x->ev_stop : IVCS_EVENT_TIME_NONE,
-                .stream_start_ms = x->st_start,
-                .stream_stop_ms = x->state == 2 ? x->st_stop : IVCS_EVENT_TIME_NONE,
-                .picture = x->pic_done ? a->pic_key : NULL};
-            int n = ivcs_event_record_write(&r, a->json, sizeof a->json);
-            if (n < 0) {
-                x->json_dirty = 0;
-                continue;
-            }
-            x->json_dirty = 0; /* set again if the PUT fails or the event changes */
-            a->op.body = (const uint8_t *)a->json;
-            a->op.body_len = (uint64_t)n;
-            a->op.content_type = "application/json";
-        }
-        a->op.on_done = on_aux_done;
-        a->op.arg = c;
-        a->gen = x->gen;
-        a->pic = a->is_pic ? x->pic : NULL;
-        if (ivcs_s3_start(e->s3, &a->op) < 0) {
-            if (!a->is_pic) x->json_dirty = 1;
-            x->retry_at = now + 1000;
-            continue;
-        }
-        a->active = 1;
-        return 1;
-    }
-    return 0;
 }
 
 /* ---------------------------------------------------------------- accounting */
