@@ -54,8 +54,36 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
     return IVCS_EXIT_OK;
 }
 
+int ivcs_cli_viewer(ivcs_cli_s *c)
+{
+    if (c->viewer) return IVCS_EXIT_OK;
+    char err[256] = "";
+    int rc = ivcs_viewer_open(&c->viewer, &c->cfg, NULL, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "ivcs %s: cannot set up the viewer for %s: %s%s%s\n", c->cmd,
+                c->cfg.endpoint, ivcs_strerror(rc), err[0] ? ": " : "", err);
+        return IVCS_EXIT_FAIL;
+    }
+    return IVCS_EXIT_OK;
+}
+
+int ivcs_cli_fail_viewer(const ivcs_cli_s *c, const char *what, int rc)
+{
+    const ivcs_viewer_error_s *e = ivcs_viewer_last_error(c->viewer);
+    ivcs_s3_result r;
+    memset(&r, 0, sizeof r);
+    r.status = e->status;
+    snprintf(r.code, sizeof r.code, "%s", e->s3_code);
+    snprintf(r.message, sizeof r.message, "%s", e->message);
+    snprintf(r.detail, sizeof r.detail, "%s", e->detail);
+    snprintf(r.request_id, sizeof r.request_id, "%s", e->request_id);
+    return ivcs_cli_fail(c, what, rc, &r);
+}
+
 void ivcs_cli_close(ivcs_cli_s *c)
 {
+    ivcs_viewer_close(c->viewer);
+    c->viewer = NULL;
     ivcs_s3_destroy(c->s3);
     c->s3 = NULL;
     memset(&c->cfg, 0, sizeof c->cfg);
