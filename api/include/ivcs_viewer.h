@@ -256,6 +256,24 @@ IVCS_API IVCS_MUST_CHECK int ivcs_viewer_retention_set(ivcs_viewer_s *v, uint32_
 
 /* ---------------------------------------------------------------- keys and times */
 
+/* What an object key of this device names. */
+typedef struct ivcs_viewer_key_s {
+    int kind;               /* 1 slice, 2 event record (.json), 3 event picture (.jpg) */
+    uint32_t channel;
+    ivcs_viewer_slice_s slice; /* kind 1: its fields (key and size not set) */
+    int64_t event_start_ms; /* kind 2 and 3 */
+    int32_t event_id;       /* kind 2 and 3 */
+} ivcs_viewer_key_s;
+
+/* Parses key as an object key of this viewer's device (prefix and device
+ * id included). 0, or IVCS_ERR_INVALID_ARG if it is not one (another
+ * device, a path, not a name of the layout). No I/O. */
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_parse_key(const ivcs_viewer_s *v, const char *key,
+                                                   ivcs_viewer_key_s *out);
+
+/* "{prefix}{device}/": what every key of the device starts with. */
+IVCS_API const char *ivcs_viewer_root(const ivcs_viewer_s *v);
+
 /* The key of the device's plan.json into buf (cap >= 1025 always fits).
  * Returns the length, or IVCS_ERR_TOO_LONG. */
 IVCS_API IVCS_MUST_CHECK int ivcs_viewer_plan_key(const ivcs_viewer_s *v, char *buf, size_t cap);

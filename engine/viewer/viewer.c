@@ -16,6 +16,7 @@
 _Static_assert(IVCS_VIEWER_TIME_NONE == IVCS_EVENT_TIME_NONE, "event time none");
 _Static_assert(IVCS_VIEWER_FROM_KEYFRAME == IVCS_CATALOG_FROM_KEYFRAME, "flag");
 _Static_assert(IVCS_VIEWER_GAP_MS == IVCS_CATALOG_GAP_MS, "gap");
+_Static_assert(IVCS_KEY_SLICE == 1 && IVCS_KEY_EVENT == 2 && IVCS_KEY_PICTURE == 3, "key kinds");
 
 struct ivcs_viewer_s {
     const ivcs_allocator_s *alloc;
@@ -524,6 +525,34 @@ int ivcs_viewer_retention_set(ivcs_viewer_s *v, uint32_t days)
     memset(&r, 0, sizeof r);
     int rc = ivcs_catalog_retention_set(v->s3, &v->cfg, &v->layout, days, &r);
     return fail(v, rc, &r);
+}
+
+int ivcs_viewer_parse_key(const ivcs_viewer_s *v, const char *key, ivcs_viewer_key_s *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (!v || !key || !out) return IVCS_ERR_INVALID_ARG;
+    ivcs_key_info_s ki;
+    size_t len = strlen(key);
+    if (ivcs_layout_parse_key(key, len, &ki) < 0 || ki.root_len != v->layout.root_len ||
+        memcmp(key, v->layout.root, ki.root_len) != 0)
+        return IVCS_ERR_INVALID_ARG;
+    out->kind = (int)ki.kind;
+    out->channel = ki.channel;
+    if (ki.kind == IVCS_KEY_SLICE) {
+        out->slice.start_ms = ki.slice.start_ms;
+        out->slice.dur_ms = ki.slice.dur_ms;
+        out->slice.boot = ki.slice.boot;
+        out->slice.seq = ki.slice.seq;
+        out->slice.keyframe = ki.slice.keyframe ? 1 : 0;
+    }
+    out->event_start_ms = ki.event_start_ms;
+    out->event_id = ki.event_id;
+    return 0;
+}
+
+const char *ivcs_viewer_root(const ivcs_viewer_s *v)
+{
+    return v ? v->layout.root : "";
 }
 
 int ivcs_viewer_format_time(int64_t ms, char *buf, size_t cap)
