@@ -31,8 +31,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-10s %s\n", "version", "print the library version (also --version)");
     fprintf(out, "  %-10s %s\n", "help", "this list; help CMD: the help of CMD (as CMD --help)");
-    fprintf(out, "\nexit: 0 ok, 1 failure, 2 usage error; push also 3 (frames refused):\n"
-                 "see each command's help.\n");
+    fprintf(out, "\nexit: 0 ok, 1 failure, 2 usage error, 3 partly done (push: frames\n"
+                 "refused; plan set: no bucket lifecycle): see each command's help.\n");
 }
 
 static int version_help(void)
