@@ -33,6 +33,11 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
         return IVCS_EXIT_FAIL;
     }
     rc = ivcs_s3_new(&c->s3, NULL, &c->cfg, NULL);
+    if (rc < 0 && ivcs_io_backend_note()[0]) {
+        ivcs_cli_init_fail(cmd, "cannot start the event loop", rc);
+        memset(&c->cfg, 0, sizeof c->cfg);
+        return IVCS_EXIT_FAIL;
+    }
     if (rc < 0) {
         fprintf(stderr, "ivcs %s: cannot set up the S3 client for %s: %s%s%s\n", cmd,
                 c->cfg.endpoint, ivcs_strerror(rc), c->cfg.ca_file[0] ? " (ca_file " : "",
@@ -41,7 +46,27 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
         memset(&c->cfg, 0, sizeof c->cfg);
         return IVCS_EXIT_FAIL;
     }
+    ivcs_cli_io_backend(cmd, ivcs_loop_backend(ivcs_s3_loop(c->s3)),
+                        ivcs_loop_note(ivcs_s3_loop(c->s3)));
     return IVCS_EXIT_OK;
+}
+
+int ivcs_cli_verbose;
+
+void ivcs_cli_io_backend(const char *cmd, int backend, const char *note)
+{
+    static int said;
+    if (!ivcs_cli_verbose || said) return;
+    said = 1;
+    fprintf(stderr, "ivcs %s: I/O backend %s%s%s\n", cmd, ivcs_io_backend_name(backend),
+            note && note[0] ? ": " : "", note ? note : "");
+}
+
+void ivcs_cli_init_fail(const char *cmd, const char *what, int rc)
+{
+    const char *note = ivcs_io_backend_note();
+    fprintf(stderr, "ivcs %s: %s: %s (%d)%s%s\n", cmd, what, ivcs_strerror(rc), rc,
+            note[0] ? ": " : "", note);
 }
 
 void ivcs_cli_close(ivcs_cli_s *c)
