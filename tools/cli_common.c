@@ -9,6 +9,18 @@
 #include "engine/cloud/catalog.h"
 #include "tools/timearg.h"
 
+/* 1 if rc is the event loop failing to start (ivcs_io_backend_note says
+ * why), not some later step after a loop that started: a started loop's
+ * note is "", "... using epoll" or "io_backend epoll asked for ...". */
+static int loop_failed(int rc)
+{
+    const char *note = ivcs_io_backend_note();
+    if (!note[0]) return 0;
+    if (rc == IVCS_ERR_IO_BACKEND) return 1;
+    if (strstr(note, "using epoll") || strstr(note, "asked for")) return 0;
+    return rc == IVCS_ERR_CONFIG || rc == IV_ERR_SYS_COMMUNICATE_FAIL;
+}
+
 int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
 {
     memset(c, 0, sizeof *c);
@@ -33,7 +45,7 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
         return IVCS_EXIT_FAIL;
     }
     rc = ivcs_s3_new(&c->s3, NULL, &c->cfg, NULL);
-    if (rc < 0 && ivcs_io_backend_note()[0]) {
+    if (rc < 0 && loop_failed(rc)) {
         ivcs_cli_init_fail(cmd, "cannot start the event loop", rc);
         memset(&c->cfg, 0, sizeof c->cfg);
         return IVCS_EXIT_FAIL;
@@ -64,9 +76,11 @@ void ivcs_cli_io_backend(const char *cmd, int backend, const char *note)
 
 void ivcs_cli_init_fail(const char *cmd, const char *what, int rc)
 {
-    const char *note = ivcs_io_backend_note();
-    fprintf(stderr, "ivcs %s: %s: %s (%d)%s%s\n", cmd, what, ivcs_strerror(rc), rc,
-            note[0] ? ": " : "", note);
+    if (loop_failed(rc))
+        fprintf(stderr, "ivcs %s: %s: %s (%s, %d)\n", cmd, what, ivcs_io_backend_note(),
+                ivcs_strerror_name(rc), rc);
+    else
+        fprintf(stderr, "ivcs %s: %s: %s (%d)\n", cmd, what, ivcs_strerror(rc), rc);
 }
 
 void ivcs_cli_close(ivcs_cli_s *c)

@@ -63,8 +63,8 @@ def rec(cfg, s3, tmp_path_factory):
     """One recording made under the seccomp filter: plan set by `ivcs plan`,
     pushed by `ivcs -v push` (iv_cs_* on the auto backend)."""
     tmp = tmp_path_factory.mktemp("noiou")
-    c, f = tl.write_config(tmp / "ivcs.json", cfg, device_id=tl.device_id("noiou-"),
-                           io_backend="auto")
+    # no io_backend key: "auto" is the default a firmware gets
+    c, f = tl.write_config(tmp / "ivcs.json", cfg, device_id=tl.device_id("noiou-"))
     p = run("plan", "set", "--config", f, "--type", "full_time", "--days", 7)
     assert p.returncode == 0, p.stderr
     p = run("-v", "push", "--config", f, "--video", MEDIA / "clip_h264.h264", "--audio",

@@ -399,6 +399,7 @@ TEST(send_and_recv_together_on_a_full_socket)
         CHECK(rs.res > 0);
         sent += (size_t)(rs.res > 0 ? rs.res : 0);
     }
+    CHECK(sent > 0);
     CHECK_EQ(rs.done, 0);
     CHECK_EQ(ivcs_loop_pending(l), 2);
     /* the peer drains some and answers: both complete */
