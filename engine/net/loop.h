@@ -108,9 +108,9 @@ IVCS_MUST_CHECK int ivcs_loop_recv(ivcs_loop *loop, ivcs_loop_op *op, int fd, vo
 /* A timer: the callback gets 0 after ms milliseconds. */
 IVCS_MUST_CHECK int ivcs_loop_timer(ivcs_loop *loop, ivcs_loop_op *op, uint32_t ms);
 
-/* Asks the kernel to cancel op; its callback then runs with
- * IVCS_ERR_CANCELLED (or its result, if it completed first). A no-op for an
- * op that is not pending. */
+/* Cancels op (io_uring: asks the kernel; epoll: at once); its callback then
+ * runs from a later ivcs_loop_run_once with IVCS_ERR_CANCELLED (or its
+ * result, if it completed first). A no-op for an op that is not pending. */
 int ivcs_loop_cancel(ivcs_loop *loop, ivcs_loop_op *op);
 
 /* Submits what is queued, waits up to wait_ms (-1: until something
