@@ -66,7 +66,7 @@ IVCS_API const char *ivcs_io_backend_name(int backend);
 /* Why the last event loop made on the calling thread (by ivcs_engine_new,
  * iv_cs_init, a plan query...) runs the backend it does, or why it could
  * not start, e.g. "io_uring_setup refused (EPERM): blocked by a seccomp
- * profile or kernel.io_uring_disabled?; using epoll". "" when io_uring
+ * profile or kernel.io_uring_disabled? using epoll". "" when io_uring
  * started as asked or no loop was made. Never NULL. */
 IVCS_API const char *ivcs_io_backend_note(void);
 
