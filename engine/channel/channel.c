@@ -288,7 +288,9 @@ static int must_wake(ivcs_channel_s *c, int s, uint32_t len)
     ivcs_ring_s *r = c->pring[s];
     uint64_t rs = ivcs_ring_record_size(len);
     uint64_t cap = ivcs_ring_capacity(r);
-    uint64_t unseen = ivcs_ring_head_pos(r) - atomic_load_explicit(&c->seen[s], RLX);
+    /* 32-bit difference (seen holds a position's low word): unseen <= cap */
+    uint64_t unseen =
+        (uint32_t)((uint32_t)ivcs_ring_pushed_pos(r) - atomic_load_explicit(&c->seen[s], RLX));
     if (unseen >= cap / 8 && unseen - rs < cap / 8) return 1;
     uint64_t used = ivcs_ring_used(r), mark = cap / 4 * 3;
     if (used >= mark && (used < rs || used - rs < mark)) return 1;

@@ -257,8 +257,8 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     if (measure) c->rate_sleep_ms = INT64_MAX;
     for (int s = 0; s < 2; s++) {
         uint64_t rp = ivcs_ring_read_pos(c->pring[s]);
-        if (atomic_load_explicit(&c->seen[s], RLX) != rp)
-            atomic_store_explicit(&c->seen[s], rp, RLX);
+        if (atomic_load_explicit(&c->seen[s], RLX) != (uint32_t)rp)
+            atomic_store_explicit(&c->seen[s], (uint32_t)rp, RLX);
         if (!measure) continue;
         uint64_t bpms = c->rate_at ? (rp - c->rate_from[s]) / (uint64_t)dt : 0;
         c->rate_from[s] = rp;

@@ -175,9 +175,10 @@ struct ivcs_channel_s {
     _Atomic int starved;  /* a push found a ring full: the engine should make room */
     /* Lazy wake-up (engine.c): a producer sets urgent when the engine must
      * act before its next tick; seen[s] is the engine's scan position in
-     * ring s, published after each service (relaxed: a heuristic input). */
+     * ring s, published after each service (relaxed: a heuristic input),
+     * as the low 32 bits of the position: lock-free on 32-bit targets too. */
     _Alignas(64) _Atomic int urgent; /* own cache line: not next to producer counters */
-    _Atomic uint64_t seen[2];
+    _Atomic uint32_t seen[2];
     /* engine: the longest sleep before a ring, at the fill rate measured
      * over >= 10 ms from rate_from at rate_at, reaches its 1/8 wake mark
      * (engine.c service_channel; INT64_MAX: no bound) */
