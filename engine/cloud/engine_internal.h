@@ -19,6 +19,7 @@
 #include "engine/cloud/plan.h"
 #include "engine/codec/aac_enc.h"
 #include "engine/codec/nalu.h"
+#include "engine/core/ctr64.h"
 #include "engine/core/jemalloc_alloc.h"
 #include "engine/mux/ts_mux.h"
 #include "engine/net/hash.h"
@@ -52,7 +53,8 @@ typedef enum {
 } cmd_kind_e;
 
 typedef struct eng_cmd_s {
-    _Atomic uint64_t seq; /* Vyukov bounded-queue sequence */
+    _Atomic uint32_t seq; /* Vyukov bounded-queue sequence (32 bits: lock-free
+                           * on 32-bit targets; compared as int32 differences) */
     int kind;
     uint32_t ch;
     int32_t event_id;
@@ -185,7 +187,10 @@ struct ivcs_channel_s {
     uint64_t rate_from[2];
     int64_t rate_at;
     int64_t rate_sleep_ms;
-    _Alignas(64) _Atomic uint64_t st_vpushed, st_apushed, st_bytes_pushed, st_refused;
+    /* push-path counters, one per writer (ctr64.h: no lock on any target):
+     * [ENG_STREAM_*] by that stream's producer, st_refused[2] by the engine
+     * (G.711/PCM frames the encoder could not take) */
+    _Alignas(64) ivcs_ctr64 st_pushed[2], st_bytes_pushed[2], st_refused[3];
 
     /* engine */
     struct {
@@ -215,10 +220,11 @@ struct ivcs_channel_s {
     int buf_high;
     _Atomic uint32_t open_mask; /* bit id-1: event open (caller side check) */
 
-    _Atomic uint64_t st_frames_up, st_bytes_up, st_slices_up;
-    _Atomic uint64_t st_sl_drop, st_fr_drop, st_by_drop, st_pre_disc;
-    _Atomic uint64_t st_retries, st_fail, st_lat_last, st_lat_max;
-    _Atomic uint64_t st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
+    /* written by the engine thread only (ctr64.h) */
+    ivcs_ctr64 st_frames_up, st_bytes_up, st_slices_up;
+    ivcs_ctr64 st_sl_drop, st_fr_drop, st_by_drop, st_pre_disc;
+    ivcs_ctr64 st_retries, st_fail, st_lat_last, st_lat_max;
+    ivcs_ctr64 st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
     _Atomic uint32_t st_queued, st_events_open;
     _Atomic int st_streaming;
 };
@@ -253,8 +259,8 @@ struct ivcs_engine_s {
     _Atomic uint32_t n_ch;
 
     eng_cmd_s *cmdq;
-    _Atomic uint64_t cmd_enq, cmd_deq_pub;
-    uint64_t cmd_deq;
+    _Atomic uint32_t cmd_enq, cmd_deq_pub;
+    uint32_t cmd_deq;
 
     /* plan (engine thread; the balance copy under plan_mu for readers) */
     ivcs_plan_s plan;

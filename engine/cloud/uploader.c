@@ -17,9 +17,9 @@
 
 #define RLX memory_order_relaxed
 
-static inline void bump(_Atomic uint64_t *c, uint64_t n)
+static inline void bump(ivcs_ctr64 *c, uint64_t n)
 {
-    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
+    ivcs_ctr64_add(c, n);
 }
 
 /* ---------------------------------------------------------------- source */
@@ -326,7 +326,7 @@ static int transcode(ivcs_channel_s *c)
         }
         int rc = encode_one(c, v.data, pts, v.rec->seq);
         if (rc == 0) break;
-        if (rc < 0) atomic_fetch_add_explicit(&c->st_refused, 1, RLX); /* lost: say so */
+        if (rc < 0) ivcs_ctr64_add(&c->st_refused[2], 1); /* lost: say so */
         else c->tx.primed = 1;
         (void)!ivcs_ring_release(c->raw, v.next);
         did = 1;
@@ -467,9 +467,8 @@ static void on_slice_done(ivcs_s3_op *op, int result)
         bump(&c->st_bytes_up, u->size);
         bump(&c->st_slices_up, 1);
         uint64_t lat = now > s->closed_at ? (uint64_t)(now - s->closed_at) : 0;
-        atomic_store_explicit(&c->st_lat_last, lat, RLX);
-        if (lat > atomic_load_explicit(&c->st_lat_max, RLX))
-            atomic_store_explicit(&c->st_lat_max, lat, RLX);
+        ivcs_ctr64_set(&c->st_lat_last, lat);
+        if (lat > ivcs_ctr64_get(&c->st_lat_max)) ivcs_ctr64_set(&c->st_lat_max, lat);
         if (u->failing) {
             ivcs_notify_s r = {.kind = IVCS_NOTIFY_UPLOAD_RECOVER};
             ivcs_eng_notify(c, &r);
