@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ivcs.h"
+#include "tools/cli_common.h"
 #include "tools/commands.h"
 
 typedef struct {
@@ -29,10 +30,25 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-10s %s\n", "version", "print the library version");
+    fprintf(out, "\n-v (before or right after the command): say which I/O backend runs and "
+                 "why\n");
+}
+
+/* Removes a "-v"/"--verbose" at argv[i], if there is one. */
+static int take_verbose(int *argc, char **argv, int i)
+{
+    if (i >= *argc || (strcmp(argv[i], "-v") && strcmp(argv[i], "--verbose"))) return 0;
+    memmove(argv + i, argv + i + 1, sizeof *argv * (size_t)(*argc - i));
+    (*argc)--;
+    return 1;
 }
 
 int main(int argc, char **argv)
 {
+    /* -v before the command or as its first option: the I/O backend in
+     * use and why, printed once (tools/cli_common.h). */
+    ivcs_cli_verbose = take_verbose(&argc, argv, 1);
+    ivcs_cli_verbose |= take_verbose(&argc, argv, 2);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
