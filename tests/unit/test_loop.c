@@ -347,6 +347,7 @@ static int refused_child(int err)
 
 TEST(io_uring_refused_falls_back_to_epoll)
 {
+    if (!ivcs_test_seccomp_usable("io_uring_refused_falls_back_to_epoll")) return;
     CHECK_EQ(in_child_without_io_uring(EPERM, refused_child), 0);
     CHECK_EQ(in_child_without_io_uring(ENOSYS, refused_child), 0);
 }
