@@ -51,6 +51,8 @@ void ivcs_config_defaults(ivcs_config_s *cfg)
     cfg->virtual_host = 0;
     cfg->plan_poll_s = 60;
     cfg->slice_ms = 4000;
+    cfg->spool_max_mb = 1024;
+    cfg->backfill_share = 50;
 }
 
 /* ---------------------------------------------------------------- validation */
@@ -192,6 +194,17 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
         return fail(err, err_len, "plan_poll_s: must be 1..86400 seconds");
     if (cfg->slice_ms < 1000 || cfg->slice_ms > 60000)
         return fail(err, err_len, "slice_ms: must be 1000..60000 milliseconds");
+    long spool_len = field_len(cfg->spool_dir, sizeof cfg->spool_dir);
+    if (spool_len < 0) return fail(err, err_len, "spool_dir: not terminated");
+    if (has_control(cfg->spool_dir, (size_t)spool_len))
+        return fail(err, err_len, "spool_dir: control characters are not allowed");
+    if (spool_len && cfg->spool_dir[0] != '/')
+        return fail(err, err_len, "spool_dir: must be an absolute path");
+    /* 0 in a struct filled by hand means the default */
+    if (cfg->spool_max_mb > 1048576)
+        return fail(err, err_len, "spool_max_mb: must be 1..1048576 MiB");
+    if (cfg->backfill_share > 100)
+        return fail(err, err_len, "backfill_share: must be 1..100 percent");
     return 0;
 }
 
@@ -221,6 +234,9 @@ static const key_desc keys[] = {
     KS(virtual_host, K_BOOL),
     KS(plan_poll_s, K_U32),
     KS(slice_ms, K_U32),
+    KS(spool_dir, K_STR_OR_NULL),
+    KS(spool_max_mb, K_U32),
+    KS(backfill_share, K_U32),
 };
 #undef KS
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -353,6 +369,13 @@ static int parse_into(ivcs_config_s *out, const char *json, size_t len, char *er
         seen[idx] = true;
         rc = apply_key(out, k, it, err, err_len);
         if (rc) goto out;
+        /* in a struct 0 means the default; in a file it is out of range */
+        if (k->type == K_U32 && *(const uint32_t *)(const void *)((const char *)out + k->offset) == 0 &&
+            (!strcmp(k->name, "spool_max_mb") || !strcmp(k->name, "backfill_share"))) {
+            rc = fail(err, err_len, "%s: must be %s", k->name,
+                      k->name[0] == 's' ? "1..1048576 MiB" : "1..100 percent");
+            goto out;
+        }
     }
 out:
     wipe_strings(root);
