@@ -239,6 +239,21 @@ typedef struct ivcs_engine_stats_s {
     uint32_t boot;            /* the {boot} field of this engine's slice keys */
     int service;              /* ivcs_service: 0 none, 1 event, 2 full time */
     uint64_t wakeups;         /* wake-up syscalls sent to the engine thread (any cause) */
+    /* 1 while the plan in force is the one cached in spool_dir (the server
+     * has not answered since the engine started) */
+    int plan_cached;
+    /* Local spool (spool_dir): spool_on 1 when it is open; spool_fault the
+     * last storage error (1 full, 2 read-only, 3 I/O error, 4 missing),
+     * 0 none; entries and bytes in it now, the recording time of the oldest
+     * (UTC ms, 0 if empty); entries found valid at open and entries found
+     * broken (torn, corrupt, an unfinished write) and discarded. */
+    int spool_on;
+    int spool_fault;
+    uint64_t spool_entries;
+    uint64_t spool_bytes;
+    int64_t spool_oldest_ms;
+    uint64_t spool_recovered;
+    uint64_t spool_discarded_corrupt;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

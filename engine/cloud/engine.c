@@ -29,6 +29,7 @@
 
 #include "engine/cloud/engine.h"
 #include "engine/cloud/engine_internal.h"
+#include "engine/spool/spool.h"
 #include "engine/core/alloc.h"
 
 #define RLX memory_order_relaxed
@@ -378,6 +379,7 @@ static void engine_free(ivcs_engine_s *e)
         ivcs_channel_free(e->ch[i]);
     if (e->s3) ivcs_s3_destroy(e->s3);
     if (e->loop) ivcs_loop_destroy(e->loop);
+    ivcs_spool_close(e->spool);
     ivcs_digest_cleanup(&e->md5);
     if (e->wake_fd[0] >= 0) close(e->wake_fd[0]);
     if (e->wake_fd[1] >= 0) close(e->wake_fd[1]);
@@ -465,6 +467,7 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     if (rc == 0) rc = ivcs_loop_new(&e->loop, a, 256);
     if (rc == 0) rc = ivcs_s3_new(&e->s3, a, &cfg->cloud, e->loop);
     if (rc == 0) rc = ivcs_poll_init(e);
+    if (rc == 0) ivcs_poll_spool_init(e); /* recovery before any slice exists */
     if (rc == 0) {
         atomic_store(&e->accepting, 1);
         ivcs_eng_apply_service(e);
@@ -615,6 +618,14 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->channels = atomic_load(&e->n_ch);
     o->boot = e->boot;
     o->service = atomic_load(&e->service);
+    o->plan_cached = atomic_load_explicit(&e->st_plan_cached, RLX);
+    o->spool_on = atomic_load_explicit(&e->st_spool_on, RLX);
+    o->spool_fault = atomic_load_explicit(&e->st_spool_fault, RLX);
+    o->spool_entries = atomic_load_explicit(&e->st_spool_entries, RLX);
+    o->spool_bytes = atomic_load_explicit(&e->st_spool_bytes, RLX);
+    o->spool_oldest_ms = atomic_load_explicit(&e->st_spool_oldest_ms, RLX);
+    o->spool_recovered = atomic_load_explicit(&e->st_spool_recovered, RLX);
+    o->spool_discarded_corrupt = atomic_load_explicit(&e->st_spool_discarded, RLX);
 }
 
 double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)

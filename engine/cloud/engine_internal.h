@@ -301,6 +301,13 @@ struct ivcs_engine_s {
         _Atomic int force;
     } poll;
     _Atomic uint64_t st_polls, st_plan_changes, st_not_modified, st_iter;
+    /* local spool (engine/spool/spool.h), NULL when spool_dir is empty or
+     * it could not be opened; engine thread after init */
+    struct ivcs_spool *spool;
+    int plan_cached; /* the plan in force came from the spool's cache */
+    _Atomic int st_plan_cached, st_spool_on, st_spool_fault;
+    _Atomic uint64_t st_spool_entries, st_spool_bytes, st_spool_recovered, st_spool_discarded;
+    _Atomic int64_t st_spool_oldest_ms;
     int64_t rng;
     uint64_t rng_state;
 };
@@ -346,6 +353,13 @@ uint64_t ivcs_up_abandon(ivcs_channel_s *c);
 
 /* poller.c (engine thread) */
 int ivcs_poll_init(ivcs_engine_s *e);
+/* Opens cfg.cloud.spool_dir (scan, verify, recovery) and takes the cached
+ * plan from it when it has not expired by its own dates (before the engine
+ * thread starts). A spool that cannot be opened leaves e->spool NULL and
+ * its fault in the stats. */
+void ivcs_poll_spool_init(ivcs_engine_s *e);
+/* Publishes the spool's numbers for ivcs_engine_stats. */
+void ivcs_eng_spool_publish(ivcs_engine_s *e);
 int ivcs_poll_service(ivcs_engine_s *e, int64_t now);
 int64_t ivcs_poll_deadline(const ivcs_engine_s *e);
 void ivcs_poll_cancel(ivcs_engine_s *e);
