@@ -125,6 +125,12 @@ typedef enum {
     IVCS_NOTIFY_BUFFER_LOW = 6,     /* back under 50 % after a HIGH */
     IVCS_NOTIFY_PAUSED = 7,         /* no data for pause_ms: recording paused */
     IVCS_NOTIFY_EVENT_WRITTEN = 8,  /* an event record was stored (key) */
+    IVCS_NOTIFY_SLICE_SPOOLED = 9,  /* a slice that could not be uploaded is safe in
+                                     * spool_dir (key, start_ms, dur_ms, frames, bytes);
+                                     * SLICE_UPLOADED follows when backfill lands it */
+    IVCS_NOTIFY_SPOOL_FAULT = 10,   /* the spool failed (value = 1 full, 2 read-only,
+                                     * 3 I/O error, 4 missing; err): RAM only, retried
+                                     * every 30 s; once per fault */
 } ivcs_notify_e;
 
 typedef struct ivcs_notify_s {
@@ -254,6 +260,12 @@ typedef struct ivcs_engine_stats_s {
     int64_t spool_oldest_ms;
     uint64_t spool_recovered;
     uint64_t spool_discarded_corrupt;
+    /* Backfill: spooled slices uploaded (under their original keys) and
+     * their frames, including those a previous engine left in spool_dir;
+     * spooled slices evicted for spool_max_mb (oldest first). */
+    uint64_t backfill_slices;
+    uint64_t backfill_frames;
+    uint64_t spool_evicted;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 
@@ -327,6 +339,12 @@ typedef struct ivcs_channel_stats_s {
      * After ivcs_engine_stop frames_held is 0 (what could not be uploaded
      * was dropped: counted and notified). */
     uint64_t frames_held;
+    /* Frames of this channel's slices written to spool_dir and not yet
+     * uploaded (they are part of frames_held; after ivcs_engine_stop they
+     * are the only frames held: they wait on disk for the next engine),
+     * and the slices spooled so far. */
+    uint64_t frames_spooled;
+    uint64_t slices_spooled;
 } ivcs_channel_stats_s;
 IVCS_API void ivcs_channel_stats(ivcs_channel_s *ch, ivcs_channel_stats_s *out);
 

@@ -540,7 +540,7 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
      * reader; bounded: the writer's section is a few stores), then the
      * pushed counters, which are >= what the engine took (channel.c
      * publish counts before it commits) */
-    uint64_t sv = 0, sa = 0, up = 0, drop = 0, disc = 0, held = 0;
+    uint64_t sv = 0, sa = 0, up = 0, drop = 0, disc = 0, held = 0, spooled = 0;
     for (int tries = 0; tries < 1000000; tries++) {
         uint32_t q = atomic_load_explicit(&c->acc_seq, memory_order_acquire);
         if (q & 1) continue;
@@ -550,6 +550,7 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
         drop = atomic_load_explicit(&c->pub_drop, RLX);
         disc = atomic_load_explicit(&c->pub_disc, RLX);
         held = atomic_load_explicit(&c->pub_held, RLX);
+        spooled = atomic_load_explicit(&c->pub_spooled, RLX);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&c->acc_seq, RLX) == q) break;
     }
@@ -559,6 +560,8 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
     o->frames_dropped = drop;
     o->prerecord_discarded = disc;
     o->frames_held = held + (o->video_frames_pushed - sv) + (o->audio_frames_pushed - sa);
+    o->frames_spooled = spooled;
+    o->slices_spooled = atomic_load_explicit(&c->st_sl_spooled, RLX);
     o->bytes_pushed = atomic_load_explicit(&c->st_bytes_pushed, RLX);
     o->frames_refused = atomic_load_explicit(&c->st_refused, RLX);
     o->bytes_uploaded = atomic_load_explicit(&c->st_bytes_up, RLX);

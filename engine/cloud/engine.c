@@ -309,6 +309,10 @@ static void *engine_main(void *arg)
         uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
         for (uint32_t i = 0; i < n; i++)
             busy |= service_channel(e->ch[i], now, stopping);
+        if (e->spool) {
+            busy |= ivcs_spool_poll(e->spool) > 0; /* one bounded disk step */
+            if (!cancelled) busy |= ivcs_bf_service(e, now);
+        }
         if (stopping) {
             if (!flush_deadline) flush_deadline = ivcs_loop_now_ms() + um;
             uint32_t pend = 0;
@@ -319,12 +323,18 @@ static void *engine_main(void *arg)
                     for (uint32_t i = 0; i < n; i++)
                         ivcs_up_cancel(e->ch[i]);
                     ivcs_poll_cancel(e);
+                    ivcs_bf_cancel(e);
                     cancelled = 1;
                 }
-                int active = ivcs_poll_busy(e);
+                int active = ivcs_poll_busy(e) || ivcs_bf_busy(e);
                 for (uint32_t i = 0; i < n; i++)
                     active |= ivcs_up_busy(e->ch[i]);
                 if (!active) {
+                    /* spool writes under way finish (their slices are safe) */
+                    if (e->spool) {
+                        ivcs_spool_drain(e->spool);
+                        for (uint32_t i = 0; i < n; i++) ivcs_up_publish_acc(e->ch[i]);
+                    }
                     /* what is left is lost: counted, notified, pictures back */
                     uint64_t lost = 0;
                     for (uint32_t i = 0; i < n; i++)
@@ -339,6 +349,7 @@ static void *engine_main(void *arg)
         int wait = 0;
         if (!busy) {
             int64_t dl = e->fixed ? INT64_MAX : ivcs_poll_deadline(e);
+            if (e->spool && e->bf.waiting && e->bf.retry_at < dl) dl = e->bf.retry_at;
             for (uint32_t i = 0; i < n; i++) {
                 int64_t d = ivcs_up_deadline(e->ch[i]);
                 if (d < dl) dl = d;
@@ -380,6 +391,8 @@ static void engine_free(ivcs_engine_s *e)
     if (e->s3) ivcs_s3_destroy(e->s3);
     if (e->loop) ivcs_loop_destroy(e->loop);
     ivcs_spool_close(e->spool);
+    ivcs_s3_op_cleanup(&e->bf.op);
+    ivcs_free(a, e->bf.buf, e->bf.cap);
     ivcs_digest_cleanup(&e->md5);
     if (e->wake_fd[0] >= 0) close(e->wake_fd[0]);
     if (e->wake_fd[1] >= 0) close(e->wake_fd[1]);
@@ -626,6 +639,9 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->spool_oldest_ms = atomic_load_explicit(&e->st_spool_oldest_ms, RLX);
     o->spool_recovered = atomic_load_explicit(&e->st_spool_recovered, RLX);
     o->spool_discarded_corrupt = atomic_load_explicit(&e->st_spool_discarded, RLX);
+    o->backfill_slices = atomic_load_explicit(&e->st_bf_slices, RLX);
+    o->backfill_frames = atomic_load_explicit(&e->st_bf_frames, RLX);
+    o->spool_evicted = atomic_load_explicit(&e->st_spool_evicted, RLX);
 }
 
 double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)

@@ -56,7 +56,7 @@ void ivcs_poll_spool_init(ivcs_engine_s *e)
 {
     if (!e->cfg.cloud.spool_dir[0]) return;
     uint32_t mb = e->cfg.cloud.spool_max_mb ? e->cfg.cloud.spool_max_mb : 1024;
-    ivcs_spool_config_s sc = {e->cfg.cloud.spool_dir, (uint64_t)mb << 20, 0, 0, NULL, NULL};
+    ivcs_spool_config_s sc = {e->cfg.cloud.spool_dir, (uint64_t)mb << 20, 0, 0, ivcs_bf_lost, e};
     int fault = 0;
     if (ivcs_spool_open(&e->spool, e->alloc, &sc, &fault) != 0) {
         e->spool = NULL;
@@ -64,6 +64,9 @@ void ivcs_poll_spool_init(ivcs_engine_s *e)
         return;
     }
     atomic_store_explicit(&e->st_spool_on, 1, RLX);
+    ivcs_spool_stats_s st;
+    ivcs_spool_get_stats(e->spool, &st);
+    e->own_seq0 = st.next_seq;
     ivcs_eng_spool_publish(e);
     if (e->fixed) return;
     char body[sizeof e->poll.body + 1];

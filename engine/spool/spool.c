@@ -243,6 +243,7 @@ static int scan_one(ivcs_spool *s, const char *name, uint64_t seq, uint8_t *buf,
     e->size = *size_out;
     e->kind = h.kind;
     e->frames = h.frames;
+    e->channel = h.channel;
     return 0;
 }
 
@@ -514,6 +515,7 @@ unsigned ivcs_spool_poll(ivcs_spool *s)
             memcpy(h.md5, p->md5, 16);
             h.data_crc = p->crc_;
             h.frames = p->frames;
+            h.channel = p->channel;
             ivcs_spool_hdr_encode(&h, p->hdr_);
             p->off_ = 0;
             p->stage_ = STAGE_OPEN;
@@ -574,6 +576,7 @@ unsigned ivcs_spool_poll(ivcs_spool *s)
         e->size = p->total_;
         e->kind = p->kind;
         e->frames = p->frames;
+        e->channel = p->channel;
         s->st.entries++;
         s->st.bytes += p->total_;
         s->st.written++;

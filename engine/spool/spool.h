@@ -82,6 +82,7 @@ typedef struct ivcs_spool_hdr_s {
     uint8_t md5[16];      /* MD5 of the body: the Content-MD5 of the PUT */
     uint32_t data_crc;    /* CRC32C of key | meta | body */
     uint32_t frames;      /* media frames in the entry (accounting) */
+    uint32_t channel;     /* the engine channel it belongs to */
 } ivcs_spool_hdr_s;
 
 /* What the spool keeps in memory per committed entry. */
@@ -91,6 +92,7 @@ typedef struct ivcs_spool_entry_s {
     uint64_t size;        /* file size: header + key + meta + body */
     uint32_t kind;
     uint32_t frames;
+    uint32_t channel;
 } ivcs_spool_entry_s;
 
 /* CRC-32C (Castagnoli, reflected 0x82F63B78, init/xorout 0xFFFFFFFF).
@@ -201,6 +203,7 @@ struct ivcs_spool_put_s {
     int body_cnt;
     const uint8_t *md5;         /* 16 bytes: the body's MD5, computed by the caller */
     uint32_t frames;            /* media frames in the body (kept in the header) */
+    uint32_t channel;           /* kept in the header too */
     /* done(put, res): res 0 = durable (put->seq is its entry), or a negative
      * code (IVCS_ERR_IO; ivcs_spool_get_stats().fault says why). Runs from
      * ivcs_spool_poll only. */

@@ -83,7 +83,7 @@ void ivcs_spool_hdr_encode(const ivcs_spool_hdr_s *h, uint8_t out[IVCS_SPOOL_HDR
     memcpy(out + 48, h->md5, 16);
     put32(out + 64, h->data_crc);
     put32(out + 68, h->frames);
-    put32(out + 72, 0);
+    put32(out + 72, h->channel);
     put32(out + 76, ivcs_crc32c(0, out, 76));
 }
 
@@ -92,7 +92,7 @@ int ivcs_spool_hdr_decode(const uint8_t *in, size_t n, ivcs_spool_hdr_s *h)
     memset(h, 0, sizeof *h);
     if (n < IVCS_SPOOL_HDR_LEN || memcmp(in, IVCS_SPOOL_MAGIC, 8) != 0 ||
         get32(in + 8) != IVCS_SPOOL_HDR_LEN || in[12] != IVCS_SPOOL_VERSION || in[13] ||
-        in[15] || get32(in + 72) || get32(in + 76) != ivcs_crc32c(0, in, 76))
+        in[15] || get32(in + 76) != ivcs_crc32c(0, in, 76))
         return IVCS_ERR_INVALID_ARG;
     ivcs_spool_hdr_s t;
     t.kind = in[14];
@@ -104,6 +104,7 @@ int ivcs_spool_hdr_decode(const uint8_t *in, size_t n, ivcs_spool_hdr_s *h)
     memcpy(t.md5, in + 48, 16);
     t.data_crc = get32(in + 64);
     t.frames = get32(in + 68);
+    t.channel = get32(in + 72);
     if (t.kind < IVCS_SPOOL_SLICE || t.kind > IVCS_SPOOL_BALANCE) return IVCS_ERR_INVALID_ARG;
     int cache = t.kind >= IVCS_SPOOL_PLAN;
     if (t.key_len > IVCS_SPOOL_KEY_MAX || (!cache && t.key_len == 0) ||

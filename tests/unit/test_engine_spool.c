@@ -21,6 +21,24 @@
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
 static char srv_plan[256];
 static int srv_gets;
+static int srv_fail;          /* 1: every PUT gets a 500 */
+static char srv_put[256][200]; /* paths of the PUTs answered 200, in order */
+static int srv_nput;
+
+static void srv_set_fail(int f)
+{
+    pthread_mutex_lock(&srv_mu);
+    srv_fail = f;
+    pthread_mutex_unlock(&srv_mu);
+}
+
+static int srv_puts(void)
+{
+    pthread_mutex_lock(&srv_mu);
+    int n = srv_nput;
+    pthread_mutex_unlock(&srv_mu);
+    return n;
+}
 
 static int plan_reply(const char *head, char *resp, size_t cap)
 {
@@ -34,7 +52,12 @@ static int plan_reply(const char *head, char *resp, size_t cap)
         else
             n = snprintf(resp, cap, "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: %zu\r\n\r\n%s",
                          strlen(srv_plan), srv_plan);
+    } else if (srv_fail) {
+        n = snprintf(resp, cap, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
     } else {
+        const char *sp = strchr(head, ' '), *e = sp ? strchr(sp + 1, ' ') : NULL;
+        if (sp && e && srv_nput < 256 && (size_t)(e - sp - 1) < sizeof srv_put[0])
+            snprintf(srv_put[srv_nput++], sizeof srv_put[0], "%.*s", (int)(e - sp - 1), sp + 1);
         n = snprintf(resp, cap, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
     }
     pthread_mutex_unlock(&srv_mu);
@@ -243,6 +266,9 @@ TEST(spool_recovered_at_engine_start)
     ivcs_spool *s = NULL;
     CHECK_EQ(ivcs_spool_open(&s, NULL, &c, NULL), 0);
     if (!s) return;
+    /* the earlier engines spooled the key frame they could not upload */
+    ivcs_spool_entry_s x;
+    while (ivcs_spool_next(s, 0, 0, &x) == 0) CHECK_EQ(ivcs_spool_remove(s, x.seq), 0);
     static uint8_t body[10000];
     memset(body, 0x47, sizeof body);
     uint8_t md5[16];
@@ -304,6 +330,171 @@ TEST(missing_spool_dir_is_a_fault_not_a_failed_start)
     CHECK_EQ(st.spool_fault, IVCS_SPOOL_FAULT_MISSING);
 }
 
+static _Atomic int n_spooled_notes, n_uploaded_notes, n_fault_notes;
+static void on_note(void *u, uint32_t ch, const ivcs_notify_s *n)
+{
+    (void)u;
+    (void)ch;
+    if (n->kind == IVCS_NOTIFY_SLICE_SPOOLED) atomic_fetch_add(&n_spooled_notes, 1);
+    if (n->kind == IVCS_NOTIFY_SLICE_UPLOADED) atomic_fetch_add(&n_uploaded_notes, 1);
+    if (n->kind == IVCS_NOTIFY_SPOOL_FAULT) atomic_fetch_add(&n_fault_notes, 1);
+}
+
+static const iv_cs_balance_info_s full_time = {.cs_switch = 1, .cs_type = 1};
+
+/* an engine with a fixed full-time plan, the spool and a small ring */
+static ivcs_engine_s *spool_engine(const char *spool, ivcs_channel_s **ch, uint32_t budget)
+{
+    ivcs_engine_config_s ec;
+    base_config(&ec, fx_srv_port, spool);
+    ec.now_ms = NULL;
+    ec.fixed_plan = &full_time;
+    ec.upload_timeout_ms = 2000;
+    ivcs_engine_s *e = NULL;
+    if (ivcs_engine_new(&e, &ec) != 0) return NULL;
+    ivcs_channel_config_s cc;
+    chan_config(&cc);
+    cc.max_gop_size = budget;
+    cc.cb.notify = on_note;
+    if (ivcs_channel_open(e, &cc, ch) != 0) {
+        (void)ivcs_engine_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* pushes frames [from, to) of the clip (looped), 40 ms apart in PTS, 2 ms
+ * apart in real time; returns the number accepted */
+static int push_range(ivcs_channel_s *ch, int from, int to)
+{
+    int ok = 0;
+    for (int i = from; i < to; i++) {
+        const fx_frame_t *f = &fx_vf[i % fx_n_vf];
+        iv_cm_venc_pack_s pk = {.pu8Addr = (uint8_t *)f->p, .u32Len = f->len,
+                                .u64PTS = 1000 + (uint64_t)i * 40,
+                                .eFrameType = f->key ? IV_CM_FRAME_TYPE_I : IV_CM_FRAME_TYPE_P,
+                                .u32Seq = (uint32_t)i};
+        int rc = ivcs_channel_push_video(ch, &pk);
+        if (rc == 0) ok++;
+        fx_sleep_ms(2); /* 20x real time */
+    }
+    return ok;
+}
+
+static int acc_ok(const ivcs_channel_stats_s *s)
+{
+    return s->video_frames_pushed + s->audio_frames_pushed ==
+           s->frames_uploaded + s->frames_dropped + s->prerecord_discarded + s->frames_held;
+}
+
+TEST(outage_slices_spooled_then_backfilled)
+{
+    char d[64];
+    snprintf(d, sizeof d, "/tmp/ivcs_bf_XXXXXX");
+    CHECK(mkdtemp(d) != NULL);
+    srv_set_fail(1);
+    int puts0 = srv_puts();
+    ivcs_channel_s *ch = NULL;
+    /* 256 KiB: the ring holds ~1 slice; without the spool most would drop */
+    ivcs_engine_s *e = spool_engine(d, &ch, 256 << 10);
+    CHECK(e != NULL);
+    if (!e) return;
+    int pushed = push_range(ch, 0, 600); /* 24 s of video while every PUT fails */
+    ivcs_channel_stats_s cs;
+    WAIT_FOR((ivcs_channel_stats(ch, &cs), cs.slices_spooled >= 4 && cs.slices_queued <= 1));
+    CHECK(cs.slices_spooled >= 4);
+    CHECK_EQ(cs.frames_dropped, 0);
+    CHECK_EQ(cs.frames_uploaded, 0);
+    CHECK(cs.frames_spooled > 0);
+    CHECK(cs.frames_held >= cs.frames_spooled);
+    CHECK(acc_ok(&cs));
+    CHECK_EQ(atomic_load(&n_spooled_notes), (int)cs.slices_spooled);
+    ivcs_engine_stats_s es;
+    ivcs_engine_stats(e, &es);
+    CHECK_EQ(es.spool_entries, cs.slices_spooled);
+    CHECK(es.spool_bytes > 0);
+    CHECK_EQ(srv_puts(), puts0);
+    uint64_t spooled = cs.slices_spooled;
+    /* the server is back: live slices and the backfill land */
+    srv_set_fail(0);
+    pushed += push_range(ch, 600, 700);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.spool_entries == 0));
+    ivcs_engine_stats(e, &es);
+    CHECK_EQ(es.spool_entries, 0);
+    CHECK(es.backfill_slices >= spooled);
+    CHECK_EQ(ivcs_engine_stop(e), 0);
+    ivcs_channel_stats(ch, &cs);
+    CHECK_EQ(cs.video_frames_pushed, (uint64_t)pushed);
+    CHECK_EQ(cs.frames_uploaded, (uint64_t)pushed); /* every frame, once */
+    CHECK_EQ(cs.frames_dropped, 0);
+    CHECK_EQ(cs.frames_held, 0);
+    CHECK_EQ(cs.frames_spooled, 0);
+    CHECK(acc_ok(&cs));
+    fprintf(stderr, "  pushed %d, slices spooled %llu, backfilled %llu, uploaded %llu\n", pushed,
+            (unsigned long long)cs.slices_spooled, (unsigned long long)es.backfill_slices,
+            (unsigned long long)cs.slices_uploaded);
+    /* the spooled slices went up under their keys, oldest first, no key twice */
+    int n = srv_puts();
+    CHECK_EQ((uint64_t)(n - puts0), cs.slices_uploaded);
+    pthread_mutex_lock(&srv_mu);
+    for (int i = puts0; i < n; i++)
+        for (int j = i + 1; j < n; j++) CHECK(strcmp(srv_put[i], srv_put[j]) != 0);
+    pthread_mutex_unlock(&srv_mu);
+    (void)ivcs_engine_destroy(e);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    CHECK_EQ(system(cmd), 0);
+}
+
+TEST(restart_backfills_what_the_last_engine_spooled)
+{
+    char d[64];
+    snprintf(d, sizeof d, "/tmp/ivcs_bf_XXXXXX");
+    CHECK(mkdtemp(d) != NULL);
+    srv_set_fail(1);
+    ivcs_channel_s *ch = NULL;
+    ivcs_engine_s *e = spool_engine(d, &ch, 256 << 10);
+    CHECK(e != NULL);
+    if (!e) return;
+    int pushed = push_range(ch, 0, 400);
+    ivcs_channel_stats_s cs;
+    WAIT_FOR((ivcs_channel_stats(ch, &cs), cs.slices_spooled >= 3 && cs.slices_queued <= 1));
+    /* stopped while the server is still down: what is spooled stays held on
+     * disk; only what never reached the spool may be lost */
+    (void)ivcs_engine_stop(e);
+    ivcs_channel_stats(ch, &cs);
+    CHECK_EQ(cs.video_frames_pushed, (uint64_t)pushed);
+    CHECK(cs.frames_spooled > 0);
+    CHECK_EQ(cs.frames_held, cs.frames_spooled);
+    CHECK_EQ(cs.frames_uploaded, 0);
+    CHECK(acc_ok(&cs));
+    uint64_t frames = cs.frames_spooled, slices = cs.slices_spooled;
+    fprintf(stderr, "  pushed %d, dropped %llu, spooled %llu frames in %llu slices\n", pushed,
+            (unsigned long long)cs.frames_dropped, (unsigned long long)frames,
+            (unsigned long long)slices);
+    (void)ivcs_engine_destroy(e);
+    /* a new engine on the same spool, the server back: all of it lands */
+    srv_set_fail(0);
+    int puts0 = srv_puts();
+    e = spool_engine(d, &ch, 256 << 10);
+    CHECK(e != NULL);
+    if (!e) return;
+    ivcs_engine_stats_s es;
+    ivcs_engine_stats(e, &es);
+    CHECK_EQ(es.spool_recovered, slices);
+    WAIT_FOR((ivcs_engine_stats(e, &es), es.spool_entries == 0));
+    CHECK_EQ(es.backfill_slices, slices);
+    CHECK_EQ(es.backfill_frames, frames);
+    CHECK_EQ((uint64_t)(srv_puts() - puts0), slices);
+    ivcs_channel_stats(ch, &cs); /* the new engine's channel: nothing of its own */
+    CHECK_EQ(cs.frames_uploaded, 0);
+    CHECK(acc_ok(&cs));
+    (void)ivcs_engine_destroy(e);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    CHECK_EQ(system(cmd), 0);
+}
+
 int main(void)
 {
     if (fx_load_media(0) != 0) return 1;
@@ -324,6 +515,8 @@ int main(void)
     RUN(expired_or_broken_cached_plan_is_not_used);
     RUN(spool_recovered_at_engine_start);
     RUN(missing_spool_dir_is_a_fault_not_a_failed_start);
+    RUN(outage_slices_spooled_then_backfilled);
+    RUN(restart_backfills_what_the_last_engine_spooled);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_spool);
     if (system(cmd) != 0) return 1;
