@@ -98,6 +98,17 @@ static int default_config(ivcs_config_s *out)
                                                             : 0;
 }
 
+/* The seed's nearest code for an engine failure: a bad config is missing
+ * credentials to the seed; an I/O backend that cannot start (a forced
+ * io_uring refused by seccomp, a kernel without it) is a communication
+ * failure, and ivcs_io_backend_note() says why. */
+static int seed_code(int rc)
+{
+    if (rc == IVCS_ERR_CONFIG) return IV_ERR_CS_UPLOAD_AUTH_NOT_AVAILABLE;
+    if (rc == IVCS_ERR_IO_BACKEND) return IV_ERR_SYS_COMMUNICATE_FAIL;
+    return rc;
+}
+
 static int32_t cb_start(void *u, uint32_t ch)
 {
     publish_from_cb(u, ch);
@@ -149,7 +160,7 @@ iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
     cc.cb.picture_result = cb_result;
     ivcs_engine_s *e;
     rc = ivcs_engine_new(&e, &ec);
-    if (rc < 0) return (iv_err_code_e)(rc == IVCS_ERR_CONFIG ? IV_ERR_CS_UPLOAD_AUTH_NOT_AVAILABLE : rc);
+    if (rc < 0) return (iv_err_code_e)seed_code(rc);
     /* published before the channel opens: its callbacks may run at once */
     atomic_store_explicit(&g_eng, e, REL);
     cc.cb.user = e;
@@ -235,7 +246,7 @@ int iv_cs_get_balance_info(iv_cs_balance_info_s *info, uint32_t timeout_s)
         ivcs_config_s cfg;
         iv_cs_balance_info_s fresh;
         rc = default_config(&cfg);
-        if (rc == 0) rc = ivcs_query_balance_info(&cfg, &fresh, timeout_s);
+        if (rc == 0) rc = seed_code(ivcs_query_balance_info(&cfg, &fresh, timeout_s));
         if (rc == 0) {
             pthread_mutex_lock(&g_mu);
             g_bal = fresh;

@@ -38,6 +38,18 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path);
 
 void ivcs_cli_close(ivcs_cli_s *c);
 
+/* Set by `ivcs -v CMD` / `ivcs CMD -v` (main.c). */
+extern int ivcs_cli_verbose;
+
+/* With -v, prints once per process which I/O backend the event loop runs
+ * and why ("ivcs CMD: I/O backend epoll: io_uring_setup refused ..."). */
+void ivcs_cli_io_backend(const char *cmd, int backend, const char *note);
+
+/* "ivcs CMD: WHAT: <code's message>" plus, when the event loop is what
+ * failed (a forced io_uring refused, a bad IVCS_IO_BACKEND), the cause
+ * from ivcs_io_backend_note(). */
+void ivcs_cli_init_fail(const char *cmd, const char *what, int rc);
+
 /* Prints why an operation failed ("ivcs CMD: WHAT: reason"), naming the
  * likely fix for a missing bucket, rejected or expired credentials, an
  * unreachable or untrusted endpoint. r is the failed request's result (may

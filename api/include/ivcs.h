@@ -52,6 +52,24 @@ typedef struct ivcs_allocator_s {
 /* ---------------------------------------------------------------- config */
 #define IVCS_CFG_STR_MAX 256
 
+/* The event-loop backend (config key "io_backend"; docs/TRANSPORT.md). The
+ * environment variable IVCS_IO_BACKEND, when set, overrides the config. */
+typedef enum {
+    IVCS_IO_AUTO = 0,  /* io_uring; epoll when io_uring is refused or missing */
+    IVCS_IO_URING = 1, /* io_uring only: IVCS_ERR_IO_BACKEND if it cannot start */
+    IVCS_IO_EPOLL = 2, /* epoll with nonblocking sockets */
+} ivcs_io_backend_e;
+#define IVCS_IO_NOTE_MAX 192
+
+/* "auto", "io_uring" or "epoll"; "?" for any other value. */
+IVCS_API const char *ivcs_io_backend_name(int backend);
+/* Why the last event loop made on the calling thread (by ivcs_engine_new,
+ * iv_cs_init, a plan query...) runs the backend it does, or why it could
+ * not start, e.g. "io_uring_setup refused (EPERM): blocked by a seccomp
+ * profile or kernel.io_uring_disabled? using epoll". "" when io_uring
+ * started as asked or no loop was made. Never NULL. */
+IVCS_API const char *ivcs_io_backend_note(void);
+
 typedef struct ivcs_config_s {
     char endpoint[IVCS_CFG_STR_MAX];      /* "https://host:port" */
     char region[64];                      /* e.g. "us-east-1" */
@@ -66,6 +84,7 @@ typedef struct ivcs_config_s {
     int virtual_host;                     /* 0 (default): path-style addressing */
     uint32_t plan_poll_s;                 /* plan.json poll interval, default 60 */
     uint32_t slice_ms;                    /* slice target duration, default 4000 */
+    int io_backend;                       /* ivcs_io_backend_e, default IVCS_IO_AUTO */
     /* Local spool (docs/ARCHITECTURE.md, "Spool"): slices, event records and
      * pictures that cannot be uploaded are kept here and backfilled later.
      * Empty (default): no spool. An absolute path of an existing directory
@@ -200,7 +219,9 @@ typedef struct ivcs_engine_config_s {
 IVCS_API void ivcs_engine_config_defaults(ivcs_engine_config_s *cfg);
 
 /* Creates an engine and starts its thread. IVCS_ERR_CONFIG (cloud config
- * invalid), IV_ERR_CS_PRM_MALLOC_FAIL, IVCS_ERR_INVALID_ARG. */
+ * invalid), IVCS_ERR_IO_BACKEND (a forced io_uring cannot start:
+ * ivcs_io_backend_note() says why), IV_ERR_CS_PRM_MALLOC_FAIL,
+ * IVCS_ERR_INVALID_ARG. */
 IVCS_API IVCS_MUST_CHECK int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg);
 
 /* Stops accepting frames, closes the open slices and uploads what is
@@ -228,7 +249,8 @@ IVCS_API int ivcs_engine_get_balance_info(ivcs_engine_s *e, iv_cs_balance_info_s
 
 /* Blocking plan query without an engine (iv_cs_get_balance_info before
  * iv_cs_init). 0, IVCS_ERR_NOT_FOUND -> *out is "no plan" and 0 is
- * returned, or IV_ERR_CS_QUERY_SERVICE_TIMEOUT. */
+ * returned, IV_ERR_CS_QUERY_SERVICE_TIMEOUT, or IVCS_ERR_IO_BACKEND (the
+ * io_backend asked for cannot start: ivcs_io_backend_note says why). */
 IVCS_API int ivcs_query_balance_info(const ivcs_config_s *cfg, iv_cs_balance_info_s *out,
                                      uint32_t timeout_s);
 
@@ -245,6 +267,8 @@ typedef struct ivcs_engine_stats_s {
     uint32_t boot;            /* the {boot} field of this engine's slice keys */
     int service;              /* ivcs_service: 0 none, 1 event, 2 full time */
     uint64_t wakeups;         /* wake-up syscalls sent to the engine thread (any cause) */
+    int io_backend;           /* the loop's backend: IVCS_IO_URING or IVCS_IO_EPOLL */
+    char io_note[IVCS_IO_NOTE_MAX]; /* why that one ("" : io_uring as asked) */
     /* 1 while the plan in force is the one cached in spool_dir (the server
      * has not answered since the engine started) */
     int plan_cached;

@@ -693,7 +693,9 @@ int ivcs_catalog_list_events(ivcs_s3 *s3, const ivcs_layout_s *l, uint32_t ch, i
         if (pic) {
             memcpy(pic, ev.key, kl + 1);
             memcpy(pic + kl - 5, ".jpg", 5);
-            ev.picture_listed = bsearch(&pic, c.jpg.v, c.jpg.n, sizeof *c.jpg.v, cmp_str) != NULL;
+            /* no picture listed at all: v is NULL, which bsearch may not get */
+            ev.picture_listed = c.jpg.n &&
+                                bsearch(&pic, c.jpg.v, c.jpg.n, sizeof *c.jpg.v, cmp_str) != NULL;
             free(pic);
         }
         if (out->n == out->cap) {

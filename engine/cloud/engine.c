@@ -4,7 +4,8 @@
  * engine API. The slicer and uploads are in uploader.c, plan.json polling in
  * poller.c, the push path in channel/channel.c.
  *
- * The engine thread sleeps in io_uring (ivcs_loop_run_once) with a receive
+ * The engine thread sleeps in its loop (ivcs_loop_run_once: io_uring, or
+ * epoll where io_uring cannot run) with a receive
  * armed on one end of a socketpair, for at most a tick (100 ms) or until
  * its next timer. Wake-ups are lazy: an ordinary frame is picked up at the
  * next tick, so real-time pushing makes no syscall. A producer wakes the
@@ -21,6 +22,7 @@
  * the loop offers recv, so a socketpair is the wake-up object.)
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -477,7 +479,7 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
             rc = IV_ERR_SYS_COMMUNICATE_FAIL;
     }
     if (rc == 0) rc = ivcs_digest_init(&e->md5, IVCS_DIGEST_MD5);
-    if (rc == 0) rc = ivcs_loop_new(&e->loop, a, 256);
+    if (rc == 0) rc = ivcs_loop_new_backend(&e->loop, a, 256, cfg->cloud.io_backend);
     if (rc == 0) rc = ivcs_s3_new(&e->s3, a, &cfg->cloud, e->loop);
     if (rc == 0) rc = ivcs_poll_init(e);
     if (rc == 0) ivcs_poll_spool_init(e); /* recovery before any slice exists */
@@ -558,7 +560,8 @@ static int query_plan(const ivcs_config_s *cfg, uint32_t timeout_s, int64_t now_
         return IVCS_ERR_CONFIG;
     ivcs_s3 *s3;
     int rc = ivcs_s3_new(&s3, NULL, cfg, NULL);
-    if (rc < 0) return IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
+    /* an I/O backend that cannot start is no timeout: say so */
+    if (rc < 0) return rc == IVCS_ERR_IO_BACKEND ? rc : IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
     body_buf body = {.n = 0};
     ivcs_s3_op op;
     ivcs_s3_op_init(&op, IVCS_S3_GET, key);
@@ -631,6 +634,10 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->channels = atomic_load(&e->n_ch);
     o->boot = e->boot;
     o->service = atomic_load(&e->service);
+    if (e->loop) {
+        o->io_backend = ivcs_loop_backend(e->loop);
+        snprintf(o->io_note, sizeof o->io_note, "%s", ivcs_loop_note(e->loop));
+    }
     o->plan_cached = atomic_load_explicit(&e->st_plan_cached, RLX);
     o->spool_on = atomic_load_explicit(&e->st_spool_on, RLX);
     o->spool_fault = atomic_load_explicit(&e->st_spool_fault, RLX);

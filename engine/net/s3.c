@@ -45,7 +45,7 @@ int ivcs_s3_new(ivcs_s3 **out, const ivcs_allocator_s *alloc, const ivcs_config_
     int rc = 0;
     if (!cfg->bucket[0] || !cfg->access_key[0] || !cfg->secret_key[0]) rc = IVCS_ERR_CONFIG;
     if (rc == 0 && !loop) {
-        rc = ivcs_loop_new(&s->loop, alloc, 64);
+        rc = ivcs_loop_new_backend(&s->loop, alloc, 64, cfg->io_backend);
         s->own_loop = rc == 0;
     } else {
         s->loop = loop;

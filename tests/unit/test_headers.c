@@ -317,6 +317,7 @@ static const struct {
     C(IVCS_ERR_NOT_FOUND),
     C(IVCS_ERR_STATE),
     C(IVCS_ERR_AUDIO_FRAME_SIZE),
+    C(IVCS_ERR_IO_BACKEND),
 };
 #undef C
 #define NCODES (sizeof all_codes / sizeof all_codes[0])
