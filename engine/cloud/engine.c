@@ -320,6 +320,7 @@ static void *engine_main(void *arg)
             uint32_t pend = 0;
             for (uint32_t i = 0; i < n; i++)
                 pend += ivcs_up_pending(e->ch[i]);
+            pend += ivcs_bf_pending(e); /* backfill goes on within the budget */
             if (!pend || ivcs_loop_now_ms() >= flush_deadline) {
                 if (!cancelled) {
                     for (uint32_t i = 0; i < n; i++)

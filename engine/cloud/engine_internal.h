@@ -394,6 +394,8 @@ void ivcs_eng_spool_publish(ivcs_engine_s *e);
  * did something. */
 int ivcs_bf_service(ivcs_engine_s *e, int64_t now);
 int ivcs_bf_busy(const ivcs_engine_s *e);
+/* 1 while spooled slices wait and uploads work (exit flushes them too). */
+int ivcs_bf_pending(const ivcs_engine_s *e);
 void ivcs_bf_cancel(ivcs_engine_s *e);
 /* The spool's callback for entries it evicts or finds corrupt. */
 void ivcs_bf_lost(void *ctx, const ivcs_spool_entry_s *x, int why);

@@ -824,6 +824,18 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
     return 1;
 }
 
+int ivcs_bf_pending(const ivcs_engine_s *e)
+{
+    if (!e->spool) return 0;
+    if (e->bf.active) return 1;
+    uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++)
+        if (e->ch[i]->up.failing) return 0; /* the server is away: wait no longer */
+    if (e->bf.waiting) return 0;
+    ivcs_spool_entry_s x;
+    return e->bf.have || ivcs_spool_next(e->spool, 0, 1u << IVCS_SPOOL_SLICE, &x) == 0;
+}
+
 int ivcs_bf_busy(const ivcs_engine_s *e)
 {
     return e->bf.active;
