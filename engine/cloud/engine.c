@@ -207,14 +207,14 @@ static int drain_cmds(ivcs_engine_s *e)
     int did = 0;
     for (;;) {
         eng_cmd_s *s = &e->cmdq[e->cmd_deq & (ENG_CMD_Q - 1)];
-        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-        if (seq != e->cmd_deq + 1) break;
+        uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (seq != (uint32_t)(e->cmd_deq + 1)) break;
         eng_cmd_s cmd = {.kind = s->kind,
                          .ch = s->ch,
                          .event_id = s->event_id,
                          .t_event_ms = s->t_event_ms,
                          .t_stream_ms = s->t_stream_ms};
-        atomic_store_explicit(&s->seq, e->cmd_deq + ENG_CMD_Q, memory_order_release);
+        atomic_store_explicit(&s->seq, (uint32_t)(e->cmd_deq + ENG_CMD_Q), memory_order_release);
         e->cmd_deq++;
         did = 1;
         uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
@@ -264,8 +264,8 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     if (measure) c->rate_sleep_ms = INT64_MAX;
     for (int s = 0; s < 2; s++) {
         uint64_t rp = ivcs_ring_read_pos(c->pring[s]);
-        if (atomic_load_explicit(&c->seen[s], RLX) != rp)
-            atomic_store_explicit(&c->seen[s], rp, RLX);
+        if (atomic_load_explicit(&c->seen[s], RLX) != (uint32_t)rp)
+            atomic_store_explicit(&c->seen[s], (uint32_t)rp, RLX);
         if (!measure) continue;
         uint64_t bpms = c->rate_at ? (rp - c->rate_from[s]) / (uint64_t)dt : 0;
         c->rate_from[s] = rp;
@@ -475,7 +475,7 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     if (rc == 0) {
         memset(e->ch, 0, sizeof *e->ch * e->max_ch);
         for (uint32_t i = 0; i < ENG_CMD_Q; i++)
-            atomic_init(&e->cmdq[i].seq, i);
+            atomic_init(&e->cmdq[i].seq, (uint32_t)i);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, e->wake_fd) < 0)
             rc = IV_ERR_SYS_COMMUNICATE_FAIL;
     }

@@ -20,6 +20,7 @@
 #include "engine/spool/spool.h"
 #include "engine/codec/aac_enc.h"
 #include "engine/codec/nalu.h"
+#include "engine/core/ctr64.h"
 #include "engine/core/jemalloc_alloc.h"
 #include "engine/mux/ts_mux.h"
 #include "engine/net/hash.h"
@@ -54,7 +55,8 @@ typedef enum {
 } cmd_kind_e;
 
 typedef struct eng_cmd_s {
-    _Atomic uint64_t seq; /* Vyukov bounded-queue sequence */
+    _Atomic uint32_t seq; /* Vyukov bounded-queue sequence (32 bits: lock-free
+                           * on 32-bit targets; compared as int32 differences) */
     int kind;
     uint32_t ch;
     int32_t event_id;
@@ -189,16 +191,20 @@ struct ivcs_channel_s {
     _Atomic int starved;  /* a push found a ring full: the engine should make room */
     /* Lazy wake-up (engine.c): a producer sets urgent when the engine must
      * act before its next tick; seen[s] is the engine's scan position in
-     * ring s, published after each service (relaxed: a heuristic input). */
+     * ring s, published after each service (relaxed: a heuristic input),
+     * as the low 32 bits of the position: lock-free on 32-bit targets too. */
     _Alignas(64) _Atomic int urgent; /* own cache line: not next to producer counters */
-    _Atomic uint64_t seen[2];
+    _Atomic uint32_t seen[2];
     /* engine: the longest sleep before a ring, at the fill rate measured
      * over >= 10 ms from rate_from at rate_at, reaches its 1/8 wake mark
      * (engine.c service_channel; INT64_MAX: no bound) */
     uint64_t rate_from[2];
     int64_t rate_at;
     int64_t rate_sleep_ms;
-    _Alignas(64) _Atomic uint64_t st_vpushed, st_apushed, st_bytes_pushed, st_refused;
+    /* push-path counters, one per writer (ctr64.h: no lock on any target):
+     * [ENG_STREAM_*] by that stream's producer, st_refused[2] by the engine
+     * (G.711/PCM frames the encoder could not take) */
+    _Alignas(64) ivcs_ctr64 st_pushed[2], st_bytes_pushed[2], st_refused[3];
 
     /* engine */
     struct {
@@ -229,8 +235,9 @@ struct ivcs_channel_s {
     int drop_err; /* the err of SLICE_DROPPED notices (0: IVCS_ERR_BUFFER_FULL) */
     _Atomic uint32_t open_mask; /* bit id-1: event open (caller side check) */
 
-    _Atomic uint64_t st_bytes_up, st_slices_up;
-    _Atomic uint64_t st_sl_drop, st_by_drop;
+    /* written by the engine thread only (ctr64.h) */
+    ivcs_ctr64 st_bytes_up, st_slices_up;
+    ivcs_ctr64 st_sl_drop, st_by_drop;
     /* Frame accounting (engine): every pushed frame the engine has taken
      * from a ring (scan_v/scan_a; G.711/PCM: from the input ring) is in
      * exactly one of up, drop, disc or held, held being computed from the
@@ -238,16 +245,18 @@ struct ivcs_channel_s {
      * slice). Published together under acc_seq (a seqlock: odd while the
      * engine writes) so ivcs_channel_stats reads one consistent instant;
      * frames pushed but not yet taken are pushed - scan (channel.c counts
-     * pushed before the commit, so pushed >= scan in any snapshot). */
+     * pushed before the commit, so pushed >= scan in any snapshot). The
+     * published words are ctr64s so that no access takes a lock on 32-bit
+     * MIPS either. */
     struct {
         uint64_t scan_v, scan_a, a_uncut, up, drop, disc;
         uint64_t spooled; /* in spool entries (part of held) */
     } acc;
     _Atomic uint32_t acc_seq;
-    _Atomic uint64_t pub_scan_v, pub_scan_a, pub_up, pub_drop, pub_disc, pub_held;
-    _Atomic uint64_t pub_spooled, st_sl_spooled;
-    _Atomic uint64_t st_retries, st_fail, st_lat_last, st_lat_max;
-    _Atomic uint64_t st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
+    ivcs_ctr64 pub_scan_v, pub_scan_a, pub_up, pub_drop, pub_disc, pub_held;
+    ivcs_ctr64 pub_spooled, st_sl_spooled;
+    ivcs_ctr64 st_retries, st_fail, st_lat_last, st_lat_max;
+    ivcs_ctr64 st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
     _Atomic uint32_t st_queued, st_events_open;
     _Atomic int st_streaming;
 };
@@ -283,8 +292,8 @@ struct ivcs_engine_s {
     _Atomic uint32_t n_ch;
 
     eng_cmd_s *cmdq;
-    _Atomic uint64_t cmd_enq, cmd_deq_pub;
-    uint64_t cmd_deq;
+    _Atomic uint32_t cmd_enq, cmd_deq_pub;
+    uint32_t cmd_deq;
 
     /* plan (engine thread; the balance copy under plan_mu for readers) */
     ivcs_plan_s plan;

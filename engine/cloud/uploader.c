@@ -17,9 +17,9 @@
 
 #define RLX memory_order_relaxed
 
-static inline void bump(_Atomic uint64_t *c, uint64_t n)
+static inline void bump(ivcs_ctr64 *c, uint64_t n)
 {
-    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
+    ivcs_ctr64_add(c, n);
 }
 
 /* ---------------------------------------------------------------- source */
@@ -514,9 +514,8 @@ static void on_slice_done(ivcs_s3_op *op, int result)
         bump(&c->st_bytes_up, u->size);
         bump(&c->st_slices_up, 1);
         uint64_t lat = now > s->closed_at ? (uint64_t)(now - s->closed_at) : 0;
-        atomic_store_explicit(&c->st_lat_last, lat, RLX);
-        if (lat > atomic_load_explicit(&c->st_lat_max, RLX))
-            atomic_store_explicit(&c->st_lat_max, lat, RLX);
+        ivcs_ctr64_set(&c->st_lat_last, lat);
+        if (lat > ivcs_ctr64_get(&c->st_lat_max)) ivcs_ctr64_set(&c->st_lat_max, lat);
         if (u->failing) {
             ivcs_notify_s r = {.kind = IVCS_NOTIFY_UPLOAD_RECOVER};
             ivcs_eng_notify(c, &r);
@@ -1188,13 +1187,13 @@ void ivcs_up_publish_acc(ivcs_channel_s *c)
     uint32_t q = atomic_load_explicit(&c->acc_seq, RLX);
     atomic_store_explicit(&c->acc_seq, q + 1, RLX);
     atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&c->pub_scan_v, c->acc.scan_v, RLX);
-    atomic_store_explicit(&c->pub_scan_a, c->acc.scan_a, RLX);
-    atomic_store_explicit(&c->pub_up, c->acc.up, RLX);
-    atomic_store_explicit(&c->pub_drop, c->acc.drop, RLX);
-    atomic_store_explicit(&c->pub_disc, c->acc.disc, RLX);
-    atomic_store_explicit(&c->pub_held, held, RLX);
-    atomic_store_explicit(&c->pub_spooled, c->acc.spooled, RLX);
+    ivcs_ctr64_set(&c->pub_scan_v, c->acc.scan_v);
+    ivcs_ctr64_set(&c->pub_scan_a, c->acc.scan_a);
+    ivcs_ctr64_set(&c->pub_up, c->acc.up);
+    ivcs_ctr64_set(&c->pub_drop, c->acc.drop);
+    ivcs_ctr64_set(&c->pub_disc, c->acc.disc);
+    ivcs_ctr64_set(&c->pub_held, held);
+    ivcs_ctr64_set(&c->pub_spooled, c->acc.spooled);
     atomic_store_explicit(&c->acc_seq, q + 2, memory_order_release);
 }
 
