@@ -85,8 +85,8 @@ typedef struct ivcs_config_s {
     uint32_t plan_poll_s;                 /* plan.json poll interval, default 60 */
     uint32_t slice_ms;                    /* slice target duration, default 4000 */
     int io_backend;                       /* ivcs_io_backend_e, default IVCS_IO_AUTO */
-    /* Local spool (docs/ARCHITECTURE.md, "Spool"): slices, event records and
-     * pictures that cannot be uploaded are kept here and backfilled later.
+    /* Local spool (docs/SPOOL.md): slices that cannot be uploaded are kept
+     * here and backfilled later; the last plan.json too.
      * Empty (default): no spool. An absolute path of an existing directory
      * that the engine owns. */
     char spool_dir[IVCS_CFG_STR_MAX];

@@ -4,7 +4,7 @@
  * event pictures, plus two small cache files (the last plan.json and the
  * last balance answer).
  *
- * Design (argued in docs/ARCHITECTURE.md, "Spool"): one file per entry,
+ * Design (argued in docs/SPOOL.md): one file per entry,
  * written once, sequentially, never rewritten in place:
  *
  *   1. create  DIR/e<seq:16 hex>.tmp        (O_CREAT|O_EXCL, 0600)
