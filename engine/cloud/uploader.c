@@ -672,7 +672,7 @@ static ivcs_channel_s *chan_of(ivcs_engine_s *e, uint32_t index)
 static void spool_entry_lost(ivcs_engine_s *e, uint64_t seq, uint32_t channel, uint32_t frames,
                              uint64_t bytes, int64_t utc0, int err)
 {
-    atomic_fetch_add_explicit(&e->st_spool_evicted, 1, RLX);
+    if (err == IVCS_ERR_BUFFER_FULL) atomic_fetch_add_explicit(&e->st_spool_evicted, 1, RLX);
     ivcs_channel_s *c = seq >= e->own_seq0 ? chan_of(e, channel) : NULL;
     if (!c) return;
     c->acc.spooled -= frames;
