@@ -310,7 +310,7 @@ static int scan(ivcs_spool *s)
     closedir(d);
     ivcs_free(s->alloc, buf, READ_CHUNK);
     if (rc) return rc;
-    qsort(s->ent + s->lo, s->hi - s->lo, sizeof *s->ent, cmp_ent);
+    if (s->hi > s->lo) qsort(s->ent + s->lo, s->hi - s->lo, sizeof *s->ent, cmp_ent);
     s->st.next_seq = any ? max_seq + 1 : 1;
     update_oldest(s);
     if (!s->cfg.no_sync && (s->st.discarded_tmp || s->st.discarded_corrupt)) {
