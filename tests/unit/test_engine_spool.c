@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "check.h"
@@ -495,6 +496,59 @@ TEST(restart_backfills_what_the_last_engine_spooled)
     CHECK_EQ(system(cmd), 0);
 }
 
+TEST(spool_on_a_full_then_read_only_filesystem)
+{
+    /* a 1 MiB tmpfs: it fills after a few slices (ENOSPC): the fault is
+     * notified once, the spool is left alone for 30 s, and the slices it
+     * cannot take are dropped from the ring as without a spool (counted,
+     * notified); then the file system is remounted read-only and pushing
+     * goes on (the spool's own EROFS handling: test_spool). Pushes never
+     * block or fail for any of it, and the accounting stays exact. */
+    char d[64];
+    snprintf(d, sizeof d, "/tmp/ivcs_bffull_XXXXXX");
+    CHECK(mkdtemp(d) != NULL);
+    if (geteuid() != 0 || mount("tmpfs", d, "tmpfs", 0, "size=1m,mode=0700") != 0) {
+        fprintf(stderr, "skip: cannot mount a tmpfs (%s)\n", strerror(errno));
+        rmdir(d);
+        return;
+    }
+    srv_set_fail(1);
+    atomic_store(&n_fault_notes, 0);
+    ivcs_channel_s *ch = NULL;
+    ivcs_engine_s *e = spool_engine(d, &ch, 256 << 10);
+    CHECK(e != NULL);
+    if (e) {
+        int pushed = push_range(ch, 0, 1000);
+        ivcs_channel_stats_s cs;
+        ivcs_engine_stats_s es;
+        WAIT_FOR((ivcs_engine_stats(e, &es), es.spool_fault == IVCS_SPOOL_FAULT_FULL));
+        ivcs_engine_stats(e, &es);
+        CHECK_EQ(es.spool_fault, IVCS_SPOOL_FAULT_FULL);
+        CHECK_EQ(atomic_load(&n_fault_notes), 1);
+        ivcs_channel_stats(ch, &cs);
+        CHECK(cs.slices_spooled >= 1);
+        CHECK(acc_ok(&cs));
+        /* read-only now (the writes under way finish or fail first) */
+        int ro = -1;
+        for (int i = 0; i < 100 && ro != 0; i++) {
+            ro = mount("tmpfs", d, "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m");
+            if (ro != 0) fx_sleep_ms(20);
+        }
+        CHECK_EQ(ro, 0);
+        pushed += push_range(ch, 1000, 1300);
+        (void)ivcs_engine_stop(e);
+        ivcs_channel_stats(ch, &cs);
+        CHECK_EQ(cs.video_frames_pushed, (uint64_t)pushed);
+        CHECK(cs.frames_dropped > 0);
+        CHECK(cs.slices_dropped > 0);
+        CHECK_EQ(cs.frames_held, cs.frames_spooled); /* what is on disk waits */
+        CHECK(acc_ok(&cs));
+        (void)ivcs_engine_destroy(e);
+    }
+    CHECK_EQ(umount(d), 0);
+    rmdir(d);
+}
+
 int main(void)
 {
     if (fx_load_media(0) != 0) return 1;
@@ -517,6 +571,7 @@ int main(void)
     RUN(missing_spool_dir_is_a_fault_not_a_failed_start);
     RUN(outage_slices_spooled_then_backfilled);
     RUN(restart_backfills_what_the_last_engine_spooled);
+    RUN(spool_on_a_full_then_read_only_filesystem);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_spool);
     if (system(cmd) != 0) return 1;
