@@ -725,6 +725,7 @@ int ivcs_cmd_push(int argc, char **argv)
         ivcs_default_last_stats(&tot, &es);
     } else {
         ivcs_engine_stop(eng);
+        ivcs_engine_stats(eng, &es); /* the spool as the engine left it */
         for (int c = 0; c < channels; c++) {
             ivcs_channel_stats(chs[c], &st);
             tot.video_frames_pushed += st.video_frames_pushed;
@@ -736,6 +737,8 @@ int ivcs_cmd_push(int argc, char **argv)
             tot.slices_dropped += st.slices_dropped;
             tot.frames_dropped += st.frames_dropped;
             tot.frames_held += st.frames_held;
+            tot.frames_spooled += st.frames_spooled;
+            tot.slices_spooled += st.slices_spooled;
             tot.prerecord_discarded += st.prerecord_discarded;
             tot.retries += st.retries;
             tot.pictures_uploaded += st.pictures_uploaded;
@@ -777,12 +780,19 @@ int ivcs_cmd_push(int argc, char **argv)
         ",\"frames_held\":%" PRIu64 ",\"prerecord_discarded\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"pictures\":%" PRIu64
         ",\"event_records\":%" PRIu64 ",\"boot\":\"%08x\",\"prefix\":\"%s\",\"push_s\":%.3f"
         ",\"full_waits\":%" PRIu64 ",\"channels\":%d,\"frames_read\":%" PRIu64
-        ",\"refused_by\":{%s},\"io_backend\":\"%s\"}\n",
+        ",\"refused_by\":{%s},\"io_backend\":\"%s\""
+        ",\"frames_spooled\":%" PRIu64 ",\"slices_spooled\":%" PRIu64 ",\"spool\":{\"on\":%d"
+        ",\"fault\":%d,\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"oldest_ms\":%" PRId64
+        ",\"recovered\":%" PRIu64 ",\"discarded_corrupt\":%" PRIu64 ",\"evicted\":%" PRIu64
+        ",\"backfill_slices\":%" PRIu64 ",\"backfill_frames\":%" PRIu64 ",\"plan_cached\":%d}}\n",
         pushed, tot.video_frames_pushed, tot.audio_frames_pushed, tot.audio_frames_encoded,
         refused, tot.frames_uploaded, tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped,
         tot.frames_dropped, tot.frames_held, tot.prerecord_discarded, tot.retries, tot.pictures_uploaded,
         tot.event_records_written, es.boot, pfx, push_s, full_waits, channels, frames_read, by,
-        ivcs_io_backend_name(es.io_backend));
+        ivcs_io_backend_name(es.io_backend), tot.frames_spooled, tot.slices_spooled, es.spool_on,
+        es.spool_fault, es.spool_entries, es.spool_bytes, es.spool_oldest_ms, es.spool_recovered,
+        es.spool_discarded_corrupt, es.spool_evicted, es.backfill_slices, es.backfill_frames,
+        es.plan_cached);
     free(fr);
     if (unusable || tot.slices_dropped || tot.frames_dropped || tot.frames_held) return 1;
     return refused ? 3 : 0;

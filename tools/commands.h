@@ -12,5 +12,6 @@ int ivcs_cmd_ls(int argc, char **argv);
 int ivcs_cmd_events(int argc, char **argv);
 int ivcs_cmd_playlist(int argc, char **argv);
 int ivcs_cmd_export(int argc, char **argv);
+int ivcs_cmd_spool(int argc, char **argv);
 
 #endif

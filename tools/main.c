@@ -22,6 +22,7 @@ static const command commands[] = {
     {"events", ivcs_cmd_events, "a device's events (records, times, pictures)"},
     {"playlist", ivcs_cmd_playlist, "HLS VOD playlist of presigned URLs for a range or event"},
     {"export", ivcs_cmd_export, "download a range into one MPEG-TS file"},
+    {"spool", ivcs_cmd_spool, "list or verify a local spool directory (spool_dir)"},
 };
 
 static void usage(FILE *out)

@@ -49,6 +49,12 @@ typedef enum {
     IVCS_NOTIFY_BUFFER_LOW = 6,     /* back under 50 % after a HIGH */
     IVCS_NOTIFY_PAUSED = 7,         /* no data for pause_ms: recording paused */
     IVCS_NOTIFY_EVENT_WRITTEN = 8,  /* an event record was stored (key) */
+    IVCS_NOTIFY_SLICE_SPOOLED = 9,  /* a slice that could not be uploaded is safe in
+                                     * spool_dir (key, start_ms, dur_ms, frames, bytes);
+                                     * SLICE_UPLOADED follows when backfill lands it */
+    IVCS_NOTIFY_SPOOL_FAULT = 10,   /* the spool failed (value = 1 full, 2 read-only,
+                                     * 3 I/O error, 4 missing; err): RAM only, retried
+                                     * every 30 s; once per fault */
 } ivcs_notify_e;
 
 typedef struct ivcs_notify_s {
@@ -173,6 +179,27 @@ typedef struct ivcs_engine_stats_s {
     uint64_t wakeups;         /* wake-up syscalls sent to the engine thread (any cause) */
     int io_backend;           /* the loop's backend: IVCS_IO_URING or IVCS_IO_EPOLL */
     char io_note[IVCS_IO_NOTE_MAX]; /* why that one ("" : io_uring as asked) */
+    /* 1 while the plan in force is the one cached in spool_dir (the server
+     * has not answered since the engine started) */
+    int plan_cached;
+    /* Local spool (spool_dir): spool_on 1 when it is open; spool_fault the
+     * last storage error (1 full, 2 read-only, 3 I/O error, 4 missing),
+     * 0 none; entries and bytes in it now, the recording time of the oldest
+     * (UTC ms, 0 if empty); entries found valid at open and entries found
+     * broken (torn, corrupt, an unfinished write) and discarded. */
+    int spool_on;
+    int spool_fault;
+    uint64_t spool_entries;
+    uint64_t spool_bytes;
+    int64_t spool_oldest_ms;
+    uint64_t spool_recovered;
+    uint64_t spool_discarded_corrupt;
+    /* Backfill: spooled slices uploaded (under their original keys) and
+     * their frames, including those a previous engine left in spool_dir;
+     * spooled slices evicted for spool_max_mb (oldest first). */
+    uint64_t backfill_slices;
+    uint64_t backfill_frames;
+    uint64_t spool_evicted;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 
@@ -246,6 +273,12 @@ typedef struct ivcs_channel_stats_s {
      * After ivcs_engine_stop frames_held is 0 (what could not be uploaded
      * was dropped: counted and notified). */
     uint64_t frames_held;
+    /* Frames of this channel's slices written to spool_dir and not yet
+     * uploaded (they are part of frames_held; after ivcs_engine_stop they
+     * are the only frames held: they wait on disk for the next engine),
+     * and the slices spooled so far. */
+    uint64_t frames_spooled;
+    uint64_t slices_spooled;
 } ivcs_channel_stats_s;
 IVCS_API void ivcs_channel_stats(ivcs_channel_s *ch, ivcs_channel_stats_s *out);
 

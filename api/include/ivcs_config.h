@@ -48,9 +48,18 @@ typedef struct ivcs_config_s {
     uint32_t plan_poll_s;           /* plan.json poll interval, default 60 */
     uint32_t slice_ms;              /* slice target duration, default 4000 */
     int io_backend;                 /* ivcs_io_backend_e, default IVCS_IO_AUTO */
+    /* Local spool (docs/ARCHITECTURE.md section 11): slices that cannot be
+     * uploaded are kept here and backfilled later; the last plan.json too.
+     * Empty (default): no spool. An absolute path of an existing directory
+     * that the engine owns. */
+    char spool_dir[IVCS_CFG_STR_MAX];
+    uint32_t spool_max_mb;   /* spool size limit, 1..1048576 MiB (0: 1024) */
+    uint32_t backfill_share; /* % of upload time backfill may take while live
+                              * slices wait, 1..100 (0: 50) */
 } ivcs_config_s;
 
-/* Fills *cfg with the defaults (region us-east-1, verify on, 60 s, 4000 ms). */
+/* Fills *cfg with the defaults (region us-east-1, verify on, 60 s, 4000 ms,
+ * no spool, spool_max_mb 1024, backfill_share 50). */
 IVCS_API void ivcs_config_defaults(ivcs_config_s *cfg);
 
 /* Checks a configuration: endpoint scheme and host, bucket and device_id

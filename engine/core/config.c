@@ -52,6 +52,8 @@ void ivcs_config_defaults(ivcs_config_s *cfg)
     cfg->plan_poll_s = 60;
     cfg->slice_ms = 4000;
     cfg->io_backend = IVCS_IO_AUTO;
+    cfg->spool_max_mb = 1024;
+    cfg->backfill_share = 50;
 }
 
 /* ---------------------------------------------------------------- validation */
@@ -195,6 +197,17 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
         return fail(err, err_len, "slice_ms: must be 1000..60000 milliseconds");
     if (cfg->io_backend < IVCS_IO_AUTO || cfg->io_backend > IVCS_IO_EPOLL)
         return fail(err, err_len, "io_backend: must be \"auto\", \"io_uring\" or \"epoll\"");
+    long spool_len = field_len(cfg->spool_dir, sizeof cfg->spool_dir);
+    if (spool_len < 0) return fail(err, err_len, "spool_dir: not terminated");
+    if (has_control(cfg->spool_dir, (size_t)spool_len))
+        return fail(err, err_len, "spool_dir: control characters are not allowed");
+    if (spool_len && cfg->spool_dir[0] != '/')
+        return fail(err, err_len, "spool_dir: must be an absolute path");
+    /* 0 in a struct filled by hand means the default */
+    if (cfg->spool_max_mb > 1048576)
+        return fail(err, err_len, "spool_max_mb: must be 1..1048576 MiB");
+    if (cfg->backfill_share > 100)
+        return fail(err, err_len, "backfill_share: must be 1..100 percent");
     return 0;
 }
 
@@ -225,6 +238,9 @@ static const key_desc keys[] = {
     KS(plan_poll_s, K_U32),
     KS(slice_ms, K_U32),
     KS(io_backend, K_IO_BACKEND),
+    KS(spool_dir, K_STR_OR_NULL),
+    KS(spool_max_mb, K_U32),
+    KS(backfill_share, K_U32),
 };
 #undef KS
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -365,6 +381,13 @@ static int parse_into(ivcs_config_s *out, const char *json, size_t len, char *er
         seen[idx] = true;
         rc = apply_key(out, k, it, err, err_len);
         if (rc) goto out;
+        /* in a struct 0 means the default; in a file it is out of range */
+        if (k->type == K_U32 && *(const uint32_t *)(const void *)((const char *)out + k->offset) == 0 &&
+            (!strcmp(k->name, "spool_max_mb") || !strcmp(k->name, "backfill_share"))) {
+            rc = fail(err, err_len, "%s: must be %s", k->name,
+                      k->name[0] == 's' ? "1..1048576 MiB" : "1..100 percent");
+            goto out;
+        }
     }
 out:
     wipe_strings(root);

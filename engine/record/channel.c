@@ -548,7 +548,7 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
      * reader; bounded: the writer's section is a few stores), then the
      * pushed counters, which are >= what the engine took (publish() counts
      * before it commits) */
-    uint64_t sv = 0, sa = 0, up = 0, drop = 0, disc = 0, held = 0;
+    uint64_t sv = 0, sa = 0, up = 0, drop = 0, disc = 0, held = 0, spooled = 0;
     for (int tries = 0; tries < 1000000; tries++) {
         uint32_t q = atomic_load_explicit(&c->acc_seq, memory_order_acquire);
         if (q & 1) continue;
@@ -558,6 +558,7 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
         drop = ivcs_ctr64_get(&c->pub_drop);
         disc = ivcs_ctr64_get(&c->pub_disc);
         held = ivcs_ctr64_get(&c->pub_held);
+        spooled = ivcs_ctr64_get(&c->pub_spooled);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&c->acc_seq, RLX) == q) break;
     }
@@ -567,6 +568,8 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
     o->frames_dropped = drop;
     o->prerecord_discarded = disc;
     o->frames_held = held + (o->video_frames_pushed - sv) + (o->audio_frames_pushed - sa);
+    o->frames_spooled = spooled;
+    o->slices_spooled = ivcs_ctr64_get(&c->st_sl_spooled);
     o->bytes_pushed = ivcs_ctr64_get(&c->st_bytes_pushed[0]) +
                       ivcs_ctr64_get(&c->st_bytes_pushed[1]);
     o->frames_refused = ivcs_ctr64_get(&c->st_refused[0]) + ivcs_ctr64_get(&c->st_refused[1]) +

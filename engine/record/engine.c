@@ -32,6 +32,7 @@
 #include "engine/record/engine.h"
 #include "engine/record/balance.h"
 #include "engine/record/engine_internal.h"
+#include "engine/spool/spool.h"
 #include "engine/core/alloc.h"
 
 int ivcs_eng_enqueue(ivcs_engine_s *e, int kind); /* channel.c */
@@ -314,22 +315,33 @@ static void *engine_main(void *arg)
         uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
         for (uint32_t i = 0; i < n; i++)
             busy |= service_channel(e->ch[i], now, stopping);
+        if (e->spool) {
+            busy |= ivcs_spool_poll(e->spool) > 0; /* one bounded disk step */
+            if (!cancelled) busy |= ivcs_bf_service(e, now);
+        }
         if (stopping) {
             if (!flush_deadline) flush_deadline = ivcs_loop_now_ms() + um;
             uint32_t pend = 0;
             for (uint32_t i = 0; i < n; i++)
                 pend += ivcs_up_pending(e->ch[i]);
+            pend += ivcs_bf_pending(e); /* backfill goes on within the budget */
             if (!pend || ivcs_loop_now_ms() >= flush_deadline) {
                 if (!cancelled) {
                     for (uint32_t i = 0; i < n; i++)
                         ivcs_up_cancel(e->ch[i]);
                     ivcs_poll_cancel(e);
+                    ivcs_bf_cancel(e);
                     cancelled = 1;
                 }
-                int active = ivcs_poll_busy(e);
+                int active = ivcs_poll_busy(e) || ivcs_bf_busy(e);
                 for (uint32_t i = 0; i < n; i++)
                     active |= ivcs_up_busy(e->ch[i]);
                 if (!active) {
+                    /* spool writes under way finish (their slices are safe) */
+                    if (e->spool) {
+                        ivcs_spool_drain(e->spool);
+                        for (uint32_t i = 0; i < n; i++) ivcs_up_publish_acc(e->ch[i]);
+                    }
                     /* what is left is lost: counted, notified, pictures back */
                     uint64_t lost = 0;
                     for (uint32_t i = 0; i < n; i++)
@@ -344,6 +356,7 @@ static void *engine_main(void *arg)
         int wait = 0;
         if (!busy) {
             int64_t dl = e->fixed ? INT64_MAX : ivcs_poll_deadline(e);
+            if (e->spool && e->bf.waiting && e->bf.retry_at < dl) dl = e->bf.retry_at;
             for (uint32_t i = 0; i < n; i++) {
                 int64_t d = ivcs_up_deadline(e->ch[i]);
                 if (d < dl) dl = d;
@@ -384,6 +397,9 @@ static void engine_free(ivcs_engine_s *e)
         ivcs_channel_free(e->ch[i]);
     if (e->s3) ivcs_s3_destroy(e->s3);
     if (e->loop) ivcs_loop_destroy(e->loop);
+    ivcs_spool_close(e->spool);
+    ivcs_s3_op_cleanup(&e->bf.op);
+    ivcs_free(a, e->bf.buf, e->bf.cap);
     ivcs_digest_cleanup(&e->md5);
     if (e->wake_fd[0] >= 0) close(e->wake_fd[0]);
     if (e->wake_fd[1] >= 0) close(e->wake_fd[1]);
@@ -471,6 +487,7 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     if (rc == 0) rc = ivcs_loop_new_backend(&e->loop, a, 256, cfg->cloud.io_backend);
     if (rc == 0) rc = ivcs_s3_new(&e->s3, a, &cfg->cloud, e->loop);
     if (rc == 0) rc = ivcs_poll_init(e);
+    if (rc == 0) ivcs_poll_spool_init(e); /* recovery before any slice exists */
     if (rc == 0) {
         atomic_store(&e->accepting, 1);
         ivcs_eng_apply_service(e);
@@ -626,6 +643,17 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
         o->io_backend = ivcs_loop_backend(e->loop);
         snprintf(o->io_note, sizeof o->io_note, "%s", ivcs_loop_note(e->loop));
     }
+    o->plan_cached = atomic_load_explicit(&e->st_plan_cached, RLX);
+    o->spool_on = atomic_load_explicit(&e->st_spool_on, RLX);
+    o->spool_fault = atomic_load_explicit(&e->st_spool_fault, RLX);
+    o->spool_entries = atomic_load_explicit(&e->st_spool_entries, RLX);
+    o->spool_bytes = atomic_load_explicit(&e->st_spool_bytes, RLX);
+    o->spool_oldest_ms = atomic_load_explicit(&e->st_spool_oldest_ms, RLX);
+    o->spool_recovered = atomic_load_explicit(&e->st_spool_recovered, RLX);
+    o->spool_discarded_corrupt = atomic_load_explicit(&e->st_spool_discarded, RLX);
+    o->backfill_slices = atomic_load_explicit(&e->st_bf_slices, RLX);
+    o->backfill_frames = atomic_load_explicit(&e->st_bf_frames, RLX);
+    o->spool_evicted = atomic_load_explicit(&e->st_spool_evicted, RLX);
 }
 
 double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)

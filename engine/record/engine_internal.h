@@ -18,6 +18,7 @@
 
 #include "engine/layout/layout.h"
 #include "engine/layout/plan.h"
+#include "engine/spool/spool.h"
 #include "engine/codec/aac_enc.h"
 #include "engine/codec/nalu.h"
 #include "engine/core/ctr64.h"
@@ -131,6 +132,13 @@ typedef struct eng_upload_s {
     unsigned attempt;
     int64_t retry_at;
     int failing; /* last attempt failed (for FAIL/RECOVER notices) */
+    /* spooling the slice after a failed attempt (one write per channel) */
+    int spooling;
+    uint8_t *sp_buf; /* the slice's TS bytes while the spool writes them */
+    size_t sp_cap;
+    struct iovec sp_iov;
+    uint8_t sp_md5[16];
+    ivcs_spool_put_s sp_put;
 } eng_upload_s;
 
 typedef struct eng_aux_s { /* event JSON and JPEG uploads, one at a time */
@@ -243,9 +251,11 @@ struct ivcs_channel_s {
      * MIPS either. */
     struct {
         uint64_t scan_v, scan_a, a_uncut, up, drop, disc;
+        uint64_t spooled; /* in spool entries (part of held) */
     } acc;
     _Atomic uint32_t acc_seq;
     ivcs_ctr64 pub_scan_v, pub_scan_a, pub_up, pub_drop, pub_disc, pub_held;
+    ivcs_ctr64 pub_spooled, st_sl_spooled;
     ivcs_ctr64 st_retries, st_fail, st_lat_last, st_lat_max;
     ivcs_ctr64 st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
     _Atomic uint32_t st_queued, st_events_open;
@@ -311,6 +321,32 @@ struct ivcs_engine_s {
         _Atomic int force;
     } poll;
     _Atomic uint64_t st_polls, st_plan_changes, st_not_modified, st_iter;
+    /* local spool (engine/spool/spool.h), NULL when spool_dir is empty or
+     * it could not be opened; engine thread after init */
+    struct ivcs_spool *spool;
+    int plan_cached; /* the plan in force came from the spool's cache */
+    _Atomic int st_plan_cached, st_spool_on, st_spool_fault;
+    _Atomic uint64_t st_spool_entries, st_spool_bytes, st_spool_recovered, st_spool_discarded;
+    _Atomic int64_t st_spool_oldest_ms;
+    _Atomic uint64_t st_bf_slices, st_bf_frames, st_spool_evicted;
+    uint64_t own_seq0;       /* spool entries from seq own_seq0 on are this engine's */
+    int64_t spool_retry_at;  /* after a fault: no spool writes before this */
+    int spool_fault_shown;   /* SPOOL_FAULT notified for the fault in force */
+    struct {                 /* backfill: one spooled slice PUT at a time */
+        ivcs_s3_op op;
+        uint8_t *buf;
+        size_t cap;
+        const uint8_t *body;
+        uint64_t body_len;
+        char key[IVCS_SPOOL_KEY_MAX + 1];
+        char md5[32];
+        uint64_t seq;
+        uint32_t frames, channel;
+        int64_t utc0;
+        int have, active, waiting, lost;
+        unsigned attempt;
+        int64_t retry_at, started_at, since, used_ms;
+    } bf;
     int64_t rng;
     uint64_t rng_state;
 };
@@ -356,6 +392,23 @@ uint64_t ivcs_up_abandon(ivcs_channel_s *c);
 
 /* poller.c (engine thread) */
 int ivcs_poll_init(ivcs_engine_s *e);
+/* Opens cfg.cloud.spool_dir (scan, verify, recovery) and takes the cached
+ * plan from it when it has not expired by its own dates (before the engine
+ * thread starts). A spool that cannot be opened leaves e->spool NULL and
+ * its fault in the stats. */
+void ivcs_poll_spool_init(ivcs_engine_s *e);
+/* Publishes the spool's numbers for ivcs_engine_stats. */
+void ivcs_eng_spool_publish(ivcs_engine_s *e);
+
+/* uploader.c: backfill of spooled slices (engine thread). Returns 1 if it
+ * did something. */
+int ivcs_bf_service(ivcs_engine_s *e, int64_t now);
+int ivcs_bf_busy(const ivcs_engine_s *e);
+/* 1 while spooled slices wait and uploads work (exit flushes them too). */
+int ivcs_bf_pending(const ivcs_engine_s *e);
+void ivcs_bf_cancel(ivcs_engine_s *e);
+/* The spool's callback for entries it evicts or finds corrupt. */
+void ivcs_bf_lost(void *ctx, const ivcs_spool_entry_s *x, int why);
 int ivcs_poll_service(ivcs_engine_s *e, int64_t now);
 int64_t ivcs_poll_deadline(const ivcs_engine_s *e);
 void ivcs_poll_cancel(ivcs_engine_s *e);

@@ -31,6 +31,9 @@ static const kv base_keys[] = {
     {"virtual_host", "false"},
     {"plan_poll_s", "60"},
     {"slice_ms", "4000"},
+    {"spool_dir", "\"/var/spool/ivcs\""},
+    {"spool_max_mb", "1024"},
+    {"backfill_share", "50"},
 };
 #define NBASE (sizeof base_keys / sizeof base_keys[0])
 
@@ -236,8 +239,8 @@ TEST(wrong_types_are_errors_naming_the_key)
     for (size_t i = 0; i < 2; i++)
         for (size_t j = 0; j < sizeof bad_for_bool / sizeof bad_for_bool[0]; j++)
             CHECK(expect_config_error(json_with(bools[i], bad_for_bool[j]), bools[i]));
-    static const char *numbers[] = {"plan_poll_s", "slice_ms"};
-    for (size_t i = 0; i < 2; i++)
+    static const char *numbers[] = {"plan_poll_s", "slice_ms", "spool_max_mb", "backfill_share"};
+    for (size_t i = 0; i < 4; i++)
         for (size_t j = 0; j < sizeof bad_for_number / sizeof bad_for_number[0]; j++)
             CHECK(expect_config_error(json_with(numbers[i], bad_for_number[j]), numbers[i]));
 }
@@ -264,6 +267,47 @@ TEST(numbers_must_be_whole_and_in_range)
     CHECK(expect_config_error(json_with("slice_ms", "999"), "slice_ms"));
     CHECK(expect_config_error(json_with("slice_ms", "60001"), "slice_ms"));
     CHECK(expect_config_error(json_with("slice_ms", "-4000"), "slice_ms"));
+}
+
+TEST(spool_keys)
+{
+    ivcs_config_s cfg;
+    /* defaults: no spool, 1024 MiB, 50 % */
+    CHECK(expect_ok(json_with("spool_dir", NULL), &cfg));
+    CHECK_EQ(cfg.spool_dir[0], 0);
+    CHECK(expect_ok(json_with("spool_max_mb", NULL), &cfg));
+    CHECK_EQ(cfg.spool_max_mb, 1024);
+    CHECK(expect_ok(json_with("backfill_share", NULL), &cfg));
+    CHECK_EQ(cfg.backfill_share, 50);
+    CHECK(expect_ok(json_with("spool_dir", "null"), &cfg));
+    CHECK_EQ(cfg.spool_dir[0], 0);
+    CHECK(expect_ok(json_with("spool_dir", "\"\""), &cfg));
+    CHECK(expect_ok(json_with("spool_dir", "\"/mnt/sd/ivcs spool\""), &cfg));
+    CHECK(!strcmp(cfg.spool_dir, "/mnt/sd/ivcs spool"));
+    CHECK(expect_config_error(json_with("spool_dir", "\"spool\""), "spool_dir"));
+    CHECK(expect_config_error(json_with("spool_dir", "\"/a\\nb\""), "spool_dir"));
+    CHECK(expect_config_error(json_with("spool_dir", "1"), "spool_dir"));
+    CHECK(expect_ok(json_with("spool_max_mb", "1"), &cfg));
+    CHECK_EQ(cfg.spool_max_mb, 1);
+    CHECK(expect_ok(json_with("spool_max_mb", "1048576"), &cfg));
+    CHECK(expect_config_error(json_with("spool_max_mb", "0"), "spool_max_mb"));
+    CHECK(expect_config_error(json_with("spool_max_mb", "1048577"), "spool_max_mb"));
+    CHECK(expect_ok(json_with("backfill_share", "1"), &cfg));
+    CHECK(expect_ok(json_with("backfill_share", "100"), &cfg));
+    CHECK_EQ(cfg.backfill_share, 100);
+    CHECK(expect_config_error(json_with("backfill_share", "0"), "backfill_share"));
+    CHECK(expect_config_error(json_with("backfill_share", "101"), "backfill_share"));
+    /* a struct filled by hand: 0 means the default, too much is refused */
+    ivcs_config_s c;
+    CHECK(expect_ok(json_with(NULL, NULL), &c));
+    c.spool_max_mb = 0;
+    c.backfill_share = 0;
+    CHECK_EQ(ivcs_config_validate(&c, NULL, 0), 0);
+    c.backfill_share = 101;
+    CHECK_EQ(ivcs_config_validate(&c, NULL, 0), IVCS_ERR_CONFIG);
+    c.backfill_share = 50;
+    memset(c.spool_dir, 'a', sizeof c.spool_dir); /* no NUL */
+    CHECK_EQ(ivcs_config_validate(&c, NULL, 0), IVCS_ERR_CONFIG);
 }
 
 TEST(endpoints_accepted)
@@ -770,6 +814,7 @@ int main(void)
     RUN(unknown_keys_are_errors_naming_the_key);
     RUN(wrong_types_are_errors_naming_the_key);
     RUN(numbers_must_be_whole_and_in_range);
+    RUN(spool_keys);
     RUN(endpoints_accepted);
     RUN(endpoints_rejected_naming_endpoint);
     RUN(endpoint_messages_name_the_fault);
