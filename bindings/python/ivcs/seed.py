@@ -78,8 +78,7 @@ def init(config=None, *, budget=4 << 20, video="h264", audio="aac", width=640, h
     with _lock:
         _errs._on_error = on_callback_error
         rc = _core.py_seed_init(None if cfg is None else cfg.to_json().encode(), int(budget), av,
-                                _SeedDispatch(h), on_picture is not None or
-                                on_picture_result is not None)
+                                _SeedDispatch(h), True)  # the seed requires all four
         raise_for(rc)
         _state["init"] = True
 

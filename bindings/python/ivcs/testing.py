@@ -212,7 +212,8 @@ class FakeCamera:
     """Pushes a raw clip (Annex-B video, optional ADTS AAC audio) into a
     target on a thread: an ivcs.Channel, or the module ivcs.seed.
 
-    speed: 1.0 real time, 2.0 twice as fast, "max" as fast as possible.
+    speed: 1.0 real time, 2.0 twice as fast, "max" as fast as the engine
+    takes frames (waits while a ring is over half full, as `ivcs push`).
     loops: how many times the clip is pushed (PTS keep increasing).
     events: [(event_id, start_s, stop_s)] at media times (seconds from the
     first frame): event_start/event_stop on the target.
@@ -302,6 +303,7 @@ class FakeCamera:
                 timeline.append((stop_s * 1000.0, 0, "ee", eid))
             timeline.sort(key=lambda x: (x[0], x[1]))
             tgt = self.target
+            stats = tgt.stats if isinstance(tgt, ivcs.Channel) else (lambda: tgt.stats()[0])
             for ms, _, kind, payload in timeline:
                 if self._stop.is_set():
                     break
@@ -309,6 +311,15 @@ class FakeCamera:
                     delay = t0 + ms / 1000.0 / float(self.speed) - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
+                elif kind in ("v", "a"):
+                    # as `ivcs push --speed max`: wait (at most 2 s a frame)
+                    # while a ring is over half full, so nothing is lost
+                    w0 = time.monotonic()
+                    while time.monotonic() - w0 < 2.0:
+                        st = stats()
+                        if st["video_ring_fill_pct"] < 50 and st["audio_ring_fill_pct"] < 50:
+                            break
+                        time.sleep(0.002)
                 pts = base + int(ms)
                 if kind == "v":
                     f, key = payload
