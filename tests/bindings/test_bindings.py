@@ -391,3 +391,4 @@ def test_keyboard_interrupt_in_a_push_loop_stops_the_engine(tmp_path):
             p.kill()
     assert p.returncode == 130, err
     assert out.split() == ["interrupted", "True", "0", "True"], out + err
+

@@ -82,7 +82,7 @@ def test_seed_api_records_real_media(ivcs_cloud, ivcs_device):
     seed.init(cfg, budget=4 << 20, on_start=started.set)
     try:
         assert started.wait(30)
-        assert seed.get_balance_info().cs_type == "full_time"
+        assert seed.get_balance_info(timeout_s=5).cs_type == "full_time"
         cam = FakeCamera(MEDIA / "clip_h264.h264", MEDIA / "clip_aac.aac", fps=25,
                          speed="max").run(seed)
         assert not cam.refused
@@ -113,3 +113,32 @@ def test_four_threads_push_four_channels_to_the_bucket(ivcs_cloud, ivcs_device):
         st = eng.final_stats["channels"][i]
         assert st["frames_uploaded"] == len(cam.pushed_video) + len(cam.pushed_audio)
         assert_recorded(cfg, cam, s3=ivcs_cloud.s3, channel=i)
+
+
+def test_plan_read_inside_stream_start_is_the_plan_that_started_it(ivcs_cloud, ivcs_device):
+    """The cached plan (ivcs_engine_get_balance_info / iv_cs_get_balance_info
+    with timeout 0) read inside the stream_start callback is the plan.json
+    that started the stream; it said "none" (the cache was updated after the
+    callbacks ran)."""
+    seen, started = [], threading.Event()
+
+    def on_start(*_):
+        seen.append(("native", eng.plan()))
+        started.set()
+
+    with ivcs.Engine(ivcs_device) as eng:
+        eng.channel(0, on_start=on_start)
+        assert started.wait(30)
+    started.clear()
+
+    def on_seed_start():
+        seen.append(("seed", seed.get_balance_info()))
+        started.set()
+
+    seed.init(ivcs_device, on_start=on_seed_start)
+    try:
+        assert started.wait(30)
+    finally:
+        seed.exit()
+    assert [(k, p.cs_type, p.cs_switch) for k, p in seen] == [("native", "full_time", 1),
+                                                              ("seed", "full_time", 1)]
