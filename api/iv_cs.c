@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cloud/engine_internal.h"
+#include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
 #include "iv_cs.h"
 #include "ivcs.h"
@@ -122,6 +122,13 @@ static int32_t cb_result(void *u, uint32_t ch, uint8_t **pic, int32_t err)
     return g_parm.iv_cs_event_picture_result_cb(pic, err);
 }
 
+/* The engine has one out-of-memory code (IV_ERR_SYS_MALLOC_FAIL); the seed
+ * API's init reports its own (IV_ERR_CS_PRM_MALLOC_FAIL). */
+static iv_err_code_e seed_code(int rc)
+{
+    return (iv_err_code_e)(rc == IV_ERR_SYS_MALLOC_FAIL ? IV_ERR_CS_PRM_MALLOC_FAIL : rc);
+}
+
 iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
 {
     if (!p) return IV_ERR_CS_INIT_PRM_NULL;
@@ -149,7 +156,7 @@ iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
     cc.cb.picture_result = cb_result;
     ivcs_engine_s *e;
     rc = ivcs_engine_new(&e, &ec);
-    if (rc < 0) return (iv_err_code_e)(rc == IVCS_ERR_CONFIG ? IV_ERR_CS_UPLOAD_AUTH_NOT_AVAILABLE : rc);
+    if (rc < 0) return seed_code(rc == IVCS_ERR_CONFIG ? IV_ERR_CS_UPLOAD_AUTH_NOT_AVAILABLE : rc);
     /* published before the channel opens: its callbacks may run at once */
     atomic_store_explicit(&g_eng, e, REL);
     cc.cb.user = e;
@@ -158,7 +165,7 @@ iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
     if (rc < 0) {
         atomic_store_explicit(&g_eng, NULL, REL);
         ivcs_engine_destroy(e);
-        return (iv_err_code_e)rc;
+        return seed_code(rc);
     }
     ivcs_channel_s *expect = NULL; /* or a callback stored the same pointer */
     atomic_compare_exchange_strong_explicit(&g_ch, &expect, ch, REL, ACQ);

@@ -51,7 +51,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/cloud/engine.h"
+#include "engine/record/engine.h"
 #include "engine/codec/nalu.h"
 #include "ivcs.h"
 

@@ -20,10 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cloud/event_record.h"
-#include "engine/cloud/event_time.h"
-#include "engine/cloud/layout.h"
-#include "engine/cloud/plan.h"
+#include "engine/layout/event_record.h"
+#include "engine/layout/event_time.h"
+#include "engine/layout/layout.h"
+#include "engine/layout/plan.h"
+#include "engine/record/balance.h"
 #include "iv_cs.h"
 
 static void plan_mode(const char *d, size_t n)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cloud/catalog.h"
+#include "engine/viewer/catalog.h"
 #include "tools/timearg.h"
 
 int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)

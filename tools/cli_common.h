@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "engine/cloud/layout.h"
+#include "engine/layout/layout.h"
 #include "engine/net/s3.h"
 #include "ivcs.h"
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/cloud/catalog.h"
+#include "engine/viewer/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/outfile.h"

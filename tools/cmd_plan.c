@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/cloud/catalog.h"
-#include "engine/cloud/plan.h"
+#include "engine/viewer/catalog.h"
+#include "engine/layout/plan.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/timearg.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/cloud/catalog.h"
+#include "engine/viewer/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/timearg.h"

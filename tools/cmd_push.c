@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/cloud/catalog.h"
-#include "engine/cloud/layout.h"
-#include "engine/cloud/plan.h"
+#include "engine/viewer/catalog.h"
+#include "engine/layout/layout.h"
+#include "engine/layout/plan.h"
 #include "iv_cs.h"
 #include "ivcs.h"
 #include "tools/cli_common.h"

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/cloud/catalog.h"
+#include "engine/viewer/catalog.h"
 #include "engine/net/s3.h"
 #include "engine/net/s3_xml.h"
 #include "ivcs.h"

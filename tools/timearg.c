@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/cloud/layout.h"
+#include "engine/layout/layout.h"
 #include "ivcs.h"
 
 const char *ivcs_timearg_help(void)

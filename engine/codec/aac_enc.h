@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "iv_cm.h"
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {

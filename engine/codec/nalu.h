@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {

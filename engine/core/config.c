@@ -16,8 +16,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine/net/url.h"
-#include "ivcs.h"
+#include "engine/core/url.h"
+#include "ivcs_config.h"
 
 /* A config file is a few hundred bytes; refuse anything absurd before
  * reading it into memory. */

@@ -1,5 +1,5 @@
 /* errors.c - ivcs_strerror(): one message and one name per error code. */
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 typedef struct {
     int code;

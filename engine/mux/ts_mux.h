@@ -52,7 +52,7 @@
 #include <stdint.h>
 
 #include "engine/codec/nalu.h"
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -10,7 +10,7 @@
 
 #include "engine/core/alloc.h"
 #include "engine/net/http_parse.h"
-#include "engine/net/url.h"
+#include "engine/core/url.h"
 
 #define RBUF_SIZE (16 * 1024)     /* decrypted response bytes per parser feed */
 #define STAGE_SIZE (64 * 1024)    /* producer output per SSL_write */

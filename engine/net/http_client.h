@@ -31,7 +31,7 @@
 
 #include "engine/net/loop.h"
 #include "engine/net/tls.h"
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {

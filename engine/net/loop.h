@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,7 +1,7 @@
 /* retry.c - retry classification and full-jitter backoff. */
 #include "engine/net/retry.h"
 
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 int ivcs_retry_should(int err, int status)
 {

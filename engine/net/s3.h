@@ -35,7 +35,7 @@
 #include "engine/net/http_client.h"
 #include "engine/net/loop.h"
 #include "engine/net/s3_xml.h"
-#include "ivcs.h"
+#include "ivcs_config.h"
 
 #ifdef __cplusplus
 extern "C" {

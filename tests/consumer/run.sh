@@ -34,7 +34,7 @@ die() {
 
 step "cmake --install $build --prefix $prefix"
 cmake --install "$build" --prefix "$prefix" >"$log" 2>&1 || die "cmake --install"
-for h in iv_cm.h iv_err.h iv_cs.h ivcs.h ivcs_err.h; do
+for h in iv_cm.h iv_err.h iv_cs.h ivcs.h ivcs_err.h ivcs_base.h ivcs_config.h ivcs_viewer.h; do
     [[ -f "$prefix/include/ivcs/$h" ]] || die "header $h not installed"
 done
 libdir=$(dirname "$(find "$prefix" -name 'libivcs.so' | head -1)")
@@ -54,11 +54,12 @@ bad=$(nm -D --defined-only "$libdir/libivcs.so" | awk '$2 != "A" {print $3}' |
 [[ -z "$bad" ]] || die "unexpected exported symbols: $(echo $bad | head -c 400)"
 syms=$(nm -D --defined-only "$libdir/libivcs.so")
 grep -q ' ivcs_version' <<<"$syms" || die "ivcs_version not exported"
+grep -q ' ivcs_viewer_list_slices' <<<"$syms" || die "the viewer API (ivcs_viewer.h) is not exported"
 soname=$(objdump -p "$libdir/libivcs.so" | awk '/SONAME/ {print $2}')
 [[ "$soname" =~ ^libivcs\.so\.[0-9]+$ ]] || die "SONAME is '$soname'"
 
 step "installed headers compile as C++"
-printf '#include "iv_cs.h"\n#include "ivcs.h"\nint main() { return ivcs_strerror(0) == nullptr; }\n' \
+printf '#include "iv_cs.h"\n#include "ivcs.h"\n#include "ivcs_viewer.h"\nint main() { return ivcs_strerror(0) == nullptr; }\n' \
     >"$work/cxx.cc"
 "$cxx" -std=c++17 -Wall -Wextra -Werror -fsyntax-only -I "$prefix/include/ivcs" "$work/cxx.cc" \
     >"$log" 2>&1 || die "headers as C++"

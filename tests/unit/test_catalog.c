@@ -1,8 +1,8 @@
-/* test_catalog.c - the pure parts of the viewer catalog (engine/cloud/catalog.h):
+/* test_catalog.c - the pure parts of the viewer catalog (engine/viewer/catalog.h):
  * range merging, discontinuities, the slice filter with its key-frame
  * look-back, and the lifecycle read-modify-write. The S3 parts are tested
  * against radosgw in tests/python/test_cloud_viewer.py. */
-#include "engine/cloud/catalog.h"
+#include "engine/viewer/catalog.h"
 
 #include "check.h"
 

@@ -12,7 +12,7 @@
  *    allocator call and (outside ASan) no malloc on the pushing thread.
  */
 #include "check.h"
-#include "engine/cloud/engine_internal.h"
+#include "engine/record/engine_internal.h"
 #include "engine_fixture.h"
 
 /* ---------------------------------------------------------------- malloc spy */

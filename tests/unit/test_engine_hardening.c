@@ -18,10 +18,15 @@
  *    (slice header fields: first_mb_in_slice 0 for the first slice, a
  *    slice_type and a pic_parameter_set_id that exist, that PPS seen), all
  *    but ~18 % of them (no decoding: what passes has plausible headers); an H.265 IDR pushed into an H.264 channel
- *    is IVCS_ERR_CODEC_MISMATCH.
+ *    is IVCS_ERR_CODEC_MISMATCH;
+ *  - out of memory is one code inside the engine (issue 10): every
+ *    allocation of ivcs_engine_new and ivcs_channel_open failed in turn
+ *    gives IV_ERR_SYS_MALLOC_FAIL (never the seed's -606) and leaks nothing.
  */
 #include "check.h"
 #include "engine_fixture.h"
+#include "engine/core/alloc.h"
+#include "engine/core/counting_alloc.h"
 #include "ivcs.h"
 
 static _Atomic uint64_t fake_now = 1767225600000ull; /* 2026-01-01 */
@@ -494,6 +499,51 @@ TEST(random_p_slices_and_h265_in_h264_refused)
     ivcs_engine_destroy(e);
 }
 
+TEST(out_of_memory_is_one_code)
+{
+    ivcs_counting_alloc_s ca;
+    CHECK_EQ(ivcs_counting_alloc_init(&ca, ivcs_allocator_libc()), 0);
+    int engine_failures = 0, channel_failures = 0, done = 0;
+    for (int64_t n = 0; n < 500 && !done; n++) {
+        ivcs_engine_config_s ec;
+        ivcs_engine_config_defaults(&ec);
+        snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u", fx_srv_port);
+        strcpy(ec.cloud.bucket, "ivcs");
+        strcpy(ec.cloud.device_id, "oom");
+        strcpy(ec.cloud.access_key, "AK");
+        strcpy(ec.cloud.secret_key, "SK");
+        ec.fixed_plan = &full_time;
+        ec.alloc = &ca.allocator;
+        ivcs_counting_alloc_fail_after(&ca, n);
+        ivcs_engine_s *e = NULL;
+        int rc = ivcs_engine_new(&e, &ec);
+        if (rc < 0) {
+            CHECK_EQ(rc, IV_ERR_SYS_MALLOC_FAIL);
+            engine_failures++;
+        } else {
+            ivcs_channel_config_s cc;
+            chan_cfg(&cc, 256 * 1024, 1);
+            ivcs_channel_s *ch = NULL;
+            rc = ivcs_channel_open(e, &cc, &ch);
+            if (rc < 0) {
+                CHECK_EQ(rc, IV_ERR_SYS_MALLOC_FAIL);
+                channel_failures++;
+            } else {
+                done = 1;
+            }
+            ivcs_counting_alloc_fail_after(&ca, -1);
+            ivcs_engine_destroy(e);
+        }
+        ivcs_counting_alloc_fail_after(&ca, -1);
+        ivcs_counting_stats_s st;
+        ivcs_counting_alloc_stats(&ca, &st);
+        CHECK_EQ(st.live_bytes, 0);
+    }
+    CHECK(done);
+    CHECK(engine_failures > 0);
+    CHECK(channel_failures > 0);
+}
+
 int main(void)
 {
     if (fx_load_media(1) < 0 || !fx_vf[0].key) {
@@ -508,6 +558,7 @@ int main(void)
     RUN(pts_jump_on_p_frame_reanchors);
     RUN(every_picture_gets_one_result);
     RUN(random_p_slices_and_h265_in_h264_refused);
+    RUN(out_of_memory_is_one_code);
     fx_free_media();
     return check_done();
 }

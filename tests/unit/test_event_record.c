@@ -2,8 +2,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/cloud/event_record.h"
-#include "engine/cloud/event_time.h"
+#include "engine/layout/event_record.h"
+#include "engine/layout/event_time.h"
 #include "guard.h"
 
 static const ivcs_event_record_s base = {

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "engine/cloud/layout.h"
+#include "engine/layout/layout.h"
 #include "guard.h"
 
 /* ---------------------------------------------------------------- helpers */

@@ -1,6 +1,7 @@
 /* test_plan.c - plan.json parser/writer, service rules, balance view. */
 #include "check.h"
-#include "engine/cloud/plan.h"
+#include "engine/layout/plan.h"
+#include "engine/record/balance.h"
 #include "guard.h"
 #include "iv_cs.h"
 

@@ -27,8 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/cloud/engine.h"
-#include "engine/cloud/engine_internal.h"
+#include "engine/record/engine.h"
+#include "engine/record/balance.h"
+#include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
 
 #define RLX memory_order_relaxed
@@ -418,7 +419,7 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
             ivcs_jemalloc_allocator_destroy(ja);
             free(ja);
         }
-        return IV_ERR_CS_PRM_MALLOC_FAIL;
+        return IV_ERR_SYS_MALLOC_FAIL;
     }
     memset(e, 0, sizeof *e);
     e->alloc = a;
@@ -455,7 +456,7 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     e->cmdq = e->ch ? ivcs_alloc(a, sizeof *e->cmdq * ENG_CMD_Q, 64) : NULL;
     e->scratch_len = 64 * IVCS_TS_PACKET;
     e->scratch = e->cmdq ? ivcs_alloc(a, e->scratch_len, 64) : NULL;
-    if (rc == 0 && !e->scratch) rc = IV_ERR_CS_PRM_MALLOC_FAIL;
+    if (rc == 0 && !e->scratch) rc = IV_ERR_SYS_MALLOC_FAIL;
     if (rc == 0) {
         memset(e->ch, 0, sizeof *e->ch * e->max_ch);
         for (uint32_t i = 0; i < ENG_CMD_Q; i++)

@@ -1,5 +1,5 @@
 /* event_record.c - the event record JSON: allocation-free writer, cJSON reader. */
-#include "engine/cloud/event_record.h"
+#include "engine/layout/event_record.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

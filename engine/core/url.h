@@ -15,8 +15,8 @@
  *
  * Pure functions, thread-safe, no allocation.
  */
-#ifndef IVCS_NET_URL_H
-#define IVCS_NET_URL_H
+#ifndef IVCS_CORE_URL_H
+#define IVCS_CORE_URL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* catalog.c - the viewer side of the cloud contract (see catalog.h). */
-#include "engine/cloud/catalog.h"
+#include "engine/viewer/catalog.h"
 
 #include <errno.h>
 #include <expat.h>

@@ -1,7 +1,7 @@
 /* event_time.c - relative/absolute event times of the seed's _ext calls. */
-#include "engine/cloud/event_time.h"
+#include "engine/layout/event_time.h"
 
-#include "engine/cloud/layout.h"
+#include "engine/layout/layout.h"
 
 _Static_assert(IVCS_EVENT_ID_MIN == IVCS_LAYOUT_EVENT_ID_MIN, "event id range");
 _Static_assert(IVCS_EVENT_ID_MAX == IVCS_LAYOUT_EVENT_ID_MAX, "event id range");

@@ -15,8 +15,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "engine/cloud/layout.h"
-#include "engine/cloud/plan.h"
+#include "engine/layout/layout.h"
+#include "engine/layout/plan.h"
 #include "engine/codec/aac_enc.h"
 #include "engine/codec/nalu.h"
 #include "engine/core/jemalloc_alloc.h"

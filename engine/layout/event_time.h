@@ -35,7 +35,7 @@
 
 #include <stdint.h>
 
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,5 @@
 /* layout.c - object keys of the cloud contract, their parser, UTC dates. */
-#include "engine/cloud/layout.h"
+#include "engine/layout/layout.h"
 
 #include <errno.h>
 #include <string.h>

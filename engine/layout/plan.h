@@ -1,6 +1,6 @@
 /*
  * plan.h - the cloud-storage plan: plan.json <-> ivcs_plan_s, the service
- * rules, and the seed's iv_cs_balance_info_s view of it.
+ * rules (the seed's iv_cs_balance_info_s view is engine/record/balance.h).
  *
  * plan.json (written by the operator, read by the device):
  *
@@ -44,15 +44,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivcs.h"
+#include "ivcs_base.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct iv_cs_balance_info_s; /* api/include/iv_cs.h */
-
-/* The values of the seed's iv_cs_type_e (checked in plan.c). */
+/* The values of the seed's iv_cs_type_e (checked in engine/record/balance.c). */
 typedef enum {
     IVCS_PLAN_NONE = 0,
     IVCS_PLAN_FULL_TIME = 1,
@@ -106,11 +104,6 @@ int ivcs_plan_events_allowed(const ivcs_plan_s *plan, int64_t now_utc);
 
 /* Seconds left of a free trial at now_utc (0 if not a trial or used up). */
 int32_t ivcs_plan_trial_remaining(const ivcs_plan_s *plan, int64_t now_utc);
-
-/* The seed's balance view at now_utc: cs_switch = 1 iff a service is
- * granted now (so an expired plan reads cs_switch 0), cs_days and cs_type
- * as in plan.json, free_trial_remaining_sec counted down to now_utc. */
-void ivcs_plan_balance(const ivcs_plan_s *plan, int64_t now_utc, struct iv_cs_balance_info_s *out);
 
 /* "none", "full_time", "event", "free_trial"; NULL for another value. */
 const char *ivcs_plan_type_name(ivcs_plan_type_e t);

@@ -1,5 +1,6 @@
-/* plan.c - plan.json parser and writer, service rules, balance view. */
-#include "engine/cloud/plan.h"
+/* plan.c - plan.json parser and writer, service rules (the seed's balance view
+ * of a plan is in engine/record/balance.c). */
+#include "engine/layout/plan.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -7,14 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/cloud/event_record.h" /* ivcs_json_text_ok */
-#include "iv_cs.h"
+#include "engine/layout/event_record.h" /* ivcs_json_text_ok */
 
-/* plan.h mirrors the seed's enum so the engine needs no api/ header. */
-_Static_assert(IVCS_PLAN_NONE == (int)CS_TYPE_NONE, "iv_cs_type_e");
-_Static_assert(IVCS_PLAN_FULL_TIME == (int)CS_TYPE_FULL_TIME, "iv_cs_type_e");
-_Static_assert(IVCS_PLAN_EVENT == (int)CS_TYPE_EVENT, "iv_cs_type_e");
-_Static_assert(IVCS_PLAN_FREE_TRIAL == (int)CS_TYPE_FREE_TRIAL, "iv_cs_type_e");
+/* plan.h mirrors the seed's enum so this layer needs no seed header. */
 
 static const char *const type_names[] = {"none", "full_time", "event", "free_trial"};
 
@@ -86,17 +82,6 @@ int ivcs_plan_events_allowed(const ivcs_plan_s *plan, int64_t now_utc)
 int32_t ivcs_plan_trial_remaining(const ivcs_plan_s *plan, int64_t now_utc)
 {
     return plan ? (int32_t)trial_left(plan, now_utc) : 0;
-}
-
-void ivcs_plan_balance(const ivcs_plan_s *plan, int64_t now_utc, struct iv_cs_balance_info_s *out)
-{
-    if (!out) return;
-    memset(out, 0, sizeof *out);
-    if (!plan) return;
-    out->cs_switch = ivcs_plan_service(plan, now_utc) != IVCS_SERVICE_NONE;
-    out->cs_days = plan->cs_days;
-    out->cs_type = (iv_cs_type_e)plan->cs_type;
-    out->free_trial_remaining_sec = ivcs_plan_trial_remaining(plan, now_utc);
 }
 
 /* ---------------------------------------------------------------- parser */

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/cloud/engine_internal.h"
+#include "engine/record/engine_internal.h"
 
 #define RLX memory_order_relaxed
 #define FAIL_RETRY_MS 10000

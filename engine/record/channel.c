@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "engine/cloud/engine_internal.h"
-#include "engine/cloud/event_time.h"
+#include "engine/record/engine_internal.h"
+#include "engine/layout/event_time.h"
 #include "engine/codec/aac_enc.h"
 #include "engine/codec/adts.h"
 #include "engine/core/alloc.h"
@@ -148,7 +148,7 @@ int ivcs_channel_open(ivcs_engine_s *e, const ivcs_channel_config_s *cfg, ivcs_c
     ivcs_channel_s *c = ivcs_alloc(e->alloc, sizeof *c, 64);
     if (!c) {
         ivcs_aac_enc_free(enc);
-        return IV_ERR_CS_PRM_MALLOC_FAIL;
+        return IV_ERR_SYS_MALLOC_FAIL;
     }
     memset(c, 0, sizeof *c);
     c->eng = e;
@@ -170,7 +170,7 @@ int ivcs_channel_open(ivcs_engine_s *e, const ivcs_channel_config_s *cfg, ivcs_c
     if (!c->ring_mem) {
         ivcs_aac_enc_free(enc);
         ivcs_free(e->alloc, c, sizeof *c);
-        return IV_ERR_CS_PRM_MALLOC_FAIL;
+        return IV_ERR_SYS_MALLOC_FAIL;
     }
     uint8_t *m = c->ring_mem;
     rc = ivcs_ring_init(&c->ring[0], m, v_mem, vcap);

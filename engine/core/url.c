@@ -1,5 +1,5 @@
 /* url.c - the S3 endpoint URL (see url.h). */
-#include "engine/net/url.h"
+#include "engine/core/url.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

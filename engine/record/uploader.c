@@ -10,8 +10,8 @@
  */
 #include <string.h>
 
-#include "engine/cloud/engine_internal.h"
-#include "engine/cloud/event_record.h"
+#include "engine/record/engine_internal.h"
+#include "engine/layout/event_record.h"
 #include "engine/core/alloc.h"
 #include "engine/net/retry.h"
 

@@ -37,10 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/cloud/event_record.h"
-#include "engine/cloud/layout.h"
+#include "engine/layout/event_record.h"
+#include "engine/layout/layout.h"
 #include "engine/net/s3.h"
-#include "ivcs.h"
+#include "ivcs_config.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,56 @@
+/*
+ * ivcs_config.h - the cloud configuration shared by the recording engine
+ * (ivcs.h) and the viewer (ivcs_viewer.h): endpoint, bucket, keys, TLS.
+ *
+ * Conventions: as ivcs_base.h; the caller owns every struct it passes.
+ */
+#ifndef IVCS_CONFIG_H
+#define IVCS_CONFIG_H
+
+#include "ivcs_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IVCS_CFG_STR_MAX 256
+
+typedef struct ivcs_config_s {
+    char endpoint[IVCS_CFG_STR_MAX];      /* "https://host:port" */
+    char region[64];                      /* e.g. "us-east-1" */
+    char bucket[64];                      /* S3 bucket */
+    char prefix[IVCS_CFG_STR_MAX];        /* key prefix, may be empty */
+    char device_id[65];                   /* [A-Za-z0-9_-]{1,64} */
+    char access_key[128];
+    char secret_key[128];
+    char session_token[2048];             /* empty: none */
+    char ca_file[IVCS_CFG_STR_MAX];       /* empty: system CA store */
+    int verify_tls;                       /* 1 (default): verify cert + host */
+    int virtual_host;                     /* 0 (default): path-style addressing */
+    uint32_t plan_poll_s;                 /* plan.json poll interval, default 60 */
+    uint32_t slice_ms;                    /* slice target duration, default 4000 */
+} ivcs_config_s;
+
+/* Fills *cfg with the defaults (region us-east-1, verify on, 60 s, 4000 ms). */
+IVCS_API void ivcs_config_defaults(ivcs_config_s *cfg);
+
+/* Checks a configuration: endpoint scheme and host, bucket and device_id
+ * syntax, keys present, numbers in range. On error writes a one-line reason
+ * (never a secret) into err if err != NULL. */
+IVCS_API IVCS_MUST_CHECK int ivcs_config_validate(const ivcs_config_s *cfg, char *err,
+                                                  size_t err_len);
+
+/* Parses the JSON configuration (README.md, "Configuration") over the
+ * defaults, then validates it. Unknown keys and wrong types are errors
+ * (IVCS_ERR_CONFIG) with the offending key named in err. */
+IVCS_API IVCS_MUST_CHECK int ivcs_config_parse(ivcs_config_s *cfg, const char *json, size_t len,
+                                               char *err, size_t err_len);
+
+/* As ivcs_config_parse, reading the file at path (IVCS_ERR_IO if unreadable). */
+IVCS_API IVCS_MUST_CHECK int ivcs_config_load(ivcs_config_s *cfg, const char *path, char *err,
+                                              size_t err_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IVCS_CONFIG_H */
