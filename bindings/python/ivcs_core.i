@@ -4,8 +4,8 @@
  * (bindings/python/ivcs/), which is built on this.
  *
  * Two layers:
- *  - the public headers as they are (iv_cm.h, iv_cs.h, ivcs.h, error
- *    codes): structs, enums, constants and the plain functions, for tests
+ *  - the public headers as they are (iv_cm.h, iv_cs.h, ivcs.h,
+ *    ivcs_viewer.h, error codes): structs, enums, constants and the plain functions, for tests
  *    that want the C API itself;
  *  - py_* glue (below) for what SWIG cannot express: Python callables as
  *    engine callbacks (called on the engine thread under PyGILState_Ensure,
@@ -33,6 +33,7 @@
 #include "iv_err.h"
 #include "ivcs.h"
 #include "ivcs_err.h"
+#include "ivcs_viewer.h"
 #include "engine/core/alloc.h"
 %}
 
@@ -53,9 +54,14 @@
  * ivcs_config_parse instead of these setters). */
 %include "iv_err.h"
 %include "ivcs_err.h"
+%include "ivcs_base.h"
+%include "ivcs_config.h"
 %include "iv_cm.h"
 %include "iv_cs.h"
 %include "ivcs.h"
+/* The viewer's list structs own their memory: only the glue below reads
+ * them; the viewer functions themselves are wrapped as they are. */
+%include "ivcs_viewer.h"
 
 /* ======================================================================
  * Glue.
@@ -354,6 +360,19 @@ static PyObject *py_plan_tuple(const iv_cs_balance_info_s *b)
 %native(py_seed_plan) PyObject *py_seed_plan(PyObject *self, PyObject *args);
 %native(py_seed_stats) PyObject *py_seed_stats(PyObject *self, PyObject *args);
 %native(py_query_plan) PyObject *py_query_plan(PyObject *self, PyObject *args);
+%native(py_viewer_open) PyObject *py_viewer_open(PyObject *self, PyObject *args);
+%native(py_viewer_close) PyObject *py_viewer_close(PyObject *self, PyObject *args);
+%native(py_viewer_error) PyObject *py_viewer_error(PyObject *self, PyObject *args);
+%native(py_viewer_exists) PyObject *py_viewer_exists(PyObject *self, PyObject *args);
+%native(py_viewer_days) PyObject *py_viewer_days(PyObject *self, PyObject *args);
+%native(py_viewer_slices) PyObject *py_viewer_slices(PyObject *self, PyObject *args);
+%native(py_viewer_playlist) PyObject *py_viewer_playlist(PyObject *self, PyObject *args);
+%native(py_viewer_export) PyObject *py_viewer_export(PyObject *self, PyObject *args);
+%native(py_viewer_events) PyObject *py_viewer_events(PyObject *self, PyObject *args);
+%native(py_viewer_get_object) PyObject *py_viewer_get_object(PyObject *self, PyObject *args);
+%native(py_viewer_plan_get) PyObject *py_viewer_plan_get(PyObject *self, PyObject *args);
+%native(py_viewer_plan_set) PyObject *py_viewer_plan_set(PyObject *self, PyObject *args);
+%native(py_viewer_retention) PyObject *py_viewer_retention(PyObject *self, PyObject *args);
 %native(py_allocator_is_libc) PyObject *py_allocator_is_libc(PyObject *self, PyObject *args);
 
 %{
@@ -783,6 +802,393 @@ static PyObject *py_seed_stats(PyObject *self, PyObject *args)
     }
     if (rc) return Py_BuildValue("(iOO)", rc, Py_None, Py_None);
     return Py_BuildValue("(iNN)", 0, py_channel_stats_dict(&cs), py_engine_stats_dict(&es));
+}
+
+/* ---------------------------------------------------------------- viewer
+ * Every call releases the GIL while it talks to the bucket. A viewer is
+ * used by one thread at a time: the package holds a lock per viewer. */
+static const char PY_VIEWER_CAP[] = "ivcs.viewer";
+
+static void py_viewer_capsule_free(PyObject *cap)
+{
+    ivcs_viewer_s **pv = PyCapsule_GetPointer(cap, PY_VIEWER_CAP);
+    if (!pv) {
+        PyErr_Clear();
+        return;
+    }
+    if (*pv) ivcs_viewer_close(*pv);
+    free(pv);
+}
+
+static ivcs_viewer_s *py_viewer_of(PyObject *cap)
+{
+    ivcs_viewer_s **pv = PyCapsule_GetPointer(cap, PY_VIEWER_CAP);
+    if (pv && !*pv) {
+        PyErr_SetString(PyExc_ValueError, "ivcs: viewer closed");
+        return NULL;
+    }
+    return pv ? *pv : NULL;
+}
+
+/* py_viewer_open(config_json) -> (rc, message, capsule | None) */
+static PyObject *py_viewer_open(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *json;
+    if (!PyArg_ParseTuple(args, "S", &json)) return NULL;
+    ivcs_config_s c;
+    if (py_parse_cfg(json, &c) < 0) return NULL;
+    ivcs_viewer_s **pv = calloc(1, sizeof *pv);
+    if (!pv) return PyErr_NoMemory();
+    char err[512] = "";
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_open(pv, &c, NULL, err, sizeof err);
+    Py_END_ALLOW_THREADS
+    memset(c.secret_key, 0, sizeof c.secret_key);
+    if (rc) {
+        free(pv);
+        return Py_BuildValue("(isO)", rc, err, Py_None);
+    }
+    PyObject *cap = PyCapsule_New(pv, PY_VIEWER_CAP, py_viewer_capsule_free);
+    if (!cap) {
+        ivcs_viewer_close(*pv);
+        free(pv);
+        return NULL;
+    }
+    return Py_BuildValue("(isN)", 0, "", cap);
+}
+
+static PyObject *py_viewer_close(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap)) return NULL;
+    ivcs_viewer_s **pv = PyCapsule_GetPointer(cap, PY_VIEWER_CAP);
+    if (!pv) return NULL;
+    if (*pv) {
+        ivcs_viewer_s *v = *pv;
+        *pv = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        ivcs_viewer_close(v);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+/* -> (code, status, s3_code, message, detail, request_id) */
+static PyObject *py_viewer_error(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    const ivcs_viewer_error_s *e = ivcs_viewer_last_error(v);
+    return Py_BuildValue("(iis#s#s#s#)", e->code, e->status, e->s3_code,
+                         (Py_ssize_t)strnlen(e->s3_code, sizeof e->s3_code), e->message,
+                         (Py_ssize_t)strnlen(e->message, sizeof e->message), e->detail,
+                         (Py_ssize_t)strnlen(e->detail, sizeof e->detail), e->request_id,
+                         (Py_ssize_t)strnlen(e->request_id, sizeof e->request_id));
+}
+
+static PyObject *py_viewer_exists(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_device_exists(v);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(rc);
+}
+
+/* py_viewer_days(cap, ch, events) -> (rc, [day numbers]) */
+static PyObject *py_viewer_days(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    unsigned ch;
+    int events;
+    if (!PyArg_ParseTuple(args, "OIp", &cap, &ch, &events)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_days_s d;
+    memset(&d, 0, sizeof d);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_days(v, ch, events, &d);
+    Py_END_ALLOW_THREADS
+    PyObject *l = PyList_New(0);
+    for (size_t i = 0; l && rc == 0 && i < d.n; i++) {
+        PyObject *x = PyLong_FromLongLong(d.day[i]);
+        if (!x || PyList_Append(l, x) < 0) Py_CLEAR(l);
+        Py_XDECREF(x);
+    }
+    ivcs_viewer_days_free(&d);
+    if (!l) return NULL;
+    return Py_BuildValue("(iN)", rc, l);
+}
+
+static int py_slices_get(ivcs_viewer_s *v, unsigned ch, long long from, long long to,
+                         unsigned flags, ivcs_viewer_slices_s *sl)
+{
+    int rc;
+    memset(sl, 0, sizeof *sl);
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_list_slices(v, ch, from, to, flags, sl);
+    Py_END_ALLOW_THREADS
+    return rc;
+}
+
+/* py_viewer_slices(cap, ch, from, to, flags, gap_ms) -> (rc, [slice tuples],
+ * [range tuples], foreign). Slice: (key, size, start_ms, dur_ms, boot, seq,
+ * keyframe); range: (start_ms, end_ms, first, count, boots). */
+static PyObject *py_viewer_slices(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    unsigned ch, flags, gap;
+    long long from, to;
+    if (!PyArg_ParseTuple(args, "OILLII", &cap, &ch, &from, &to, &flags, &gap)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_slices_s sl;
+    int rc = py_slices_get(v, ch, from, to, flags, &sl);
+    if (rc < 0) {
+        ivcs_viewer_slices_free(&sl);
+        return Py_BuildValue("(iOOi)", rc, Py_None, Py_None, 0);
+    }
+    PyObject *ls = PyList_New((Py_ssize_t)sl.n), *lr = NULL;
+    ivcs_viewer_range_s *rg = calloc(sl.n ? sl.n : 1, sizeof *rg);
+    if (!ls || !rg) goto fail;
+    for (size_t i = 0; i < sl.n; i++) {
+        const ivcs_viewer_slice_s *x = &sl.v[i];
+        PyObject *t = Py_BuildValue("(sKLIIIO)", x->key, (unsigned long long)x->size,
+                                    (long long)x->start_ms, (unsigned)x->dur_ms, (unsigned)x->boot,
+                                    (unsigned)x->seq, x->keyframe ? Py_True : Py_False);
+        if (!t) goto fail;
+        PyList_SET_ITEM(ls, (Py_ssize_t)i, t);
+    }
+    size_t nr = ivcs_viewer_ranges(sl.v, sl.n, gap, rg);
+    lr = PyList_New((Py_ssize_t)nr);
+    if (!lr) goto fail;
+    for (size_t i = 0; i < nr; i++) {
+        PyObject *t = Py_BuildValue("(LLnnI)", (long long)rg[i].start_ms, (long long)rg[i].end_ms,
+                                    (Py_ssize_t)rg[i].first, (Py_ssize_t)rg[i].count,
+                                    (unsigned)rg[i].boots);
+        if (!t) goto fail;
+        PyList_SET_ITEM(lr, (Py_ssize_t)i, t);
+    }
+    free(rg);
+    size_t foreign = sl.foreign;
+    ivcs_viewer_slices_free(&sl);
+    return Py_BuildValue("(iNNn)", rc, ls, lr, (Py_ssize_t)foreign);
+fail:
+    Py_XDECREF(ls);
+    Py_XDECREF(lr);
+    free(rg);
+    ivcs_viewer_slices_free(&sl);
+    return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+}
+
+/* py_viewer_playlist(cap, ch, from, to, expires, gap_ms) -> (rc, text | None, n) */
+static PyObject *py_viewer_playlist(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    unsigned ch, expires, gap;
+    long long from, to;
+    if (!PyArg_ParseTuple(args, "OILLII", &cap, &ch, &from, &to, &expires, &gap)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_slices_s sl;
+    int rc = py_slices_get(v, ch, from, to, IVCS_VIEWER_FROM_KEYFRAME, &sl);
+    ivcs_viewer_text_s t;
+    memset(&t, 0, sizeof t);
+    size_t n = sl.n;
+    if (rc >= 0 && n == 0) rc = IVCS_ERR_NOT_FOUND;
+    if (rc >= 0) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = ivcs_viewer_playlist(v, sl.v, sl.n, expires, gap, &t);
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *r;
+    if (rc < 0)
+        r = Py_BuildValue("(iOn)", rc, Py_None, (Py_ssize_t)n);
+    else
+        r = Py_BuildValue("(is#n)", rc, t.p, (Py_ssize_t)t.len, (Py_ssize_t)n);
+    ivcs_viewer_text_free(&t);
+    ivcs_viewer_slices_free(&sl);
+    return r;
+}
+
+/* py_viewer_export(cap, ch, from, to, fd) -> (rc, bytes, slices) */
+static PyObject *py_viewer_export(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    unsigned ch;
+    long long from, to;
+    int fd;
+    if (!PyArg_ParseTuple(args, "OILLi", &cap, &ch, &from, &to, &fd)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_slices_s sl;
+    int rc = py_slices_get(v, ch, from, to, IVCS_VIEWER_FROM_KEYFRAME, &sl);
+    uint64_t bytes = 0;
+    size_t n = sl.n;
+    if (rc >= 0 && n == 0) rc = IVCS_ERR_NOT_FOUND;
+    if (rc >= 0) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = ivcs_viewer_export(v, sl.v, sl.n, fd, &bytes);
+        Py_END_ALLOW_THREADS
+    }
+    ivcs_viewer_slices_free(&sl);
+    return Py_BuildValue("(iKn)", rc, (unsigned long long)bytes, (Py_ssize_t)n);
+}
+
+static PyObject *py_opt_ms(int64_t ms)
+{
+    if (ms == IVCS_VIEWER_TIME_NONE) Py_RETURN_NONE;
+    return PyLong_FromLongLong(ms);
+}
+
+/* py_viewer_events(cap, ch, from, to, key | None) -> (rc, [event tuples], bad).
+ * Event: (key, event_id, channel, info, event_start_ms, event_stop_ms|None,
+ * stream_start_ms, stream_stop_ms|None, picture|None, picture_listed,
+ * picture_refused). A key: that one record (ivcs_viewer_get_event). */
+static PyObject *py_viewer_events(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    unsigned ch;
+    long long from, to;
+    const char *key;
+    if (!PyArg_ParseTuple(args, "OILLz", &cap, &ch, &from, &to, &key)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_events_s ev;
+    memset(&ev, 0, sizeof ev);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = key ? ivcs_viewer_get_event(v, key, &ev) : ivcs_viewer_list_events(v, ch, from, to, &ev);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        ivcs_viewer_events_free(&ev);
+        return Py_BuildValue("(iOi)", rc, Py_None, 0);
+    }
+    PyObject *l = PyList_New((Py_ssize_t)ev.n);
+    for (size_t i = 0; l && i < ev.n; i++) {
+        const ivcs_viewer_event_s *e = &ev.v[i];
+        PyObject *t = Py_BuildValue("(siIsLNLNzOO)", e->key, (int)e->event_id, (unsigned)e->channel,
+                                    e->info ? e->info : "", (long long)e->event_start_ms,
+                                    py_opt_ms(e->event_stop_ms), (long long)e->stream_start_ms,
+                                    py_opt_ms(e->stream_stop_ms), e->picture,
+                                    e->picture_listed ? Py_True : Py_False,
+                                    e->picture_refused ? Py_True : Py_False);
+        if (!t) {
+            Py_CLEAR(l);
+            break;
+        }
+        PyList_SET_ITEM(l, (Py_ssize_t)i, t);
+    }
+    size_t bad = ev.bad;
+    ivcs_viewer_events_free(&ev);
+    if (!l) return NULL;
+    return Py_BuildValue("(iNn)", rc, l, (Py_ssize_t)bad);
+}
+
+/* py_viewer_get_object(cap, key, max) -> (rc, bytes | None) */
+static PyObject *py_viewer_get_object(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    const char *key;
+    Py_ssize_t max;
+    if (!PyArg_ParseTuple(args, "Osn", &cap, &key, &max)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    if (max < 0) max = 0;
+    ivcs_viewer_text_s t;
+    memset(&t, 0, sizeof t);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_get_object(v, key, (size_t)max, &t);
+    Py_END_ALLOW_THREADS
+    PyObject *r = rc < 0 ? Py_BuildValue("(iO)", rc, Py_None)
+                         : Py_BuildValue("(iy#)", rc, t.p, (Py_ssize_t)t.len);
+    ivcs_viewer_text_free(&t);
+    return r;
+}
+
+/* py_viewer_plan_get(cap, now_s) -> (rc, (switch, type, days, expire_utc,
+ * trial_s, service, trial_remaining_s)) */
+static PyObject *py_viewer_plan_get(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    long long now_s;
+    if (!PyArg_ParseTuple(args, "OL", &cap, &now_s)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_plan_s p;
+    memset(&p, 0, sizeof p);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_plan_get(v, now_s, &p);
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(i(iiiLiii))", rc, p.cs_switch, p.cs_type, (int)p.cs_days,
+                         (long long)p.expire_utc, (int)p.free_trial_remaining_sec, p.service,
+                         (int)p.trial_remaining_sec);
+}
+
+/* py_viewer_plan_set(cap, switch, type, days, expire_utc, trial_s) -> rc */
+static PyObject *py_viewer_plan_set(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    int sw, type, days, trial;
+    long long expire;
+    if (!PyArg_ParseTuple(args, "OiiiLi", &cap, &sw, &type, &days, &expire, &trial)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_plan_s p;
+    memset(&p, 0, sizeof p);
+    p.cs_switch = sw;
+    p.cs_type = type;
+    p.cs_days = days;
+    p.expire_utc = expire;
+    p.free_trial_remaining_sec = trial;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_plan_set(v, &p);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(rc);
+}
+
+/* py_viewer_retention(cap, days: None to read | n to set) -> (rc, days) */
+static PyObject *py_viewer_retention(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap, *set;
+    if (!PyArg_ParseTuple(args, "OO", &cap, &set)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    uint32_t days = 0;
+    if (set != Py_None) {
+        unsigned long d = PyLong_AsUnsignedLong(set);
+        if (PyErr_Occurred()) return NULL;
+        days = (uint32_t)d;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = set == Py_None ? ivcs_viewer_retention_get(v, &days) : ivcs_viewer_retention_set(v, days);
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(iI)", rc, (unsigned)days);
 }
 
 /* True when the engine's default allocator is libc (the extension is not
