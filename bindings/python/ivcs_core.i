@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "iv_cm.h"
 #include "iv_cs.h"
@@ -373,6 +374,7 @@ static PyObject *py_plan_tuple(const iv_cs_balance_info_s *b)
 %native(py_viewer_plan_get) PyObject *py_viewer_plan_get(PyObject *self, PyObject *args);
 %native(py_viewer_plan_set) PyObject *py_viewer_plan_set(PyObject *self, PyObject *args);
 %native(py_viewer_retention) PyObject *py_viewer_retention(PyObject *self, PyObject *args);
+%native(py_bench_c_push) PyObject *py_bench_c_push(PyObject *self, PyObject *args);
 %native(py_allocator_is_libc) PyObject *py_allocator_is_libc(PyObject *self, PyObject *args);
 
 %{
@@ -1189,6 +1191,55 @@ static PyObject *py_viewer_retention(PyObject *self, PyObject *args)
     rc = set == Py_None ? ivcs_viewer_retention_get(v, &days) : ivcs_viewer_retention_set(v, days);
     Py_END_ALLOW_THREADS
     return Py_BuildValue("(iI)", rc, (unsigned)days);
+}
+
+/* The C side of bench/py_push.py: py_bench_c_push(channel, frames, n,
+ * pts0, step_ms) pushes frames[i % len] ((bytes, key) tuples) n times with
+ * ivcs_channel_push_video in a C loop (GIL held, as a Python push) and
+ * returns (total ns, refused, next pts). */
+static PyObject *py_bench_c_push(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap, *frames;
+    Py_ssize_t n;
+    unsigned long long pts;
+    unsigned step;
+    if (!PyArg_ParseTuple(args, "OO!nKI", &cap, &PyList_Type, &frames, &n, &pts, &step))
+        return NULL;
+    ivcs_channel_s *ch = PyCapsule_GetPointer(cap, PY_CHANNEL_CAP);
+    if (!ch) return NULL;
+    Py_ssize_t nf = PyList_GET_SIZE(frames);
+    if (nf == 0) return Py_BuildValue("(KnK)", 0ull, (Py_ssize_t)0, pts);
+    iv_cm_venc_pack_s *pk = calloc((size_t)nf, sizeof *pk);
+    if (!pk) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *t = PyList_GET_ITEM(frames, i);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(t, 0))) {
+            free(pk);
+            PyErr_SetString(PyExc_TypeError, "frames: [(bytes, key)]");
+            return NULL;
+        }
+        PyObject *b = PyTuple_GET_ITEM(t, 0);
+        pk[i].pu8Addr = (uint8_t *)PyBytes_AS_STRING(b);
+        pk[i].u32Len = (uint32_t)PyBytes_GET_SIZE(b);
+        pk[i].eFrameType = PyObject_IsTrue(PyTuple_GET_ITEM(t, 1)) ? IV_CM_FRAME_TYPE_I
+                                                                     : IV_CM_FRAME_TYPE_P;
+    }
+    Py_ssize_t refused = 0;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        iv_cm_venc_pack_s *p = &pk[i % nf];
+        p->u64PTS = pts;
+        p->u32Seq = (uint32_t)i;
+        pts += step;
+        if (ivcs_channel_push_video(ch, p)) refused++;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    free(pk);
+    unsigned long long ns = (unsigned long long)(b.tv_sec - a.tv_sec) * 1000000000ull +
+                            (unsigned long long)b.tv_nsec - (unsigned long long)a.tv_nsec;
+    return Py_BuildValue("(KnK)", ns, refused, pts);
 }
 
 /* True when the engine's default allocator is libc (the extension is not

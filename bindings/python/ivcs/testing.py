@@ -216,12 +216,14 @@ class FakeCamera:
     takes frames (waits while a ring is over half full, as `ivcs push`).
     loops: how many times the clip is pushed (PTS keep increasing).
     events: [(event_id, start_s, stop_s)] at media times (seconds from the
-    first frame): event_start/event_stop on the target.
+    first frame): event_start/event_stop on the target, with prerecord
+    seconds of pre-record (event_start(id, 0, prerecord)); results (0 or
+    the error code) in .event_results.
     Frames the engine refuses are counted by error name in .refused; the
     pushed ones are in .pushed_video / .pushed_audio as (pts_ms, bytes)."""
 
     def __init__(self, video_file, audio_file=None, fps=25, speed=1.0, loops=1, events=(),
-                 codec="h264", target=None, audio_frame_ms=1024 * 1000 / 48000):
+                 codec="h264", target=None, audio_frame_ms=1024 * 1000 / 48000, prerecord=0):
         self.video = split_annexb(Path(video_file).read_bytes(), codec)
         self.audio = split_adts(Path(audio_file).read_bytes()) if audio_file else []
         self.fps = fps
@@ -231,6 +233,8 @@ class FakeCamera:
         self.audio_frame_ms = audio_frame_ms
         self.target = target
         self.codec = codec
+        self.prerecord = prerecord
+        self.event_results = []  # (start|stop, id, 0 or the error code), in order
         self.pushed_video = []
         self.pushed_audio = []
         self.refused = {}
@@ -283,6 +287,16 @@ class FakeCamera:
             self.refused[e.name] = self.refused.get(e.name, 0) + 1
             return False
 
+    def _event(self, what, fn, eid, pre):
+        try:
+            if pre:
+                fn(eid, 0, pre)
+            else:
+                fn(eid)
+            self.event_results.append((what, eid, 0))
+        except ivcs.Error as e:
+            self.event_results.append((what, eid, e.code))
+
     def _run(self):
         try:
             t0 = time.monotonic()
@@ -329,9 +343,9 @@ class FakeCamera:
                     if self._push(tgt.push_audio, payload, pts):
                         self.pushed_audio.append((pts, payload))
                 elif kind == "es":
-                    tgt.event_start(payload)
+                    self._event("start", tgt.event_start, payload, self.prerecord)
                 else:
-                    tgt.event_stop(payload)
+                    self._event("stop", tgt.event_stop, payload, 0)
         except BaseException as e:  # noqa: B902 - handed to join()
             self.errors.append(e)
 
