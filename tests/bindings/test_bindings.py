@@ -55,7 +55,9 @@ def wait_for(pred, timeout=10.0):
 # ---------------------------------------------------------------- import
 
 def test_plain_import_needs_no_preload_and_uses_libc_malloc():
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES")}
+    drop = ("GLIBC_TUNABLES",) if os.environ.get("IVCS_ASAN_PRELOAD") else ("LD_PRELOAD",
+                                                                            "GLIBC_TUNABLES")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     code = ("import ivcs, ivcs.ivcs_core as c;"
             "print(ivcs.version(), c.py_allocator_is_libc(),"
             " any('jemalloc' in l for l in open('/proc/self/maps')))")
