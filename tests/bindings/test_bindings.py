@@ -315,9 +315,10 @@ def test_no_leak_over_20000_pushes(h264_frames):
     refused, from bytes, bytearray and memoryview), references of the
     frames unchanged."""
     frames = [(f, bytearray(f), memoryview(f), key) for f, key in h264_frames[:50]]
-    with offline_engine(slice_max_bytes=256 << 10) as eng:
+    # an event plan and no event: the ring is a rolling pre-record buffer the
+    # engine trims, so pushes are accepted without any upload
+    with offline_engine(plan="event") as eng:
         ch = eng.channel(0, budget=2 << 20, on_notify=lambda n: None)
-        assert wait_for(lambda: ch.stats()["streaming"])
         pts = [1000]
 
         def burst(n):
@@ -343,9 +344,14 @@ def test_no_leak_over_20000_pushes(h264_frames):
         rc_after = [sys.getrefcount(x) for f in frames for x in f[:3]]
         s = ch.stats()
     assert s["video_frames_pushed"] + s["frames_refused"] == 22000
+    assert s["prerecord_discarded"] > 0 and refused < 10000  # mostly accepted pushes
     assert rc_after == rc_before
     assert abs(objs_after - objs_before) < 200, (objs_before, objs_after)
-    assert rss_after - rss_before < 2048, f"RSS grew {rss_after - rss_before} kB ({refused} refused)"
+    print(f"RSS {rss_before} -> {rss_after} kB, objects {objs_before} -> {objs_after}, "
+          f"{20000 - refused} accepted, {refused} refused")
+    # (ASan keeps freed memory in quarantine, so its RSS grows by design)
+    if not os.environ.get("IVCS_ASAN_PRELOAD"):
+        assert rss_after - rss_before < 2048, f"RSS grew {rss_after - rss_before} kB"
 
 
 # ---------------------------------------------------------------- Ctrl-C
