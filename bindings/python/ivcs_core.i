@@ -246,6 +246,10 @@ static int py_engine_free(py_engine_s *pe)
         Py_BEGIN_ALLOW_THREADS
         rc = ivcs_engine_destroy(e);
         Py_END_ALLOW_THREADS
+        if (rc == IVCS_ERR_STATE) { /* called from one of its callbacks: nothing done */
+            pe->e = e;
+            return rc;
+        }
     }
     for (size_t i = 0; i < pe->n_cbs; i++) {
         py_cb_clear(pe->cbs[i]);

@@ -259,6 +259,22 @@ def test_exception_in_a_callback_is_reported_and_the_engine_goes_on(h264_frames,
     assert eng.final_stats["channels"][0]["frames_held"] == 0
 
 
+def test_close_from_a_callback_is_refused_and_the_engine_goes_on(h264_frames):
+    got = []
+
+    def on_start(ch):
+        eng.close()  # on the engine thread: StateError, reported
+
+    with ivcs.Engine(offline_config(), plan="full_time", check_exit=False,
+                     on_callback_error=lambda kind, e: got.append((kind, e))) as eng:
+        ch = eng.channel(0, on_start=on_start)
+        assert wait_for(lambda: got)
+        ch.push_video(h264_frames[0][0], 1000, key=True)
+        assert ch.stats()["video_frames_pushed"] == 1 and not eng.closed
+    assert got[0][0] == "stream_start" and isinstance(got[0][1], ivcs.StateError)
+    assert eng.closed
+
+
 def test_on_callback_error_hook_gets_the_exception():
     got = []
     with ivcs.Engine(offline_config(), plan="full_time", check_exit=False,

@@ -335,6 +335,9 @@ class _Dispatch:
         self._h = handlers
 
     def __call__(self, kind, ch, *args):
+        owner = self._owner()
+        if owner is not None:
+            owner._engine_thread = threading.get_ident()
         try:
             if kind == "notify":
                 fn = self._h.get("on_notify")
@@ -413,6 +416,7 @@ class Engine(_CallbackErrors):
         self.exit_code = None
         self._init_errors(on_callback_error)
         self._channels = []
+        self._engine_thread = None
         self.final_stats = None
         rc, cap = _core.py_engine_new(self.config.to_json().encode(), max_channels,
                                       upload_timeout_ms, reply_timeout_ms, pause_ms,
@@ -483,17 +487,22 @@ class Engine(_CallbackErrors):
     def stop(self):
         """Stop accepting, flush and stop the thread; stats stay readable."""
         self._check()
+        self._not_on_engine_thread("stop()")
         rc = _core.py_engine_stop(self._cap)
         raise_for(rc, "data dropped at stop" if rc == _core.IVCS_ERR_TIMEOUT else None)
 
     def close(self):
-        """Stop (if not yet), flush and free. Idempotent."""
+        """Stop (if not yet), flush and free. Idempotent. Not from one of
+        the engine's callbacks (StateError)."""
         if self._cap is None:
             return
+        self._not_on_engine_thread("close()")
         with self._lock:
             if self._cap is None:
                 return
             rc = _core.py_engine_stop(self._cap)
+            if rc == _core.IVCS_ERR_STATE:
+                raise StateError(rc, "close() from one of the engine's own callbacks")
             try:
                 self.final_stats = self.stats()
             except Error:
@@ -510,6 +519,10 @@ class Engine(_CallbackErrors):
     @property
     def closed(self):
         return self._cap is None
+
+    def _not_on_engine_thread(self, what):
+        if threading.get_ident() == self._engine_thread:
+            raise StateError(_core.IVCS_ERR_STATE, f"{what} from one of the engine's callbacks")
 
     def _check(self):
         if self._cap is None:
