@@ -103,10 +103,17 @@ def s3_client(cfg):
                                             connect_timeout=5, read_timeout=60))
 
 
+def _cloud_env():
+    """scripts/cloud's environment: the caller's without LD_PRELOAD (a
+    sanitizer runtime preloaded for the extension is not for Ceph, bash or
+    curl)."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+
+
 def _running(config_path):
     d = Path(config_path).parent
     r = subprocess.run([str(_cloud_script()), "status", "--dir", str(d)], capture_output=True,
-                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+                       text=True, timeout=60, stdin=subprocess.DEVNULL, env=_cloud_env())
     return r.returncode == 0
 
 
@@ -115,7 +122,8 @@ def start_cloud(directory=None):
     (default: a new temporary one). Returns a Cloud; call stop_cloud()."""
     d = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="ivcs-cloud-"))
     r = subprocess.run([str(_cloud_script()), "start", "--dir", str(d), "--auto-ports"],
-                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                       env=_cloud_env())
     if r.returncode != 0:
         stop_cloud(d, remove=directory is None)
         raise RuntimeError(f"scripts/cloud start failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
@@ -124,7 +132,7 @@ def start_cloud(directory=None):
 
 def stop_cloud(directory, remove=False):
     subprocess.run([str(_cloud_script()), "stop", "--dir", str(directory)], capture_output=True,
-                   text=True, timeout=120, stdin=subprocess.DEVNULL)
+                   text=True, timeout=120, stdin=subprocess.DEVNULL, env=_cloud_env())
     if remove:
         shutil.rmtree(directory, ignore_errors=True)
 
