@@ -13,13 +13,13 @@
  * channel is published by whichever comes first, iv_cs_init after the
  * open or the first callback of the channel (cb_start/cb_stop/...).
  */
-#include <stdatomic.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
+#include "engine/record/engine_internal.h"
 #include "iv_cs.h"
 #include "ivcs.h"
 
@@ -29,7 +29,8 @@ static int g_cfg_set;
 static _Atomic(ivcs_engine_s *) g_eng;
 static _Atomic(ivcs_channel_s *) g_ch;
 static iv_cs_init_parm_s g_parm;
-static uint32_t g_up_ms = 20000, g_reply_ms = 10000;
+static uint32_t g_up_ms = IVCS_DEFAULT_UPLOAD_TIMEOUT_MS,
+                g_reply_ms = IVCS_DEFAULT_REPLY_TIMEOUT_MS;
 static ivcs_channel_stats_s g_last_ch;
 static ivcs_engine_stats_s g_last_eng;
 static int g_have_last;
@@ -98,6 +99,20 @@ static int default_config(ivcs_config_s *out)
                                                             : 0;
 }
 
+/* The seed's nearest code for an engine failure: a bad config is missing
+ * credentials to the seed; an I/O backend that cannot start (a forced
+ * io_uring refused by seccomp, a kernel without it) is a communication
+ * failure, and ivcs_io_backend_note() says why. The engine has one
+ * out-of-memory code (IV_ERR_SYS_MALLOC_FAIL); the seed API says
+ * IV_ERR_CS_PRM_MALLOC_FAIL. */
+static int seed_code(int rc)
+{
+    if (rc == IVCS_ERR_CONFIG) return IV_ERR_CS_UPLOAD_AUTH_NOT_AVAILABLE;
+    if (rc == IV_ERR_SYS_MALLOC_FAIL) return IV_ERR_CS_PRM_MALLOC_FAIL;
+    if (rc == IVCS_ERR_IO_BACKEND) return IV_ERR_SYS_COMMUNICATE_FAIL;
+    return rc;
+}
+
 static int32_t cb_start(void *u, uint32_t ch)
 {
     publish_from_cb(u, ch);
@@ -120,13 +135,6 @@ static int32_t cb_result(void *u, uint32_t ch, uint8_t **pic, int32_t err)
 {
     publish_from_cb(u, ch);
     return g_parm.iv_cs_event_picture_result_cb(pic, err);
-}
-
-/* The engine has one out-of-memory code (IV_ERR_SYS_MALLOC_FAIL); the seed
- * API's init reports its own (IV_ERR_CS_PRM_MALLOC_FAIL). */
-static iv_err_code_e seed_code(int rc)
-{
-    return (iv_err_code_e)(rc == IV_ERR_SYS_MALLOC_FAIL ? IV_ERR_CS_PRM_MALLOC_FAIL : rc);
 }
 
 iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
@@ -156,7 +164,7 @@ iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
     cc.cb.picture_result = cb_result;
     ivcs_engine_s *e;
     rc = ivcs_engine_new(&e, &ec);
-    if (rc < 0) return seed_code(rc == IVCS_ERR_CONFIG ? IV_ERR_CS_UPLOAD_AUTH_NOT_AVAILABLE : rc);
+    if (rc < 0) return (iv_err_code_e)seed_code(rc);
     /* published before the channel opens: its callbacks may run at once */
     atomic_store_explicit(&g_eng, e, REL);
     cc.cb.user = e;
@@ -165,7 +173,7 @@ iv_err_code_e iv_cs_init(iv_cs_init_parm_s *p)
     if (rc < 0) {
         atomic_store_explicit(&g_eng, NULL, REL);
         ivcs_engine_destroy(e);
-        return seed_code(rc);
+        return (iv_err_code_e)seed_code(rc);
     }
     ivcs_channel_s *expect = NULL; /* or a callback stored the same pointer */
     atomic_compare_exchange_strong_explicit(&g_ch, &expect, ch, REL, ACQ);
@@ -242,7 +250,7 @@ int iv_cs_get_balance_info(iv_cs_balance_info_s *info, uint32_t timeout_s)
         ivcs_config_s cfg;
         iv_cs_balance_info_s fresh;
         rc = default_config(&cfg);
-        if (rc == 0) rc = ivcs_query_balance_info(&cfg, &fresh, timeout_s);
+        if (rc == 0) rc = seed_code(ivcs_query_balance_info(&cfg, &fresh, timeout_s));
         if (rc == 0) {
             pthread_mutex_lock(&g_mu);
             g_bal = fresh;

@@ -1,7 +1,7 @@
 // bench_mux.cc - TS mux throughput on real frames (goal: parse + mux >= 2.5 GB/s per core,
-// docs PERF.md). Bytes counted are input frame bytes.
+// docs/PERF.md section 2). Bytes counted are input frame bytes.
 //
-// Media: $IVCS_MEDIA_DIR/full_h264.h264 + full_aac.aac (60 s 1080p, MEDIA.md) if present, else
+// Media: $IVCS_MEDIA_DIR/full_h264.h264 + full_aac.aac (60 s 1080p, scripts/make-media --full) if present, else
 // clip_h264.h264 + clip_aac.aac, else a clip generated with ffmpeg into /tmp.
 //
 // Benchmarks (same frames, 4 s slices cut at key frames, output into one 188 KiB buffer that

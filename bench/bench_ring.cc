@@ -1,6 +1,6 @@
 // bench_ring.cc - cost of moving a frame through the SPSC ring, against a
 // memcpy of the same bytes into a buffer of the same size in the same
-// binary (PERF.md: report the ratio).
+// binary (docs/PERF.md section 1 reports the ratio).
 //
 //   BM_memcpy/<len>                  memcpy into a rolling 1 MiB buffer
 //   BM_ring_push_pop/<len>           push (copy) + next + release, one thread

@@ -5,7 +5,7 @@
 // applied (so 00 00 0x, x <= 3, only occurs as 00 00 03), split into NAL
 // units by 4-byte start codes. The byte 0xA5 never occurs, so memchr(0xA5)
 // must read every byte: the speed of a memchr that finds nothing is the bar
-// (PERF.md: ~12 GB/s). Reported as GB/s (10^9 bytes per second).
+// (docs/PERF.md). Reported as GB/s (10^9 bytes per second).
 //
 //   frame20k  one 20 KB frame: SPS + PPS + one slice, scanned NAL by NAL
 //   buf1m     1 MB of 20 KB frames, scanned NAL by NAL

@@ -11,6 +11,18 @@
 #include "engine/viewer/catalog.h"
 #include "tools/timearg.h"
 
+/* 1 if rc is the event loop failing to start (ivcs_io_backend_note says
+ * why), not some later step after a loop that started: a started loop's
+ * note is "", "... using epoll" or "io_backend epoll asked for ...". */
+static int loop_failed(int rc)
+{
+    const char *note = ivcs_io_backend_note();
+    if (!note[0]) return 0;
+    if (rc == IVCS_ERR_IO_BACKEND) return 1;
+    if (strstr(note, "using epoll") || strstr(note, "asked for")) return 0;
+    return rc == IVCS_ERR_CONFIG || rc == IV_ERR_SYS_COMMUNICATE_FAIL;
+}
+
 int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
 {
     memset(c, 0, sizeof *c);
@@ -35,6 +47,11 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
         return IVCS_EXIT_FAIL;
     }
     rc = ivcs_s3_new(&c->s3, NULL, &c->cfg, NULL);
+    if (rc < 0 && loop_failed(rc)) {
+        ivcs_cli_init_fail(cmd, "cannot start the event loop", rc);
+        memset(&c->cfg, 0, sizeof c->cfg);
+        return IVCS_EXIT_FAIL;
+    }
     if (rc < 0) {
         /* One line, naming why the CA file is unusable (missing, not PEM...). */
         char why[160] = "";
@@ -51,11 +68,61 @@ int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path)
         memset(&c->cfg, 0, sizeof c->cfg);
         return IVCS_EXIT_FAIL;
     }
+    ivcs_cli_io_backend(cmd, ivcs_loop_backend(ivcs_s3_loop(c->s3)),
+                        ivcs_loop_note(ivcs_s3_loop(c->s3)));
     return IVCS_EXIT_OK;
+}
+
+int ivcs_cli_viewer(ivcs_cli_s *c)
+{
+    if (c->viewer) return IVCS_EXIT_OK;
+    char err[256] = "";
+    int rc = ivcs_viewer_open(&c->viewer, &c->cfg, NULL, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "ivcs %s: cannot set up the viewer for %s: %s%s%s\n", c->cmd,
+                c->cfg.endpoint, ivcs_strerror(rc), err[0] ? ": " : "", err);
+        return IVCS_EXIT_FAIL;
+    }
+    return IVCS_EXIT_OK;
+}
+
+int ivcs_cli_fail_viewer(const ivcs_cli_s *c, const char *what, int rc)
+{
+    const ivcs_viewer_error_s *e = ivcs_viewer_last_error(c->viewer);
+    ivcs_s3_result r;
+    memset(&r, 0, sizeof r);
+    r.status = e->status;
+    snprintf(r.code, sizeof r.code, "%s", e->s3_code);
+    snprintf(r.message, sizeof r.message, "%s", e->message);
+    snprintf(r.detail, sizeof r.detail, "%s", e->detail);
+    snprintf(r.request_id, sizeof r.request_id, "%s", e->request_id);
+    return ivcs_cli_fail(c, what, rc, &r);
+}
+
+int ivcs_cli_verbose;
+
+void ivcs_cli_io_backend(const char *cmd, int backend, const char *note)
+{
+    static int said;
+    if (!ivcs_cli_verbose || said) return;
+    said = 1;
+    fprintf(stderr, "ivcs %s: I/O backend %s%s%s\n", cmd, ivcs_io_backend_name(backend),
+            note && note[0] ? ": " : "", note ? note : "");
+}
+
+void ivcs_cli_init_fail(const char *cmd, const char *what, int rc)
+{
+    if (loop_failed(rc))
+        fprintf(stderr, "ivcs %s: %s: %s (%s, %d)\n", cmd, what, ivcs_io_backend_note(),
+                ivcs_strerror_name(rc), rc);
+    else
+        fprintf(stderr, "ivcs %s: %s: %s (%d)\n", cmd, what, ivcs_strerror(rc), rc);
 }
 
 void ivcs_cli_close(ivcs_cli_s *c)
 {
+    ivcs_viewer_close(c->viewer);
+    c->viewer = NULL;
     ivcs_s3_destroy(c->s3);
     c->s3 = NULL;
     memset(&c->cfg, 0, sizeof c->cfg);

@@ -10,6 +10,7 @@
 #include "engine/layout/layout.h"
 #include "engine/net/s3.h"
 #include "ivcs.h"
+#include "ivcs_viewer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +29,7 @@ typedef struct ivcs_cli_s {
     ivcs_config_s cfg;       /* holds the secret key: ivcs_cli_close wipes it */
     ivcs_s3 *s3;
     ivcs_layout_s layout;
+    ivcs_viewer_s *viewer; /* public viewer API (ivcs_cli_viewer), or NULL */
 } ivcs_cli_s;
 
 /* Loads the configuration (path, or $IVCS_CONFIG when NULL), creates the S3
@@ -37,6 +39,25 @@ typedef struct ivcs_cli_s {
 int ivcs_cli_open(ivcs_cli_s *c, const char *cmd, const char *config_path);
 
 void ivcs_cli_close(ivcs_cli_s *c);
+
+/* Opens c->viewer (ivcs_viewer.h) on c's configuration if not yet open.
+ * IVCS_EXIT_OK, or IVCS_EXIT_FAIL after saying why. */
+int ivcs_cli_viewer(ivcs_cli_s *c);
+
+/* ivcs_cli_fail with the viewer's last failed request. */
+int ivcs_cli_fail_viewer(const ivcs_cli_s *c, const char *what, int rc);
+
+/* Set by `ivcs -v CMD` / `ivcs CMD -v` (main.c). */
+extern int ivcs_cli_verbose;
+
+/* With -v, prints once per process which I/O backend the event loop runs
+ * and why ("ivcs CMD: I/O backend epoll: io_uring_setup refused ..."). */
+void ivcs_cli_io_backend(const char *cmd, int backend, const char *note);
+
+/* "ivcs CMD: WHAT: <code's message>" plus, when the event loop is what
+ * failed (a forced io_uring refused, a bad IVCS_IO_BACKEND), the cause
+ * from ivcs_io_backend_note(). */
+void ivcs_cli_init_fail(const char *cmd, const char *what, int rc);
 
 /* Prints why an operation failed ("ivcs CMD: WHAT: reason"), naming the
  * likely fix for a missing bucket, rejected or expired credentials, an

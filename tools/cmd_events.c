@@ -1,5 +1,5 @@
 /* cmd_events.c - `ivcs events`: a device's event records (and pictures) of
- * a time range, read from the bucket (catalog.h). */
+ * a time range, read from the bucket (ivcs_viewer.h). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/viewer/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/outfile.h"
 #include "tools/timearg.h"
+#include "ivcs_viewer.h"
 
 static void usage(FILE *out)
 {
@@ -41,7 +41,7 @@ static void add_ms(cJSON *o, const char *name, int64_t ms)
     char iso_name[48], b[32];
     /* "event_start_ms" -> "event_start" */
     snprintf(iso_name, sizeof iso_name, "%.*s", (int)strlen(name) - 3, name);
-    if (ms == IVCS_EVENT_TIME_NONE) {
+    if (ms == IVCS_VIEWER_TIME_NONE) {
         cJSON_AddNullToObject(o, name);
         cJSON_AddNullToObject(o, iso_name);
         return;
@@ -51,25 +51,29 @@ static void add_ms(cJSON *o, const char *name, int64_t ms)
 }
 
 /* Downloads the picture of event e into dir; *path gets the file name.
- * The key is the one the layout allows for that record (catalog.h) and the
+ * The key is the one the layout allows for that record (ivcs_viewer.h) and the
  * local name is made here from its parsed numbers, "{start_ms}_{id}.jpg",
  * never from text of the bucket. 0 or a negative code. */
-static int fetch_picture(ivcs_cli_s *c, const ivcs_catalog_event_s *e, const char *dir,
-                         char *path, size_t cap, ivcs_s3_result *err)
+static int fetch_picture(ivcs_cli_s *c, const ivcs_viewer_event_s *e, const char *dir,
+                         char *path, size_t cap)
 {
-    const char *key = e->rec.picture;
-    ivcs_key_info_s ki;
-    if (!ivcs_catalog_picture_key_ok(e->key, key) ||
-        ivcs_layout_parse_key(key, strlen(key), &ki) < 0)
+    const char *key = e->picture;
+    ivcs_viewer_key_s ki, kr;
+    size_t kl = key ? strlen(key) : 0, rl = strlen(e->key);
+    /* (the viewer refuses any other picture already; checked again here) */
+    if (!key || ivcs_viewer_parse_key(c->viewer, key, &ki) < 0 || ki.kind != 3 ||
+        ivcs_viewer_parse_key(c->viewer, e->key, &kr) < 0 || kr.kind != 2 || kl != rl - 1 ||
+        memcmp(key, e->key, rl - 5) != 0 || ki.channel != kr.channel ||
+        ki.event_start_ms != kr.event_start_ms || ki.event_id != kr.event_id)
         return IVCS_ERR_INVALID_ARG;
     int n = snprintf(path, cap, "%s/%013" PRId64 "_%" PRId32 ".jpg", dir, ki.event_start_ms,
                      ki.event_id);
     if (n < 0 || (size_t)n >= cap) return IVCS_ERR_TOO_LONG;
     ivcs_outfile_s out;
     if (ivcs_outfile_open(&out, path) < 0) return IVCS_ERR_WRITE;
-    ivcs_catalog_slice_s one = {.key = (char *)key};
+    ivcs_viewer_slice_s one = {.key = key};
     uint64_t bytes;
-    int rc = ivcs_catalog_export(c->s3, &one, 1, out.fd, &bytes, err);
+    int rc = ivcs_viewer_export(c->viewer, &one, 1, out.fd, &bytes);
     if (rc == 0 && ivcs_outfile_commit(&out) != 0) rc = IVCS_ERR_WRITE;
     if (rc < 0) ivcs_outfile_abort(&out);
     return rc;
@@ -116,13 +120,12 @@ int ivcs_cmd_events(int argc, char **argv)
     ivcs_cli_s c;
     int ret = ivcs_cli_open(&c, "events", sc.config);
     if (ret) return ret;
-    ivcs_s3_result err;
-    memset(&err, 0, sizeof err);
-    ivcs_catalog_events_s ev = {0};
-    int rc =
-        ivcs_catalog_list_events(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to, &ev, &err);
+    ivcs_viewer_events_s ev = {0};
+    ret = ivcs_cli_viewer(&c);
+    if (ret) goto out;
+    int rc = ivcs_viewer_list_events(c.viewer, sc.ch, sc.range.from, sc.range.to, &ev);
     if (rc < 0) {
-        ret = ivcs_cli_fail(&c, "list events", rc, &err);
+        ret = ivcs_cli_fail_viewer(&c, "list events", rc);
         goto out;
     }
     if (ev.n == 0) {
@@ -136,8 +139,7 @@ int ivcs_cmd_events(int argc, char **argv)
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     int pic_failed = 0, pic_refused = 0;
     for (size_t i = 0; i < ev.n; i++) {
-        const ivcs_catalog_event_s *e = &ev.v[i];
-        const ivcs_event_record_s *r = &e->rec;
+        const ivcs_viewer_event_s *e = &ev.v[i], *r = e;
         char path[4096] = "";
         int got = 0;
         if (e->picture_refused) {
@@ -149,13 +151,15 @@ int ivcs_cmd_events(int argc, char **argv)
             pic_refused = 1;
         }
         if (pictures && r->picture) {
-            ivcs_s3_result perr;
-            memset(&perr, 0, sizeof perr);
-            int prc = fetch_picture(&c, e, pictures, path, sizeof path, &perr);
+            int prc = fetch_picture(&c, e, pictures, path, sizeof path);
             if (prc < 0) {
                 char what[1200];
                 snprintf(what, sizeof what, "picture %s", r->picture);
-                ivcs_cli_fail(&c, what, prc, &perr);
+                if (prc == IVCS_ERR_INVALID_ARG || prc == IVCS_ERR_TOO_LONG ||
+                    prc == IVCS_ERR_WRITE)
+                    ivcs_cli_fail(&c, what, prc, NULL); /* no request failed */
+                else
+                    ivcs_cli_fail_viewer(&c, what, prc);
                 pic_failed = 1;
             } else {
                 got = 1;
@@ -166,7 +170,7 @@ int ivcs_cmd_events(int argc, char **argv)
             cJSON_AddStringToObject(o, "key", e->key);
             cJSON_AddNumberToObject(o, "event_id", r->event_id);
             cJSON_AddNumberToObject(o, "channel", r->channel);
-            cJSON_AddStringToObject(o, "status", ivcs_event_record_closed(r) ? "closed" : "open");
+            cJSON_AddStringToObject(o, "status", (r->event_stop_ms != IVCS_VIEWER_TIME_NONE) ? "closed" : "open");
             cJSON_AddStringToObject(o, "info", r->info ? r->info : "");
             add_ms(o, "event_start_ms", r->event_start_ms);
             add_ms(o, "event_stop_ms", r->event_stop_ms);
@@ -184,11 +188,11 @@ int ivcs_cmd_events(int argc, char **argv)
             char a[32], b[32];
             printf("event %2" PRId32 "  %s .. %s  %-6s", r->event_id,
                    ivcs_cli_iso(r->event_start_ms, a, sizeof a),
-                   ivcs_event_record_closed(r) ? ivcs_cli_iso(r->event_stop_ms, b, sizeof b)
+                   (r->event_stop_ms != IVCS_VIEWER_TIME_NONE) ? ivcs_cli_iso(r->event_stop_ms, b, sizeof b)
                                                : "(open)                  ",
-                   ivcs_event_record_closed(r) ? "closed" : "open");
+                   (r->event_stop_ms != IVCS_VIEWER_TIME_NONE) ? "closed" : "open");
             printf("  stream %s .. %s", ivcs_cli_iso(r->stream_start_ms, a, sizeof a),
-                   r->stream_stop_ms == IVCS_EVENT_TIME_NONE
+                   r->stream_stop_ms == IVCS_VIEWER_TIME_NONE
                        ? "(open)"
                        : ivcs_cli_iso(r->stream_stop_ms, b, sizeof b));
             if (r->info && r->info[0]) {
@@ -224,7 +228,7 @@ int ivcs_cmd_events(int argc, char **argv)
     }
     if (pic_failed || pic_refused) ret = IVCS_EXIT_FAIL;
 out:
-    ivcs_catalog_events_free(&ev);
+    ivcs_viewer_events_free(&ev);
     ivcs_cli_close(&c);
     return ret;
 }

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/viewer/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/outfile.h"
 #include "tools/timearg.h"
+#include "ivcs_viewer.h"
 
 static void usage(FILE *out)
 {
@@ -31,13 +31,13 @@ static void usage(FILE *out)
             "$IVCS_CONFIG.\n"
             "%s%s"
             "exit: 0 ok, 1 nothing recorded / unknown device / S3 or write error, 2 usage\n",
-            IVCS_CATALOG_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
+            IVCS_VIEWER_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
 }
 
 int ivcs_cmd_export(int argc, char **argv)
 {
     const char *outp = NULL;
-    uint32_t gap = IVCS_CATALOG_GAP_MS;
+    uint32_t gap = IVCS_VIEWER_GAP_MS;
     ivcs_cli_scope_s sc = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -69,14 +69,14 @@ int ivcs_cmd_export(int argc, char **argv)
     ivcs_cli_s c;
     int ret = ivcs_cli_open(&c, "export", sc.config);
     if (ret) return ret;
-    ivcs_s3_result err;
-    memset(&err, 0, sizeof err);
-    ivcs_catalog_slices_s sl = {0};
+    ivcs_viewer_slices_s sl = {0};
     char a[32], b[32];
-    int rc = ivcs_catalog_list_slices(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to,
-                                      IVCS_CATALOG_FROM_KEYFRAME, &sl, &err);
+    ret = ivcs_cli_viewer(&c);
+    if (ret) goto out;
+    int rc = ivcs_viewer_list_slices(c.viewer, sc.ch, sc.range.from, sc.range.to,
+                                     IVCS_VIEWER_FROM_KEYFRAME, &sl);
     if (rc < 0) {
-        ret = ivcs_cli_fail(&c, "list slices", rc, &err);
+        ret = ivcs_cli_fail_viewer(&c, "list slices", rc);
         goto out;
     }
     if (sl.n == 0) {
@@ -93,7 +93,7 @@ int ivcs_cmd_export(int argc, char **argv)
         goto out;
     }
     uint64_t bytes = 0;
-    rc = ivcs_catalog_export(c.s3, sl.v, sl.n, out.fd, &bytes, &err);
+    rc = ivcs_viewer_export(c.viewer, sl.v, sl.n, out.fd, &bytes);
     if (rc == 0 && ivcs_outfile_commit(&out) != 0) rc = IVCS_ERR_WRITE;
     if (rc < 0) {
         int e = errno;
@@ -101,21 +101,21 @@ int ivcs_cmd_export(int argc, char **argv)
         if (rc == IVCS_ERR_WRITE)
             fprintf(stderr, "ivcs export: writing %s failed: %s\n", outp, strerror(e));
         else
-            ivcs_cli_fail(&c, "download", rc, &err);
+            ivcs_cli_fail_viewer(&c, "download", rc);
         ret = IVCS_EXIT_FAIL;
         goto out;
     }
     size_t breaks = 0;
     for (size_t i = 1; i < sl.n; i++)
-        if (ivcs_catalog_is_break(&sl.v[i - 1], &sl.v[i], gap)) breaks++;
-    const ivcs_slice_name_s *last = &sl.v[sl.n - 1].name;
+        if (ivcs_viewer_is_break(&sl.v[i - 1], &sl.v[i], gap)) breaks++;
+    const ivcs_viewer_slice_s *last = &sl.v[sl.n - 1];
     fprintf(stderr,
             "ivcs export: %s: %zu slices, %" PRIu64 " bytes, %s .. %s, %zu discontinuit%s\n", outp,
-            sl.n, bytes, ivcs_cli_iso(sl.v[0].name.start_ms, a, sizeof a),
+            sl.n, bytes, ivcs_cli_iso(sl.v[0].start_ms, a, sizeof a),
             ivcs_cli_iso(last->start_ms + last->dur_ms, b, sizeof b), breaks,
             breaks == 1 ? "y" : "ies");
 out:
-    ivcs_catalog_slices_free(&sl);
+    ivcs_viewer_slices_free(&sl);
     ivcs_cli_close(&c);
     return ret;
 }

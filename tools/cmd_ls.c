@@ -6,10 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/viewer/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/timearg.h"
+#include "ivcs_viewer.h"
+
+/* Days since 1970-01-01 of UTC ms (floor). */
+static int64_t day_of_ms(int64_t ms)
+{
+    int64_t q = ms / 86400000LL;
+    return ms % 86400000LL < 0 ? q - 1 : q;
+}
+
+/* "YYYY-MM-DD" of a day number into d (cap >= 25); 1, or 0 if out of range. */
+static int format_date(int64_t day, char *d, size_t cap)
+{
+    if (ivcs_viewer_format_time(day * 86400000LL, d, cap) < 0) return 0;
+    d[10] = 0;
+    return 1;
+}
 
 static void usage(FILE *out)
 {
@@ -25,7 +40,7 @@ static void usage(FILE *out)
             "%s%s"
             "exit: 0 ok, 1 nothing recorded in the range / unknown device / S3 error,\n"
             "2 usage\n",
-            IVCS_CATALOG_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
+            IVCS_VIEWER_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
 }
 
 static void json_iso(cJSON *o, const char *name, int64_t ms)
@@ -36,7 +51,7 @@ static void json_iso(cJSON *o, const char *name, int64_t ms)
 
 int ivcs_cmd_ls(int argc, char **argv)
 {
-    uint32_t gap = IVCS_CATALOG_GAP_MS;
+    uint32_t gap = IVCS_VIEWER_GAP_MS;
     int json = 0, slices = 0;
     ivcs_cli_scope_s sc = {0};
     for (int i = 1; i < argc; i++) {
@@ -66,26 +81,27 @@ int ivcs_cmd_ls(int argc, char **argv)
     ivcs_cli_s c;
     int ret = ivcs_cli_open(&c, "ls", sc.config);
     if (ret) return ret;
-    ivcs_s3_result err;
-    memset(&err, 0, sizeof err);
-    int64_t *days = NULL;
-    size_t nd = 0;
-    ivcs_catalog_slices_s sl = {0};
-    ivcs_catalog_range_s *rg = NULL;
-    int rc = ivcs_catalog_days(c.s3, &c.layout, sc.ch, IVCS_LAYOUT_REC, &days, &nd, &err);
+    ivcs_viewer_days_s dl = {0};
+    ivcs_viewer_slices_s sl = {0};
+    ivcs_viewer_range_s *rg = NULL;
+    ret = ivcs_cli_viewer(&c);
+    if (ret) goto out;
+    int rc = ivcs_viewer_days(c.viewer, sc.ch, 0, &dl);
     if (rc < 0) {
-        ret = ivcs_cli_fail(&c, "list days", rc, &err);
+        ret = ivcs_cli_fail_viewer(&c, "list days", rc);
         goto out;
     }
+    const int64_t *days = dl.day;
+    size_t nd = dl.n;
     if (nd == 0) {
         char what[64];
         snprintf(what, sizeof what, "no recordings on channel %" PRIu32, sc.ch);
         ret = ivcs_cli_nothing(&c, what);
         goto out;
     }
-    rc = ivcs_catalog_list_slices(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to, 0, &sl, &err);
+    rc = ivcs_viewer_list_slices(c.viewer, sc.ch, sc.range.from, sc.range.to, 0, &sl);
     if (rc < 0) {
-        ret = ivcs_cli_fail(&c, "list slices", rc, &err);
+        ret = ivcs_cli_fail_viewer(&c, "list slices", rc);
         goto out;
     }
     rg = calloc(sl.n ? sl.n : 1, sizeof *rg);
@@ -93,13 +109,13 @@ int ivcs_cmd_ls(int argc, char **argv)
         ret = ivcs_cli_fail(&c, "ls", IV_ERR_SYS_MALLOC_FAIL, NULL);
         goto out;
     }
-    size_t nr = ivcs_catalog_merge(sl.v, sl.n, gap, rg);
+    size_t nr = ivcs_viewer_ranges(sl.v, sl.n, gap, rg);
     /* days of the range (a slice found by looking back may sit on the day
      * before: its day is shown when it is among the slices) */
-    int64_t dlo = ivcs_layout_day_of_ms(sc.range.from);
-    int64_t dhi = ivcs_layout_day_of_ms(sc.range.to - 1);
+    int64_t dlo = day_of_ms(sc.range.from);
+    int64_t dhi = day_of_ms(sc.range.to - 1);
     if (sl.n) {
-        int64_t d0 = ivcs_layout_day_of_ms(sl.v[0].name.start_ms);
+        int64_t d0 = day_of_ms(sl.v[0].start_ms);
         if (d0 < dlo) dlo = d0;
     }
     uint64_t bytes = 0;
@@ -122,8 +138,8 @@ int ivcs_cmd_ls(int argc, char **argv)
         cJSON *jd = cJSON_AddArrayToObject(o, "days");
         for (size_t i = 0; i < nd; i++) {
             if (days[i] < dlo || days[i] > dhi) continue;
-            char d[IVCS_LAYOUT_DATE_LEN + 1];
-            if (ivcs_layout_format_date(days[i] * 86400000LL, d) > 0)
+            char d[32];
+            if (format_date(days[i], d, sizeof d))
                 cJSON_AddItemToArray(jd, cJSON_CreateString(d));
         }
         cJSON *jr = cJSON_AddArrayToObject(o, "ranges");
@@ -148,7 +164,7 @@ int ivcs_cmd_ls(int argc, char **argv)
         if (slices) {
             cJSON *js = cJSON_AddArrayToObject(o, "slice_list");
             for (size_t i = 0; i < sl.n; i++) {
-                const ivcs_slice_name_s *s = &sl.v[i].name;
+                const ivcs_viewer_slice_s *s = &sl.v[i];
                 cJSON *x = cJSON_CreateObject();
                 char boot[9];
                 snprintf(boot, sizeof boot, "%08" PRIx32, s->boot);
@@ -174,9 +190,8 @@ int ivcs_cmd_ls(int argc, char **argv)
         printf("device %s  channel %" PRIu32 "  bucket %s\n", c.cfg.device_id, sc.ch, c.cfg.bucket);
         printf("days:");
         for (size_t i = 0; i < nd; i++) {
-            char d[IVCS_LAYOUT_DATE_LEN + 1];
-            if (days[i] >= dlo && days[i] <= dhi &&
-                ivcs_layout_format_date(days[i] * 86400000LL, d) > 0)
+            char d[32];
+            if (days[i] >= dlo && days[i] <= dhi && format_date(days[i], d, sizeof d))
                 printf(" %s", d);
         }
         printf("\n");
@@ -190,8 +205,8 @@ int ivcs_cmd_ls(int argc, char **argv)
         if (slices)
             for (size_t i = 0; i < sl.n; i++)
                 printf("    %s  %s  %" PRIu32 " ms\n",
-                       ivcs_cli_iso(sl.v[i].name.start_ms, a, sizeof a), sl.v[i].key,
-                       sl.v[i].name.dur_ms);
+                       ivcs_cli_iso(sl.v[i].start_ms, a, sizeof a), sl.v[i].key,
+                       sl.v[i].dur_ms);
         printf("total: %zu range%s, %zu slices, %" PRId64 ".%03d s recorded, %" PRIu64 " bytes\n",
                nr, nr == 1 ? "" : "s", sl.n, recorded / 1000, (int)(recorded % 1000), bytes);
     }
@@ -206,8 +221,8 @@ int ivcs_cmd_ls(int argc, char **argv)
     }
 out:
     free(rg);
-    free(days);
-    ivcs_catalog_slices_free(&sl);
+    ivcs_viewer_days_free(&dl);
+    ivcs_viewer_slices_free(&sl);
     ivcs_cli_close(&c);
     return ret;
 }

@@ -7,7 +7,7 @@
  * them by time (audio first on a tie), cuts slices at the first I-frame at
  * or after --slice-ms since the slice start, and writes each slice with the
  * engine's muxer into DIR as {start_ms}_{dur_ms}_{boot}_{seq}{k|p}.ts, the
- * object name of ARCHITECTURE.md section 5. Every slice's size is predicted
+ * object name of docs/ARCHITECTURE.md section 5. Every slice's size is predicted
  * by ivcs_ts_slice_size() first and checked against the bytes written.
  *
  * Fast on purpose (it is benchmarked against ffmpeg -c copy): inputs are

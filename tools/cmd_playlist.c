@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/viewer/catalog.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/timearg.h"
+#include "ivcs_viewer.h"
 
 static void usage(FILE *out)
 {
@@ -28,13 +28,13 @@ static void usage(FILE *out)
             "-o/--out FILE: write there instead of stdout. --config: default $IVCS_CONFIG.\n"
             "%s%s"
             "exit: 0 ok, 1 nothing recorded / unknown device or event / S3 error, 2 usage\n",
-            IVCS_CATALOG_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
+            IVCS_VIEWER_GAP_MS, ivcs_cli_range_help(), ivcs_cli_time_help());
 }
 
 int ivcs_cmd_playlist(int argc, char **argv)
 {
     const char *event = NULL, *outp = NULL;
-    uint32_t gap = IVCS_CATALOG_GAP_MS, expires = 3600;
+    uint32_t gap = IVCS_VIEWER_GAP_MS, expires = 3600;
     ivcs_cli_scope_s sc = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,32 +73,32 @@ int ivcs_cmd_playlist(int argc, char **argv)
     ivcs_cli_s c;
     int ret = ivcs_cli_open(&c, "playlist", sc.config);
     if (ret) return ret;
-    ivcs_s3_result err;
-    memset(&err, 0, sizeof err);
-    ivcs_catalog_slices_s sl = {0};
-    char *m3u = NULL, *key = NULL;
-    size_t len = 0;
+    ivcs_viewer_slices_s sl = {0};
+    ivcs_viewer_text_s m3u = {0};
+    char *key = NULL;
     int rc;
     char a[32], b[32];
+    ret = ivcs_cli_viewer(&c);
+    if (ret) goto out;
     if (event) {
         /* the record's key, relative to the device's root or full */
-        size_t rl = c.layout.root_len, el = strlen(event);
+        const char *root = ivcs_viewer_root(c.viewer);
+        size_t rl = strlen(root), el = strlen(event);
         key = malloc(rl + el + 1);
         if (!key) {
             ret = ivcs_cli_fail(&c, "playlist", IV_ERR_SYS_MALLOC_FAIL, NULL);
             goto out;
         }
-        if (el >= rl && !memcmp(event, c.layout.root, rl))
+        if (el >= rl && !memcmp(event, root, rl))
             memcpy(key, event, el + 1);
         else
-            snprintf(key, rl + el + 1, "%s%s", c.layout.root, event);
-        ivcs_key_info_s ki;
-        if (ivcs_layout_parse_key(key, strlen(key), &ki) < 0 || ki.kind != IVCS_KEY_EVENT ||
-            ki.root_len != rl) {
+            snprintf(key, rl + el + 1, "%s%s", root, event);
+        ivcs_viewer_key_s ki;
+        if (ivcs_viewer_parse_key(c.viewer, key, &ki) < 0 || ki.kind != 2) {
             fprintf(stderr,
                     "ivcs playlist: --event %s is not an event record key of device '%s' "
                     "(%sch{N}/evt/YYYY-MM-DD/{start_ms}_{id}.json)\n",
-                    event, c.cfg.device_id, c.layout.root);
+                    event, c.cfg.device_id, root);
             ret = IVCS_EXIT_USAGE;
             goto out;
         }
@@ -110,9 +110,10 @@ int ivcs_cmd_playlist(int argc, char **argv)
             goto out;
         }
         sc.ch = ki.channel;
-        ivcs_catalog_event_s ev;
-        rc = ivcs_catalog_get_event(c.s3, key, &ev, &err);
-        if (rc == IVCS_ERR_NOT_FOUND && strcmp(err.code, "NoSuchBucket")) {
+        ivcs_viewer_events_s ev;
+        rc = ivcs_viewer_get_event(c.viewer, key, &ev);
+        if (rc == IVCS_ERR_NOT_FOUND &&
+            strcmp(ivcs_viewer_last_error(c.viewer)->s3_code, "NoSuchBucket")) {
             fprintf(stderr, "ivcs playlist: no event record %s in bucket '%s'\n", key,
                     c.cfg.bucket);
             ret = IVCS_EXIT_FAIL;
@@ -124,24 +125,24 @@ int ivcs_cmd_playlist(int argc, char **argv)
             goto out;
         }
         if (rc < 0) {
-            ret = ivcs_cli_fail(&c, "get event", rc, &err);
+            ret = ivcs_cli_fail_viewer(&c, "get event", rc);
             goto out;
         }
-        sc.range.from = ev.rec.stream_start_ms;
-        if (ev.rec.stream_stop_ms != IVCS_EVENT_TIME_NONE) {
-            sc.range.to = ev.rec.stream_stop_ms;
+        sc.range.from = ev.v[0].stream_start_ms;
+        if (ev.v[0].stream_stop_ms != IVCS_VIEWER_TIME_NONE) {
+            sc.range.to = ev.v[0].stream_stop_ms;
         } else {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             sc.range.to = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         }
         if (sc.range.to <= sc.range.from) sc.range.to = sc.range.from + 1;
-        ivcs_catalog_event_free(&ev);
+        ivcs_viewer_events_free(&ev);
     }
-    rc = ivcs_catalog_list_slices(c.s3, &c.layout, sc.ch, sc.range.from, sc.range.to,
-                                  IVCS_CATALOG_FROM_KEYFRAME, &sl, &err);
+    rc = ivcs_viewer_list_slices(c.viewer, sc.ch, sc.range.from, sc.range.to,
+                                 IVCS_VIEWER_FROM_KEYFRAME, &sl);
     if (rc < 0) {
-        ret = ivcs_cli_fail(&c, "list slices", rc, &err);
+        ret = ivcs_cli_fail_viewer(&c, "list slices", rc);
         goto out;
     }
     if (sl.n == 0) {
@@ -151,7 +152,7 @@ int ivcs_cmd_playlist(int argc, char **argv)
         ret = ivcs_cli_nothing(&c, what);
         goto out;
     }
-    rc = ivcs_catalog_playlist(c.s3, sl.v, sl.n, expires, gap, &m3u, &len);
+    rc = ivcs_viewer_playlist(c.viewer, sl.v, sl.n, expires, gap, &m3u);
     if (rc < 0) {
         ret = ivcs_cli_fail(&c, "playlist", rc, NULL);
         goto out;
@@ -162,7 +163,7 @@ int ivcs_cmd_playlist(int argc, char **argv)
         ret = IVCS_EXIT_FAIL;
         goto out;
     }
-    int ok = fwrite(m3u, 1, len, f) == len;
+    int ok = fwrite(m3u.p, 1, m3u.len, f) == m3u.len;
     ok = (f == stdout ? fflush(f) : fclose(f)) == 0 && ok;
     if (!ok) {
         fprintf(stderr, "ivcs playlist: write failed\n");
@@ -172,18 +173,18 @@ int ivcs_cmd_playlist(int argc, char **argv)
     size_t breaks = 0;
     int64_t dur = 0;
     for (size_t i = 0; i < sl.n; i++) {
-        dur += sl.v[i].name.dur_ms;
-        if (i && ivcs_catalog_is_break(&sl.v[i - 1], &sl.v[i], gap)) breaks++;
+        dur += sl.v[i].dur_ms;
+        if (i && ivcs_viewer_is_break(&sl.v[i - 1], &sl.v[i], gap)) breaks++;
     }
     fprintf(stderr,
             "ivcs playlist: %zu segments from %s, %" PRId64 ".%03d s, %zu discontinuit%s; "
             "URLs valid for %" PRIu32 " s\n",
-            sl.n, ivcs_cli_iso(sl.v[0].name.start_ms, a, sizeof a), dur / 1000, (int)(dur % 1000),
+            sl.n, ivcs_cli_iso(sl.v[0].start_ms, a, sizeof a), dur / 1000, (int)(dur % 1000),
             breaks, breaks == 1 ? "y" : "ies", expires);
 out:
-    free(m3u);
+    ivcs_viewer_text_free(&m3u);
     free(key);
-    ivcs_catalog_slices_free(&sl);
+    ivcs_viewer_slices_free(&sl);
     ivcs_cli_close(&c);
     return ret;
 }

@@ -600,7 +600,7 @@ int ivcs_cmd_push(int argc, char **argv)
                                .iv_cs_event_picture_result_cb = seed_result};
         rc = iv_cs_init(&p);
         if (rc) {
-            fprintf(stderr, "ivcs push: iv_cs_init: %s (%d)\n", ivcs_strerror(rc), rc);
+            ivcs_cli_init_fail("push", "iv_cs_init", rc);
             return 1;
         }
         eng = ivcs_default_engine();
@@ -612,7 +612,7 @@ int ivcs_cmd_push(int argc, char **argv)
         ec.max_channels = (uint32_t)channels;
         rc = ivcs_engine_new(&eng, &ec);
         if (rc < 0) {
-            fprintf(stderr, "ivcs push: engine: %s\n", ivcs_strerror(rc));
+            ivcs_cli_init_fail("push", "engine", rc);
             return 1;
         }
         ivcs_channel_config_s cc = {.max_gop_size = gop, .av_fmt = fmt};
@@ -626,6 +626,9 @@ int ivcs_cmd_push(int argc, char **argv)
             }
         }
     }
+    ivcs_engine_stats_s es0;
+    ivcs_engine_stats(eng, &es0);
+    ivcs_cli_io_backend("push", es0.io_backend, es0.io_note);
     /* wait for a plan: full-time starts the stream; an event plan allows events */
     double t0 = now_s();
     iv_cs_balance_info_s bal = {0};
@@ -774,11 +777,12 @@ int ivcs_cmd_push(int argc, char **argv)
         ",\"frames_held\":%" PRIu64 ",\"prerecord_discarded\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"pictures\":%" PRIu64
         ",\"event_records\":%" PRIu64 ",\"boot\":\"%08x\",\"prefix\":\"%s\",\"push_s\":%.3f"
         ",\"full_waits\":%" PRIu64 ",\"channels\":%d,\"frames_read\":%" PRIu64
-        ",\"refused_by\":{%s}}\n",
+        ",\"refused_by\":{%s},\"io_backend\":\"%s\"}\n",
         pushed, tot.video_frames_pushed, tot.audio_frames_pushed, tot.audio_frames_encoded,
         refused, tot.frames_uploaded, tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped,
         tot.frames_dropped, tot.frames_held, tot.prerecord_discarded, tot.retries, tot.pictures_uploaded,
-        tot.event_records_written, es.boot, pfx, push_s, full_waits, channels, frames_read, by);
+        tot.event_records_written, es.boot, pfx, push_s, full_waits, channels, frames_read, by,
+        ivcs_io_backend_name(es.io_backend));
     free(fr);
     if (unusable || tot.slices_dropped || tot.frames_dropped || tot.frames_held) return 1;
     return refused ? 3 : 0;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ivcs.h"
+#include "tools/cli_common.h"
 #include "tools/commands.h"
 
 typedef struct {
@@ -31,8 +32,10 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-10s %s\n", "version", "print the library version (also --version)");
     fprintf(out, "  %-10s %s\n", "help", "this list; help CMD: the help of CMD (as CMD --help)");
-    fprintf(out, "\nexit: 0 ok, 1 failure, 2 usage error; push also 3 (frames refused):\n"
-                 "see each command's help.\n");
+    fprintf(out, "\n-v (before or right after the command): say which I/O backend runs and\n"
+                 "why.\n");
+    fprintf(out, "\nexit: 0 ok, 1 failure, 2 usage error, 3 partly done (push: frames\n"
+                 "refused; plan set: no bucket lifecycle): see each command's help.\n");
 }
 
 static int version_help(void)
@@ -42,8 +45,21 @@ static int version_help(void)
     return 0;
 }
 
+/* Removes a "-v"/"--verbose" at argv[i], if there is one. */
+static int take_verbose(int *argc, char **argv, int i)
+{
+    if (i >= *argc || (strcmp(argv[i], "-v") && strcmp(argv[i], "--verbose"))) return 0;
+    memmove(argv + i, argv + i + 1, sizeof *argv * (size_t)(*argc - i));
+    (*argc)--;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    /* -v before the command or as its first option: the I/O backend in
+     * use and why, printed once (tools/cli_common.h). */
+    ivcs_cli_verbose = take_verbose(&argc, argv, 1);
+    ivcs_cli_verbose |= take_verbose(&argc, argv, 2);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -80,7 +80,10 @@ typedef struct iv_cs_init_parm_s {
 } iv_cs_init_parm_s;
 
 /* Registers callbacks and allocates everything the module needs.
- * -600 NULL param, -601 NULL callback, -602 bad size/format, -610 twice. */
+ * -600 NULL param, -601 NULL callback, -602 bad size/format, -610 twice,
+ * -603 no usable cloud configuration, -109 the event loop cannot start
+ * (io_backend "io_uring" forced where io_uring is refused or missing:
+ * ivcs_io_backend_note() in ivcs.h gives the cause). */
 IVCS_API iv_err_code_e iv_cs_init(iv_cs_init_parm_s *pstInitParm);
 
 /* Stops, flushes what it can within the upload timeout, frees everything.

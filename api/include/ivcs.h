@@ -1,6 +1,6 @@
 /*
  * ivcs.h - the native ivcs API: the recording engine and its channels
- * (docs/ARCHITECTURE.md, "Layers"); configuration in ivcs_config.h, errors,
+ * (docs/ARCHITECTURE.md section 1); configuration in ivcs_config.h, errors,
  * allocator and version in ivcs_base.h, the viewer in ivcs_viewer.h.
  *
  * Conventions: functions return 0 or a negative error code (iv_err.h,
@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* ================================================================ engine
- * The recording engine (ARCHITECTURE.md sections 3-8): one engine thread
+ * The recording engine (docs/ARCHITECTURE.md sections 3-8): one engine thread
  * owning an io_uring loop and one S3 connection pool, serving up to
  * max_channels channels. Each channel has its own format, ring budget,
  * callbacks (with a user pointer and the channel index) and statistics.
@@ -86,6 +86,11 @@ typedef struct ivcs_channel_config_s {
     ivcs_channel_callbacks_s cb;
 } ivcs_channel_config_s;
 
+/* The engine's defaults (ivcs_engine_config_defaults, and a 0 field). */
+#define IVCS_DEFAULT_UPLOAD_TIMEOUT_MS 20000u
+#define IVCS_DEFAULT_REPLY_TIMEOUT_MS 10000u
+#define IVCS_DEFAULT_PAUSE_MS 120000u
+
 typedef struct ivcs_engine_config_s {
     ivcs_config_s cloud;
     /* NULL: a private jemalloc arena; else the firmware's allocator (it
@@ -118,7 +123,9 @@ typedef struct ivcs_engine_config_s {
 IVCS_API void ivcs_engine_config_defaults(ivcs_engine_config_s *cfg);
 
 /* Creates an engine and starts its thread. IVCS_ERR_CONFIG (cloud config
- * invalid), IV_ERR_SYS_MALLOC_FAIL, IVCS_ERR_INVALID_ARG. */
+ * invalid), IVCS_ERR_IO_BACKEND (a forced io_uring cannot start:
+ * ivcs_io_backend_note() says why), IV_ERR_SYS_MALLOC_FAIL,
+ * IVCS_ERR_INVALID_ARG. */
 IVCS_API IVCS_MUST_CHECK int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg);
 
 /* Stops accepting frames, closes the open slices and uploads what is
@@ -146,7 +153,8 @@ IVCS_API int ivcs_engine_get_balance_info(ivcs_engine_s *e, iv_cs_balance_info_s
 
 /* Blocking plan query without an engine (iv_cs_get_balance_info before
  * iv_cs_init). 0, IVCS_ERR_NOT_FOUND -> *out is "no plan" and 0 is
- * returned, or IV_ERR_CS_QUERY_SERVICE_TIMEOUT. */
+ * returned, IV_ERR_CS_QUERY_SERVICE_TIMEOUT, or IVCS_ERR_IO_BACKEND (the
+ * io_backend asked for cannot start: ivcs_io_backend_note says why). */
 IVCS_API int ivcs_query_balance_info(const ivcs_config_s *cfg, iv_cs_balance_info_s *out,
                                      uint32_t timeout_s);
 
@@ -163,6 +171,8 @@ typedef struct ivcs_engine_stats_s {
     uint32_t boot;            /* the {boot} field of this engine's slice keys */
     int service;              /* ivcs_service: 0 none, 1 event, 2 full time */
     uint64_t wakeups;         /* wake-up syscalls sent to the engine thread (any cause) */
+    int io_backend;           /* the loop's backend: IVCS_IO_URING or IVCS_IO_EPOLL */
+    char io_note[IVCS_IO_NOTE_MAX]; /* why that one ("" : io_uring as asked) */
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

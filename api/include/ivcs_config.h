@@ -15,20 +15,39 @@ extern "C" {
 
 #define IVCS_CFG_STR_MAX 256
 
+/* The event-loop backend (config key "io_backend"; docs/TRANSPORT.md). The
+ * environment variable IVCS_IO_BACKEND, when set, overrides the config. */
+typedef enum {
+    IVCS_IO_AUTO = 0,  /* io_uring; epoll when io_uring is refused or missing */
+    IVCS_IO_URING = 1, /* io_uring only: IVCS_ERR_IO_BACKEND if it cannot start */
+    IVCS_IO_EPOLL = 2, /* epoll with nonblocking sockets */
+} ivcs_io_backend_e;
+#define IVCS_IO_NOTE_MAX 192
+
+/* "auto", "io_uring" or "epoll"; "?" for any other value. */
+IVCS_API const char *ivcs_io_backend_name(int backend);
+/* Why the last event loop made on the calling thread (by ivcs_engine_new,
+ * iv_cs_init, a plan query, a viewer...) runs the backend it does, or why it
+ * could not start, e.g. "io_uring_setup refused (EPERM): blocked by a
+ * seccomp profile or kernel.io_uring_disabled? using epoll". "" when
+ * io_uring started as asked or no loop was made. Never NULL. */
+IVCS_API const char *ivcs_io_backend_note(void);
+
 typedef struct ivcs_config_s {
-    char endpoint[IVCS_CFG_STR_MAX];      /* "https://host:port" */
-    char region[64];                      /* e.g. "us-east-1" */
-    char bucket[64];                      /* S3 bucket */
-    char prefix[IVCS_CFG_STR_MAX];        /* key prefix, may be empty */
-    char device_id[65];                   /* [A-Za-z0-9_-]{1,64} */
+    char endpoint[IVCS_CFG_STR_MAX]; /* "https://host:port" */
+    char region[64];                 /* e.g. "us-east-1" */
+    char bucket[64];                 /* S3 bucket */
+    char prefix[IVCS_CFG_STR_MAX];   /* key prefix, may be empty */
+    char device_id[65];              /* [A-Za-z0-9_-]{1,64} */
     char access_key[128];
     char secret_key[128];
-    char session_token[2048];             /* empty: none */
-    char ca_file[IVCS_CFG_STR_MAX];       /* empty: system CA store */
-    int verify_tls;                       /* 1 (default): verify cert + host */
-    int virtual_host;                     /* 0 (default): path-style addressing */
-    uint32_t plan_poll_s;                 /* plan.json poll interval, default 60 */
-    uint32_t slice_ms;                    /* slice target duration, default 4000 */
+    char session_token[2048];       /* empty: none */
+    char ca_file[IVCS_CFG_STR_MAX]; /* empty: system CA store */
+    int verify_tls;                 /* 1 (default): verify cert + host */
+    int virtual_host;               /* 0 (default): path-style addressing */
+    uint32_t plan_poll_s;           /* plan.json poll interval, default 60 */
+    uint32_t slice_ms;              /* slice target duration, default 4000 */
+    int io_backend;                 /* ivcs_io_backend_e, default IVCS_IO_AUTO */
 } ivcs_config_s;
 
 /* Fills *cfg with the defaults (region us-east-1, verify on, 60 s, 4000 ms). */
@@ -40,7 +59,7 @@ IVCS_API void ivcs_config_defaults(ivcs_config_s *cfg);
 IVCS_API IVCS_MUST_CHECK int ivcs_config_validate(const ivcs_config_s *cfg, char *err,
                                                   size_t err_len);
 
-/* Parses the JSON configuration (README.md, "Configuration") over the
+/* Parses the JSON configuration (docs/ARCHITECTURE.md section 7) over the
  * defaults, then validates it. Unknown keys and wrong types are errors
  * (IVCS_ERR_CONFIG) with the offending key named in err. */
 IVCS_API IVCS_MUST_CHECK int ivcs_config_parse(ivcs_config_s *cfg, const char *json, size_t len,

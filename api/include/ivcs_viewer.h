@@ -49,11 +49,11 @@ typedef struct ivcs_viewer_s ivcs_viewer_s;
 
 /* The result of the last failed S3 request of a viewer. */
 typedef struct ivcs_viewer_error_s {
-    int code;              /* the negative code the call returned, 0 if none */
-    int status;            /* HTTP status, 0 if none */
-    char s3_code[64];      /* S3 error code, "" if none */
-    char message[256];     /* S3 error message */
-    char detail[256];      /* transport detail (TLS verify reason, errno text) */
+    int code;          /* the negative code the call returned, 0 if none */
+    int status;        /* HTTP status, 0 if none */
+    char s3_code[64];  /* S3 error code, "" if none */
+    char message[256]; /* S3 error message */
+    char detail[256];  /* transport detail (TLS verify reason, errno text) */
     char request_id[128];
 } ivcs_viewer_error_s;
 
@@ -70,7 +70,7 @@ IVCS_API IVCS_MUST_CHECK int ivcs_viewer_open(ivcs_viewer_s **out, const ivcs_co
 IVCS_API void ivcs_viewer_close(ivcs_viewer_s *v);
 
 /* Per-request timeouts: a whole transfer, and the wait for the first byte
- * of a reply. 0 keeps the current value (defaults 20000 and 10000 ms). */
+ * of a reply. 0 keeps the current value (defaults 120000 and 30000 ms). */
 IVCS_API void ivcs_viewer_set_timeouts(ivcs_viewer_s *v, uint32_t transfer_ms, uint32_t reply_ms);
 
 /* The last failed request's result (never NULL; zeroed when none). */
@@ -102,16 +102,16 @@ typedef struct ivcs_viewer_slice_s {
     uint64_t size;    /* bytes, from the listing */
     int64_t start_ms; /* UTC ms of its first frame */
     uint32_t dur_ms;
-    uint32_t boot;    /* the recording engine's boot id */
-    uint32_t seq;     /* per-boot slice counter */
-    int keyframe;     /* 1: starts at an I-frame ('k'); 0: continues a GOP ('p') */
+    uint32_t boot; /* the recording engine's boot id */
+    uint32_t seq;  /* per-boot slice counter */
+    int keyframe;  /* 1: starts at an I-frame ('k'); 0: continues a GOP ('p') */
 } ivcs_viewer_slice_s;
 
 typedef struct ivcs_viewer_slices_s {
     ivcs_viewer_slice_s *v; /* sorted by start_ms, then boot, then seq */
     size_t n;
-    size_t foreign;         /* objects under rec/ that are not slices (skipped) */
-    char *keys_;            /* private: the keys, one block */
+    size_t foreign; /* objects under rec/ that are not slices (skipped) */
+    char *keys_;    /* private: the keys, one block */
     size_t keys_len_;
     const ivcs_allocator_s *alloc_;
 } ivcs_viewer_slices_s;
@@ -124,9 +124,9 @@ typedef struct ivcs_viewer_slices_s {
 /* The slices of channel ch overlapping [from_ms, to_ms) (start < to and
  * start + dur > from; a zero-length slice if from <= start < to). A slice
  * that began up to one hour before from is found. */
-IVCS_API IVCS_MUST_CHECK int ivcs_viewer_list_slices(ivcs_viewer_s *v, uint32_t ch,
-                                                     int64_t from_ms, int64_t to_ms,
-                                                     unsigned flags, ivcs_viewer_slices_s *out);
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_list_slices(ivcs_viewer_s *v, uint32_t ch, int64_t from_ms,
+                                                     int64_t to_ms, unsigned flags,
+                                                     ivcs_viewer_slices_s *out);
 IVCS_API void ivcs_viewer_slices_free(ivcs_viewer_slices_s *s);
 
 /* The default tolerance (ms) of ranges and playlist discontinuities. */
@@ -136,7 +136,7 @@ IVCS_API void ivcs_viewer_slices_free(ivcs_viewer_slices_s *s);
 typedef struct ivcs_viewer_range_s {
     int64_t start_ms, end_ms; /* [start, end) */
     size_t first, count;
-    uint32_t boots;           /* engine restarts inside the range + 1 */
+    uint32_t boots; /* engine restarts inside the range + 1 */
 } ivcs_viewer_range_s;
 
 /* Merges n sorted slices into ranges: a slice joins the current range when
@@ -154,8 +154,8 @@ IVCS_API int ivcs_viewer_is_break(const ivcs_viewer_slice_s *a, const ivcs_viewe
 /* ---------------------------------------------------------------- text */
 
 typedef struct ivcs_viewer_text_s {
-    char *p;    /* NUL-terminated */
-    size_t len; /* without the NUL */
+    char *p;                        /* NUL-terminated */
+    size_t len;                     /* without the NUL */
     const ivcs_allocator_s *alloc_; /* private */
 } ivcs_viewer_text_s;
 IVCS_API void ivcs_viewer_text_free(ivcs_viewer_text_s *t);
@@ -164,9 +164,8 @@ IVCS_API void ivcs_viewer_text_free(ivcs_viewer_text_s *t);
  * presigned GET URL valid for expires seconds (1..604800), with
  * #EXT-X-DISCONTINUITY where ivcs_viewer_is_break says so and
  * #EXT-X-PROGRAM-DATE-TIME on the first slice and after each one. */
-IVCS_API IVCS_MUST_CHECK int ivcs_viewer_playlist(ivcs_viewer_s *v,
-                                                  const ivcs_viewer_slice_s *s, size_t n,
-                                                  uint32_t expires, uint32_t gap_ms,
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_playlist(ivcs_viewer_s *v, const ivcs_viewer_slice_s *s,
+                                                  size_t n, uint32_t expires, uint32_t gap_ms,
                                                   ivcs_viewer_text_s *out);
 
 /* GETs the n slices in order and writes their bytes to fd from its current
@@ -177,30 +176,30 @@ IVCS_API IVCS_MUST_CHECK int ivcs_viewer_export(ivcs_viewer_s *v, const ivcs_vie
 
 /* GETs the object key (at most max bytes: IVCS_ERR_TOO_LONG beyond) into
  * *out. IVCS_ERR_NOT_FOUND if there is none. */
-IVCS_API IVCS_MUST_CHECK int ivcs_viewer_get_object(ivcs_viewer_s *v, const char *key,
-                                                    size_t max, ivcs_viewer_text_s *out);
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_get_object(ivcs_viewer_s *v, const char *key, size_t max,
+                                                    ivcs_viewer_text_s *out);
 
 /* ---------------------------------------------------------------- events */
 
 #define IVCS_VIEWER_TIME_NONE (-1LL) /* an event still open (JSON null) */
 
 typedef struct ivcs_viewer_event_s {
-    const char *key;         /* the record's object key */
-    int32_t event_id;        /* 1..16 */
+    const char *key;  /* the record's object key */
+    int32_t event_id; /* 1..16 */
     uint32_t channel;
-    const char *info;        /* "" if none */
+    const char *info;                        /* "" if none */
     int64_t event_start_ms, event_stop_ms;   /* stop: IVCS_VIEWER_TIME_NONE while open */
     int64_t stream_start_ms, stream_stop_ms; /* recorded span incl. pre-record */
-    const char *picture;     /* the JPEG's key, or NULL */
-    int picture_listed;      /* the picture object exists (list only) */
-    int picture_refused;     /* the record named another key: picture set to NULL */
+    const char *picture;                     /* the JPEG's key, or NULL */
+    int picture_listed;                      /* the picture object exists (list only) */
+    int picture_refused;                     /* the record named another key: picture set to NULL */
 } ivcs_viewer_event_s;
 
 typedef struct ivcs_viewer_events_s {
     ivcs_viewer_event_s *v; /* sorted by event_start_ms, then event_id */
     size_t n;
-    size_t bad;             /* records that could not be read or parsed (skipped) */
-    char *strings_;         /* private */
+    size_t bad;     /* records that could not be read or parsed (skipped) */
+    char *strings_; /* private */
     size_t strings_len_;
     const ivcs_allocator_s *alloc_;
 } ivcs_viewer_events_s;
@@ -208,9 +207,8 @@ typedef struct ivcs_viewer_events_s {
 /* The event records of channel ch whose window overlaps [from_ms, to_ms)
  * (started before to, and still open or stopped at or after from), looking
  * back one day for events that began earlier. */
-IVCS_API IVCS_MUST_CHECK int ivcs_viewer_list_events(ivcs_viewer_s *v, uint32_t ch,
-                                                     int64_t from_ms, int64_t to_ms,
-                                                     ivcs_viewer_events_s *out);
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_list_events(ivcs_viewer_s *v, uint32_t ch, int64_t from_ms,
+                                                     int64_t to_ms, ivcs_viewer_events_s *out);
 
 /* Reads one event record by key into *out (n = 1). IVCS_ERR_NOT_FOUND,
  * IVCS_ERR_INVALID_ARG (not an event record key of this layout, or not a
@@ -223,13 +221,13 @@ IVCS_API void ivcs_viewer_events_free(ivcs_viewer_events_s *e);
 
 /* plan.json of the device (the values of iv_cs_type_e for type). */
 typedef struct ivcs_viewer_plan_s {
-    int cs_switch;                    /* 0 or 1 */
-    int cs_type;                      /* 0 none, 1 full time, 2 event, 3 free trial */
-    int32_t cs_days;                  /* retention in days, 0..36500 */
-    int64_t expire_utc;               /* UTC s; 0: never */
+    int cs_switch;      /* 0 or 1 */
+    int cs_type;        /* 0 none, 1 full time, 2 event, 3 free trial */
+    int32_t cs_days;    /* retention in days, 0..36500 */
+    int64_t expire_utc; /* UTC s; 0: never */
     int32_t free_trial_remaining_sec;
-    int service;                      /* what it grants now: 0 none, 1 events, 2 full time */
-    int32_t trial_remaining_sec;      /* of a free trial, counted down to now */
+    int service;                 /* what it grants now: 0 none, 1 events, 2 full time */
+    int32_t trial_remaining_sec; /* of a free trial, counted down to now */
 } ivcs_viewer_plan_s;
 
 /* Reads and checks plan.json at now_utc_s (UTC seconds). IVCS_ERR_NOT_FOUND
@@ -257,6 +255,24 @@ IVCS_API IVCS_MUST_CHECK int ivcs_viewer_retention_get(ivcs_viewer_s *v, uint32_
 IVCS_API IVCS_MUST_CHECK int ivcs_viewer_retention_set(ivcs_viewer_s *v, uint32_t days);
 
 /* ---------------------------------------------------------------- keys and times */
+
+/* What an object key of this device names. */
+typedef struct ivcs_viewer_key_s {
+    int kind;               /* 1 slice, 2 event record (.json), 3 event picture (.jpg) */
+    uint32_t channel;
+    ivcs_viewer_slice_s slice; /* kind 1: its fields (key and size not set) */
+    int64_t event_start_ms; /* kind 2 and 3 */
+    int32_t event_id;       /* kind 2 and 3 */
+} ivcs_viewer_key_s;
+
+/* Parses key as an object key of this viewer's device (prefix and device
+ * id included). 0, or IVCS_ERR_INVALID_ARG if it is not one (another
+ * device, a path, not a name of the layout). No I/O. */
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_parse_key(const ivcs_viewer_s *v, const char *key,
+                                                   ivcs_viewer_key_s *out);
+
+/* "{prefix}{device}/": what every key of the device starts with. */
+IVCS_API const char *ivcs_viewer_root(const ivcs_viewer_s *v);
 
 /* The key of the device's plan.json into buf (cap >= 1025 always fits).
  * Returns the length, or IVCS_ERR_TOO_LONG. */

@@ -72,13 +72,14 @@ static size_t scan_scalar(const uint8_t *p, size_t len, size_t i, size_t *sc_len
     return len;
 }
 
-/* The code at i - 1 that the block starting at i may have flagged. */
+#if defined(__SSE2__)
+/* The code at i - 1 that the block starting at i may have flagged (the
+ * vector paths only: elsewhere clang would call it unused). */
 static inline int sc_before(const uint8_t *p, size_t len, size_t i, size_t *sc_len)
 {
     return i > 0 && p[i - 1] == 0 && p[i] == 0 && sc_at(p, len, i - 1, sc_len);
 }
 
-#if defined(__SSE2__)
 /* Exact test of the 64 bytes at q = p + i (reads q[0..64]). */
 static inline size_t exact64_sse2(const uint8_t *p, size_t len, size_t i, size_t *sc_len)
 {

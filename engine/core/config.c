@@ -51,6 +51,7 @@ void ivcs_config_defaults(ivcs_config_s *cfg)
     cfg->virtual_host = 0;
     cfg->plan_poll_s = 60;
     cfg->slice_ms = 4000;
+    cfg->io_backend = IVCS_IO_AUTO;
 }
 
 /* ---------------------------------------------------------------- validation */
@@ -192,12 +193,14 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
         return fail(err, err_len, "plan_poll_s: must be 1..86400 seconds");
     if (cfg->slice_ms < 1000 || cfg->slice_ms > 60000)
         return fail(err, err_len, "slice_ms: must be 1000..60000 milliseconds");
+    if (cfg->io_backend < IVCS_IO_AUTO || cfg->io_backend > IVCS_IO_EPOLL)
+        return fail(err, err_len, "io_backend: must be \"auto\", \"io_uring\" or \"epoll\"");
     return 0;
 }
 
 /* ---------------------------------------------------------------- JSON */
 
-typedef enum { K_STR, K_STR_OR_NULL, K_BOOL, K_U32 } key_type;
+typedef enum { K_STR, K_STR_OR_NULL, K_BOOL, K_U32, K_IO_BACKEND } key_type;
 
 typedef struct {
     const char *name;
@@ -221,6 +224,7 @@ static const key_desc keys[] = {
     KS(virtual_host, K_BOOL),
     KS(plan_poll_s, K_U32),
     KS(slice_ms, K_U32),
+    KS(io_backend, K_IO_BACKEND),
 };
 #undef KS
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -289,6 +293,14 @@ static int apply_key(ivcs_config_s *cfg, const key_desc *k, const cJSON *v, char
         if (!cJSON_IsBool(v)) return fail(err, err_len, "%s: expected true or false", k->name);
         *(int *)(void *)base = cJSON_IsTrue(v) ? 1 : 0;
         return 0;
+    case K_IO_BACKEND:
+        for (int b = IVCS_IO_AUTO; cJSON_IsString(v) && v->valuestring && b <= IVCS_IO_EPOLL; b++) {
+            if (!strcmp(v->valuestring, ivcs_io_backend_name(b))) {
+                *(int *)(void *)base = b;
+                return 0;
+            }
+        }
+        return fail(err, err_len, "%s: expected \"auto\", \"io_uring\" or \"epoll\"", k->name);
     case K_U32: {
         if (!cJSON_IsNumber(v)) return fail(err, err_len, "%s: expected a number", k->name);
         double d = v->valuedouble;

@@ -64,6 +64,8 @@ static const err_entry err_table[] = {
     E(IVCS_ERR_NOT_FOUND, "not found"),
     E(IVCS_ERR_STATE, "call not valid in the current state"),
     E(IVCS_ERR_AUDIO_FRAME_SIZE, "G.711/PCM audio frame is not 1024 samples per channel"),
+    E(IVCS_ERR_IO_BACKEND, "the I/O backend cannot start: io_uring is refused or missing "
+                           "(set io_backend to epoll or auto)"),
 };
 #undef E
 

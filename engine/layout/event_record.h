@@ -1,5 +1,5 @@
 /*
- * event_record.h - the event record object (ARCHITECTURE.md 5), written when
+ * event_record.h - the event record object (docs/ARCHITECTURE.md 5), written when
  * an event starts and rewritten when it stops:
  *
  *   {"event_id":3,"info":"...","channel":0,"event_start_ms":1767225600000,

@@ -1,5 +1,5 @@
 /*
- * layout.h - the object layout of the cloud contract (ARCHITECTURE.md 5):
+ * layout.h - the object layout of the cloud contract (docs/ARCHITECTURE.md 5):
  * key builders into caller buffers, the strict inverse parser, UTC date
  * math, and the per-boot random id.
  *

@@ -1,5 +1,5 @@
 /*
- * ts_mux.h - MPEG-TS slice muxer (ARCHITECTURE.md section 4).
+ * ts_mux.h - MPEG-TS slice muxer (docs/ARCHITECTURE.md section 4).
  *
  * A slice is a run of frames (video access units and audio frames, in
  * presentation order as the caller interleaved them) written as one

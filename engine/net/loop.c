@@ -1,55 +1,183 @@
-/* loop.c - io_uring event loop: connect/send/recv with linked timeouts. */
-#include "engine/net/loop.h"
-
+/* loop.c - the loop's common part: backend choice (config, $IVCS_IO_BACKEND,
+ * io_uring probe and fallback), dispatch, resolve, sockets, errno mapping. */
 #include <errno.h>
-#include <liburing.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "engine/core/alloc.h"
+#include "engine/net/loop_internal.h"
 
-/* Completions with this user_data (linked timeouts, cancel requests) carry
- * no callback: their effect shows on the operation they target. */
-#define LOOP_NO_CB 0
+/* The note of the last loop made on this thread (ivcs_io_backend_note). */
+static _Thread_local char t_note[IVCS_IO_NOTE_MAX];
 
-struct ivcs_loop {
-    struct io_uring ring;
-    const ivcs_allocator_s *alloc;
-    unsigned pending;
-};
-
-int ivcs_loop_new(ivcs_loop **out, const ivcs_allocator_s *alloc, unsigned entries)
+const char *ivcs_io_backend_name(int backend)
 {
-    if (!out) return IVCS_ERR_INVALID_ARG;
-    alloc = ivcs_allocator_or_default(alloc);
-    ivcs_loop *l = ivcs_alloc(alloc, sizeof *l, _Alignof(ivcs_loop));
-    if (!l) return IV_ERR_SYS_MALLOC_FAIL;
-    memset(l, 0, sizeof *l);
-    l->alloc = alloc;
-    int rc = io_uring_queue_init(entries ? entries : 64, &l->ring, 0);
-    if (rc < 0) {
-        ivcs_free(alloc, l, sizeof *l);
-        return rc == -ENOMEM ? IV_ERR_SYS_MALLOC_FAIL : IVCS_ERR_UNSUPPORTED;
+    switch (backend) {
+    case IVCS_IO_AUTO: return "auto";
+    case IVCS_IO_URING: return "io_uring";
+    case IVCS_IO_EPOLL: return "epoll";
+    default: return "?";
     }
+}
+
+const char *ivcs_io_backend_note(void)
+{
+    return t_note;
+}
+
+int ivcs_loop_uring_refusal(int err, int forced, char *note, size_t cap)
+{
+    const char *why;
+    int fallback = 1;
+    switch (err) {
+    case EPERM:
+        why = "io_uring_setup refused (EPERM): blocked by a seccomp profile or "
+              "kernel.io_uring_disabled?";
+        break;
+    case ENOSYS:
+        why = "io_uring_setup not implemented (ENOSYS): kernel before 5.1, built without "
+              "io_uring, or an emulator (qemu-user)?";
+        break;
+    case EOPNOTSUPP:
+        why = "io_uring lacks an operation ivcs needs (EOPNOTSUPP): kernel before 5.6?";
+        break;
+    case ENOMEM:
+        why = "io_uring_setup out of locked memory (ENOMEM): RLIMIT_MEMLOCK (ulimit -l) too "
+              "low for a kernel before 5.12?";
+        break;
+    default:
+        why = NULL;
+        fallback = 0;
+        break;
+    }
+    if (note && cap) {
+        if (why && forced) snprintf(note, cap, "%s set io_backend to epoll or auto", why);
+        else if (why) snprintf(note, cap, "%s using epoll", why);
+        else snprintf(note, cap, "io_uring_setup failed: %s", strerror(err));
+    }
+    return fallback;
+}
+
+/* The backend $IVCS_IO_BACKEND names, -1 if unset, -2 if it is garbage. */
+static int env_backend(void)
+{
+    const char *v = getenv("IVCS_IO_BACKEND");
+    if (!v || !v[0]) return -1;
+    for (int b = IVCS_IO_AUTO; b <= IVCS_IO_EPOLL; b++)
+        if (!strcmp(v, ivcs_io_backend_name(b))) return b;
+    return -2;
+}
+
+int ivcs_loop_new_backend(ivcs_loop **out, const ivcs_allocator_s *alloc, unsigned entries,
+                          int backend)
+{
+    t_note[0] = 0;
+    if (!out) return IVCS_ERR_INVALID_ARG;
+    *out = NULL;
+    int env = env_backend();
+    if (env == -2) {
+        snprintf(t_note, sizeof t_note,
+                 "IVCS_IO_BACKEND: expected auto, io_uring or epoll");
+        return IVCS_ERR_CONFIG;
+    }
+    if (env >= 0) backend = env;
+    if (backend < IVCS_IO_AUTO || backend > IVCS_IO_EPOLL) {
+        snprintf(t_note, sizeof t_note, "io_backend %d: expected auto, io_uring or epoll",
+                 backend);
+        return IVCS_ERR_CONFIG;
+    }
+    alloc = ivcs_allocator_or_default(alloc);
+    ivcs_loop *l = NULL;
+    int rc;
+    if (backend == IVCS_IO_EPOLL) {
+        rc = ivcs_loop_epoll_new(&l, alloc);
+        if (rc == 0) snprintf(t_note, sizeof t_note, "io_backend epoll asked for%s",
+                              env >= 0 ? " (IVCS_IO_BACKEND)" : "");
+    } else {
+        int err = 0;
+        rc = ivcs_loop_uring_new(&l, alloc, entries, &err);
+        if (rc < 0 && err) {
+            int fallback = ivcs_loop_uring_refusal(err, backend == IVCS_IO_URING, t_note,
+                                                   sizeof t_note);
+            if (backend == IVCS_IO_URING) rc = fallback ? IVCS_ERR_IO_BACKEND : rc;
+            else if (fallback) rc = ivcs_loop_epoll_new(&l, alloc);
+        }
+    }
+    if (rc < 0) return rc;
+    snprintf(l->note, sizeof l->note, "%s", t_note);
     *out = l;
     return 0;
 }
 
+int ivcs_loop_new(ivcs_loop **out, const ivcs_allocator_s *alloc, unsigned entries)
+{
+    return ivcs_loop_new_backend(out, alloc, entries, IVCS_IO_AUTO);
+}
+
 void ivcs_loop_destroy(ivcs_loop *l)
 {
-    if (!l) return;
-    io_uring_queue_exit(&l->ring);
-    ivcs_free(l->alloc, l, sizeof *l);
+    if (l) l->ops->destroy(l);
+}
+
+int ivcs_loop_backend(const ivcs_loop *l)
+{
+    return l->backend;
+}
+
+const char *ivcs_loop_note(const ivcs_loop *l)
+{
+    return l->note;
 }
 
 unsigned ivcs_loop_pending(const ivcs_loop *l)
 {
     return l->pending;
+}
+
+int ivcs_loop_connect(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct sockaddr_storage *addr,
+                      socklen_t addr_len, uint32_t timeout_ms)
+{
+    if (!l || !op || !op->cb || op->active || fd < 0 || !addr) return IVCS_ERR_INVALID_ARG;
+    return l->ops->connect(l, op, fd, addr, addr_len, timeout_ms);
+}
+
+int ivcs_loop_send(ivcs_loop *l, ivcs_loop_op *op, int fd, const void *buf, size_t len,
+                   uint32_t timeout_ms)
+{
+    if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
+    return l->ops->send(l, op, fd, buf, len, timeout_ms);
+}
+
+int ivcs_loop_recv(ivcs_loop *l, ivcs_loop_op *op, int fd, void *buf, size_t len,
+                   uint32_t timeout_ms)
+{
+    if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
+    return l->ops->recv(l, op, fd, buf, len, timeout_ms);
+}
+
+int ivcs_loop_timer(ivcs_loop *l, ivcs_loop_op *op, uint32_t ms)
+{
+    if (!l || !op || !op->cb || op->active) return IVCS_ERR_INVALID_ARG;
+    return l->ops->timer(l, op, ms);
+}
+
+int ivcs_loop_cancel(ivcs_loop *l, ivcs_loop_op *op)
+{
+    if (!l || !op) return IVCS_ERR_INVALID_ARG;
+    if (!op->active || op->cancelled) return 0;
+    return l->ops->cancel(l, op);
+}
+
+int ivcs_loop_run_once(ivcs_loop *l, int wait_ms)
+{
+    if (!l) return IVCS_ERR_INVALID_ARG;
+    return l->ops->run_once(l, wait_ms);
 }
 
 uint64_t ivcs_loop_now_ms(void)
@@ -105,111 +233,10 @@ int ivcs_loop_socket(const struct sockaddr_storage *addr)
     return fd;
 }
 
-static struct io_uring_sqe *get_sqe(ivcs_loop *l)
+int ivcs_loop_map_errno(ivcs_loop_op *op, int err)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
-    if (!sqe) {
-        /* SQ full: push what is queued to the kernel to make room. */
-        io_uring_submit(&l->ring);
-        sqe = io_uring_get_sqe(&l->ring);
-    }
-    return sqe;
-}
-
-/* Space for an operation and, with a timeout, its linked timeout: both must
- * be taken together or the link would attach to an unrelated sqe. */
-static int reserve(ivcs_loop *l, unsigned n)
-{
-    if (io_uring_sq_space_left(&l->ring) < n) io_uring_submit(&l->ring);
-    return io_uring_sq_space_left(&l->ring) >= n ? 0 : IV_ERR_SYS_COMMUNICATE_FAIL;
-}
-
-static void arm(ivcs_loop *l, ivcs_loop_op *op, struct io_uring_sqe *sqe, uint32_t timeout_ms)
-{
-    op->active = 1;
-    op->cancelled = 0;
-    op->timer = 0;
-    op->sys_errno = 0;
-    io_uring_sqe_set_data(sqe, op);
-    l->pending++;
-    if (timeout_ms) {
-        sqe->flags |= IOSQE_IO_LINK;
-        op->ts.tv_sec = timeout_ms / 1000;
-        op->ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
-        struct io_uring_sqe *t = io_uring_get_sqe(&l->ring);
-        io_uring_prep_link_timeout(t, &op->ts, 0);
-        io_uring_sqe_set_data64(t, LOOP_NO_CB);
-    }
-}
-
-int ivcs_loop_connect(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct sockaddr_storage *addr,
-                      socklen_t addr_len, uint32_t timeout_ms)
-{
-    if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
-    if (reserve(l, timeout_ms ? 2 : 1) < 0) return IV_ERR_SYS_COMMUNICATE_FAIL;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
-    io_uring_prep_connect(sqe, fd, (const struct sockaddr *)addr, addr_len);
-    arm(l, op, sqe, timeout_ms);
-    return 0;
-}
-
-int ivcs_loop_send(ivcs_loop *l, ivcs_loop_op *op, int fd, const void *buf, size_t len,
-                   uint32_t timeout_ms)
-{
-    if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
-    if (reserve(l, timeout_ms ? 2 : 1) < 0) return IV_ERR_SYS_COMMUNICATE_FAIL;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
-    io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
-    arm(l, op, sqe, timeout_ms);
-    return 0;
-}
-
-int ivcs_loop_recv(ivcs_loop *l, ivcs_loop_op *op, int fd, void *buf, size_t len,
-                   uint32_t timeout_ms)
-{
-    if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
-    if (reserve(l, timeout_ms ? 2 : 1) < 0) return IV_ERR_SYS_COMMUNICATE_FAIL;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
-    io_uring_prep_recv(sqe, fd, buf, len, 0);
-    arm(l, op, sqe, timeout_ms);
-    return 0;
-}
-
-int ivcs_loop_timer(ivcs_loop *l, ivcs_loop_op *op, uint32_t ms)
-{
-    if (!l || !op || !op->cb || op->active) return IVCS_ERR_INVALID_ARG;
-    struct io_uring_sqe *sqe = get_sqe(l);
-    if (!sqe) return IV_ERR_SYS_COMMUNICATE_FAIL;
-    op->ts.tv_sec = ms / 1000;
-    op->ts.tv_nsec = (long long)(ms % 1000) * 1000000;
-    io_uring_prep_timeout(sqe, &op->ts, 0, 0);
-    arm(l, op, sqe, 0);
-    op->timer = 1;
-    return 0;
-}
-
-int ivcs_loop_cancel(ivcs_loop *l, ivcs_loop_op *op)
-{
-    if (!l || !op) return IVCS_ERR_INVALID_ARG;
-    if (!op->active || op->cancelled) return 0;
-    struct io_uring_sqe *sqe = get_sqe(l);
-    if (!sqe) return IV_ERR_SYS_COMMUNICATE_FAIL;
-    op->cancelled = 1;
-    io_uring_prep_cancel(sqe, op, 0);
-    io_uring_sqe_set_data64(sqe, LOOP_NO_CB);
-    return 0;
-}
-
-static int map_result(ivcs_loop_op *op, int res)
-{
-    if (op->timer) {
-        /* A timer that expires completes with -ETIME: that is success. */
-        if (res == -ETIME || res >= 0) return 0;
-        return op->cancelled ? IVCS_ERR_CANCELLED : IV_ERR_SYS_COMMUNICATE_FAIL;
-    }
-    if (res >= 0) return res;
-    op->sys_errno = -res;
-    switch (-res) {
+    op->sys_errno = err;
+    switch (err) {
     case ECANCELED:
     case EINTR:
         /* Without a cancel request of ours, only the linked timeout can
@@ -231,39 +258,4 @@ static int map_result(ivcs_loop_op *op, int res)
     default:
         return IV_ERR_SYS_COMMUNICATE_FAIL;
     }
-}
-
-int ivcs_loop_run_once(ivcs_loop *l, int wait_ms)
-{
-    if (!l) return IVCS_ERR_INVALID_ARG;
-    struct io_uring_cqe *cqe = NULL;
-    int rc;
-    if (wait_ms < 0) {
-        rc = io_uring_submit_and_wait(&l->ring, 1);
-    } else if (wait_ms == 0) {
-        rc = io_uring_submit(&l->ring);
-    } else {
-        struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
-                                       .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
-        io_uring_submit(&l->ring);
-        rc = io_uring_wait_cqe_timeout(&l->ring, &cqe, &ts);
-        if (rc == -ETIME) rc = 0;
-    }
-    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return IV_ERR_SYS_COMMUNICATE_FAIL;
-    int ran = 0;
-    /* Callbacks may queue new sqes but never touch the CQ, so taking one
-     * cqe at a time and marking it seen before the callback is safe. */
-    while (io_uring_peek_cqe(&l->ring, &cqe) == 0 && cqe) {
-        uint64_t ud = io_uring_cqe_get_data64(cqe);
-        int res = cqe->res;
-        io_uring_cqe_seen(&l->ring, cqe);
-        if (ud == LOOP_NO_CB) continue;
-        ivcs_loop_op *op = (ivcs_loop_op *)(uintptr_t)ud;
-        op->active = 0;
-        l->pending--;
-        int r = map_result(op, res);
-        op->cb(op, r);
-        ran++;
-    }
-    return ran;
 }

@@ -1,7 +1,11 @@
 /*
- * loop.h - the io_uring event loop of the transport.
+ * loop.h - the event loop of the transport, with two backends behind it:
+ * io_uring (loop_uring.c, the default and fast path) and epoll with
+ * nonblocking sockets (loop_epoll.c, where io_uring is refused or missing).
+ * The backend is chosen when the loop is made (ivcs_loop_new_backend);
+ * nothing above this interface knows which one runs.
  *
- * One thread owns a loop (and its ring) and calls every function here; no
+ * One thread owns a loop and calls every function here; no
  * function is thread-safe. Operations are described by caller-owned
  * ivcs_loop_op structs which must stay valid and untouched until their
  * callback has run. The callback runs from ivcs_loop_run_once() on the
@@ -21,7 +25,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "ivcs_base.h"
+#include "ivcs_config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,16 +39,45 @@ struct ivcs_loop_op {
     ivcs_loop_cb cb;
     void *arg;            /* for the callback's use */
     int sys_errno;        /* errno of the last failure, 0 if none */
-    /* private */
-    struct __kernel_timespec ts;
+    /* private: both backends */
     uint8_t active;
     uint8_t cancelled;
     uint8_t timer;
+    /* private: io_uring */
+    struct __kernel_timespec ts;
+    /* private: epoll */
+    uint8_t kind, state;
+    int fd, res;
+    void *buf;
+    size_t len;
+    uint64_t deadline_ns;
+    ivcs_loop_op *next, *prev;
 };
 
-/* Creates a loop with a ring of `entries` submission slots (0: 64). */
+/* Creates a loop: ivcs_loop_new_backend with IVCS_IO_AUTO. */
 IVCS_MUST_CHECK int ivcs_loop_new(ivcs_loop **out, const ivcs_allocator_s *alloc,
                                   unsigned entries);
+/* Creates a loop on the backend asked for (ivcs_io_backend_e), unless the
+ * environment variable IVCS_IO_BACKEND ("auto", "io_uring", "epoll") is
+ * set: it overrides the argument. entries: io_uring submission slots (0:
+ * 64). IVCS_IO_AUTO tries io_uring and falls back to epoll when io_uring
+ * is refused or missing (ivcs_loop_uring_refusal); a forced io_uring that
+ * cannot start fails with IVCS_ERR_IO_BACKEND. Either way the reason is
+ * in ivcs_loop_note() and in ivcs_io_backend_note() of the calling thread.
+ * IVCS_ERR_CONFIG for a bad IVCS_IO_BACKEND or backend value. */
+IVCS_MUST_CHECK int ivcs_loop_new_backend(ivcs_loop **out, const ivcs_allocator_s *alloc,
+                                          unsigned entries, int backend);
+/* IVCS_IO_URING or IVCS_IO_EPOLL: the backend the loop runs. */
+int ivcs_loop_backend(const ivcs_loop *loop);
+/* Why the loop runs this backend ("" when io_uring started as asked). */
+const char *ivcs_loop_note(const ivcs_loop *loop);
+
+/* The policy on an io_uring that cannot start with errno err (positive):
+ * writes a one-line reason naming the cause into note (forced: the fix;
+ * else: "using epoll") and returns 1 when auto falls back to epoll for it
+ * (EPERM, ENOSYS, EOPNOTSUPP, ENOMEM), 0 when the error is not io_uring's
+ * absence (e.g. EMFILE) and the loop fails instead. */
+int ivcs_loop_uring_refusal(int err, int forced, char *note, size_t cap);
 /* Destroys the loop; operations still pending are abandoned (their
  * callbacks never run), so the owner closes its sockets first. */
 void ivcs_loop_destroy(ivcs_loop *loop);
@@ -75,9 +108,9 @@ IVCS_MUST_CHECK int ivcs_loop_recv(ivcs_loop *loop, ivcs_loop_op *op, int fd, vo
 /* A timer: the callback gets 0 after ms milliseconds. */
 IVCS_MUST_CHECK int ivcs_loop_timer(ivcs_loop *loop, ivcs_loop_op *op, uint32_t ms);
 
-/* Asks the kernel to cancel op; its callback then runs with
- * IVCS_ERR_CANCELLED (or its result, if it completed first). A no-op for an
- * op that is not pending. */
+/* Cancels op (io_uring: asks the kernel; epoll: at once); its callback then
+ * runs from a later ivcs_loop_run_once with IVCS_ERR_CANCELLED (or its
+ * result, if it completed first). A no-op for an op that is not pending. */
 int ivcs_loop_cancel(ivcs_loop *loop, ivcs_loop_op *op);
 
 /* Submits what is queued, waits up to wait_ms (-1: until something

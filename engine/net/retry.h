@@ -1,5 +1,5 @@
 /*
- * retry.h - which transport failures are retried, and when (ARCHITECTURE.md
+ * retry.h - which transport failures are retried, and when (docs/ARCHITECTURE.md
  * section 6): connect failures, resets, timeouts, 5xx, 408 and 429 are
  * retried (except 501 NotImplemented: a missing feature, permanent) with
  * exponential backoff and full jitter, 0.5 s doubling up to a

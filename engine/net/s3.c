@@ -39,13 +39,13 @@ int ivcs_s3_new(ivcs_s3 **out, const ivcs_allocator_s *alloc, const ivcs_config_
     memset(s, 0, sizeof *s);
     s->alloc = alloc;
     s->cfg = *cfg;
-    s->upload_ms = 120000;
-    s->reply_ms = 30000;
+    s->upload_ms = IVCS_S3_DEFAULT_TRANSFER_MS;
+    s->reply_ms = IVCS_S3_DEFAULT_REPLY_MS;
     s->rng = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)s << 16) ^ 0x5deece66dull;
     int rc = 0;
     if (!cfg->bucket[0] || !cfg->access_key[0] || !cfg->secret_key[0]) rc = IVCS_ERR_CONFIG;
     if (rc == 0 && !loop) {
-        rc = ivcs_loop_new(&s->loop, alloc, 64);
+        rc = ivcs_loop_new_backend(&s->loop, alloc, 64, cfg->io_backend);
         s->own_loop = rc == 0;
     } else {
         s->loop = loop;

@@ -185,6 +185,10 @@ struct ivcs_s3_op {
     char head[IVCS_S3_HEAD_MAX];
 };
 
+/* A new client's timeouts until ivcs_s3_set_timeouts (whole transfer, reply). */
+#define IVCS_S3_DEFAULT_TRANSFER_MS 120000u
+#define IVCS_S3_DEFAULT_REPLY_MS 30000u
+
 /* Creates a client from cfg (copied). loop NULL: the client makes and owns
  * one (for ivcs_s3_run). IVCS_ERR_CONFIG / IVCS_ERR_TLS (CA file). */
 IVCS_MUST_CHECK int ivcs_s3_new(ivcs_s3 **out, const ivcs_allocator_s *alloc,

@@ -19,4 +19,3 @@ void ivcs_plan_balance(const ivcs_plan_s *plan, int64_t now_utc, iv_cs_balance_i
     out->cs_type = (iv_cs_type_e)plan->cs_type;
     out->free_trial_remaining_sec = ivcs_plan_trial_remaining(plan, now_utc);
 }
-

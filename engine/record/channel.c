@@ -20,14 +20,6 @@
 #include "engine/codec/adts.h"
 #include "engine/core/alloc.h"
 
-#define RLX memory_order_relaxed
-
-static inline void bump(_Atomic uint64_t *c, uint64_t n)
-{
-    /* single writer per counter: a relaxed load + store, no locked op */
-    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
-}
-
 static size_t round_up(size_t v, size_t a)
 {
     return (v + a - 1) & ~(a - 1);
@@ -300,7 +292,9 @@ static int must_wake(ivcs_channel_s *c, int s, uint32_t len)
     ivcs_ring_s *r = c->pring[s];
     uint64_t rs = ivcs_ring_record_size(len);
     uint64_t cap = ivcs_ring_capacity(r);
-    uint64_t unseen = ivcs_ring_head_pos(r) - atomic_load_explicit(&c->seen[s], RLX);
+    /* 32-bit difference (seen holds a position's low word): unseen <= cap */
+    uint64_t unseen =
+        (uint32_t)((uint32_t)ivcs_ring_pushed_pos(r) - atomic_load_explicit(&c->seen[s], RLX));
     if (unseen >= cap / 8 && unseen - rs < cap / 8) return 1;
     uint64_t used = ivcs_ring_used(r), mark = cap / 4 * 3;
     if (used >= mark && (used < rs || used - rs < mark)) return 1;
@@ -319,11 +313,10 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
     /* counted before the commit (release) publishes the record: whoever
      * sees the engine's accounting of it sees it pushed (stats: pushed >=
      * taken by the engine at every instant) */
-    _Atomic uint64_t *pushed = s == ENG_STREAM_VIDEO ? &c->st_vpushed : &c->st_apushed;
-    bump(pushed, 1);
+    ivcs_ctr64_add(&c->st_pushed[s], 1);
     int rc = ivcs_ring_commit(c->pring[s], &rec);
     if (rc < 0) {
-        atomic_store_explicit(pushed, atomic_load_explicit(pushed, RLX) - 1, RLX);
+        ivcs_ctr64_add(&c->st_pushed[s], UINT64_MAX); /* not pushed after all: -1 */
         return rc;
     }
     if (rc == 1 || must_wake(c, s, len)) ivcs_eng_nudge(c->eng, c);
@@ -335,14 +328,13 @@ static int publish(ivcs_channel_s *c, int s, uint32_t len, uint64_t pts, uint8_t
         c->pa.last_pts = pts;
         c->pa.have_pts = 1;
     }
-    /* bytes_pushed is shared by both producers: use an atomic add */
-    atomic_fetch_add_explicit(&c->st_bytes_pushed, len, RLX);
+    ivcs_ctr64_add(&c->st_bytes_pushed[s], len);
     return 0;
 }
 
-static int refuse(ivcs_channel_s *c, int rc)
+static int refuse(ivcs_channel_s *c, int s, int rc)
 {
-    atomic_fetch_add_explicit(&c->st_refused, 1, RLX);
+    ivcs_ctr64_add(&c->st_refused[s], 1);
     return rc;
 }
 
@@ -355,11 +347,11 @@ static int full(ivcs_channel_s *c, int s)
          * means "not served yet", not "out of memory"; the engine itself
          * asks for room when the AAC ring cannot take its output */
         ivcs_eng_nudge(c->eng, c);
-        return refuse(c, IVCS_ERR_BUFFER_FULL);
+        return refuse(c, s, IVCS_ERR_BUFFER_FULL);
     }
     if (s == ENG_STREAM_VIDEO) atomic_store_explicit(&c->need_idr, 1, RLX);
     if (!atomic_exchange_explicit(&c->starved, 1, RLX)) ivcs_eng_nudge(c->eng, c);
-    return refuse(c, IVCS_ERR_BUFFER_FULL);
+    return refuse(c, s, IVCS_ERR_BUFFER_FULL);
 }
 
 static int check_frame(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64_t pts,
@@ -380,8 +372,8 @@ static int push(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64
                 int ftype, uint32_t seq)
 {
     int rc = gate(c);
-    if (rc < 0) return refuse(c, rc);
-    if (!p || !len) return refuse(c, IVCS_ERR_EMPTY_FRAME);
+    if (rc < 0) return refuse(c, s, rc);
+    if (!p || !len) return refuse(c, s, IVCS_ERR_EMPTY_FRAME);
     if (s == ENG_STREAM_VIDEO) c->pv.reserved = 0; /* reserve forgets a reservation */
     else c->pa.reserved = 0;
     void *dst;
@@ -390,12 +382,12 @@ static int push(ivcs_channel_s *c, int s, const uint8_t *p, uint32_t len, uint64
     if (rc < 0) {
         /* no room now (or ever): the frame's own faults are named first */
         int v = check_frame(c, s, p, len, pts, ftype, &flags);
-        if (v < 0) return refuse(c, v);
-        return rc == IVCS_ERR_BUFFER_FULL ? full(c, s) : refuse(c, rc);
+        if (v < 0) return refuse(c, s, v);
+        return rc == IVCS_ERR_BUFFER_FULL ? full(c, s) : refuse(c, s, rc);
     }
     memcpy(dst, p, len);
     rc = check_frame(c, s, dst, len, pts, ftype, &flags);
-    if (rc < 0) return refuse(c, rc);
+    if (rc < 0) return refuse(c, s, rc);
     return publish(c, s, len, pts, flags, seq);
 }
 
@@ -456,21 +448,37 @@ int ivcs_channel_commit(ivcs_channel_s *c, iv_cm_stream_type_e stream, uint32_t 
     if (rc == 0) {
         rc = check_frame(c, s, p, len, pts_ms, (int)frame_type, &flags);
     }
-    if (rc < 0) return refuse(c, rc);
+    if (rc < 0) return refuse(c, s, rc);
     *res = 0;
     return publish(c, s, len, pts_ms, flags, seq);
 }
 
 /* ---------------------------------------------------------------- events */
 
+/* The command queue (MPSC: any thread enqueues, the engine thread dequeues
+ * in engine.c drain_cmds) is Vyukov's bounded queue. Slot i's seq says whose
+ * turn it is: seq == pos, free for the producer that claims ticket pos;
+ * seq == pos + 1, filled for the consumer at pos; seq == pos + ENG_CMD_Q,
+ * freed for the producer one lap later. Memory orders:
+ *  - cmd_enq: relaxed load and relaxed CAS. The counter only hands out
+ *    tickets; no data is published through it (the slot's seq does that),
+ *    and a stale read just fails the CAS or the seq test and retries.
+ *  - seq load here: acquire, pairing with the consumer's release store of
+ *    pos (as pos - ENG_CMD_Q + ENG_CMD_Q) when it freed the slot: the
+ *    consumer's reads of the previous command happen before our writes.
+ *  - seq store of pos + 1: release, pairing with the consumer's acquire
+ *    load: the command fields written before it are visible to the engine.
+ * Bounded: each failed round means another producer took the ticket, and a
+ * full queue returns IVCS_ERR_BUFFER_FULL at once (never waits). */
 static int enqueue(ivcs_engine_s *e, int kind, uint32_t ch, int32_t id, int64_t a, int64_t b)
 {
-    uint64_t pos = atomic_load_explicit(&e->cmd_enq, RLX);
+    uint32_t pos = atomic_load_explicit(&e->cmd_enq, RLX);
     for (;;) {
         eng_cmd_s *s = &e->cmdq[pos & (ENG_CMD_Q - 1)];
-        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-        int64_t diff = (int64_t)(seq - pos);
+        uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        int32_t diff = (int32_t)(seq - pos);
         if (diff == 0) {
+            /* relaxed: the ticket publishes nothing (see above) */
             if (atomic_compare_exchange_weak_explicit(&e->cmd_enq, &pos, pos + 1, RLX, RLX)) {
                 s->kind = kind;
                 s->ch = ch;
@@ -538,42 +546,44 @@ void ivcs_channel_stats(ivcs_channel_s *c, ivcs_channel_stats_s *o)
     if (!c) return;
     /* the engine's frame accounting, one consistent instant (seqlock
      * reader; bounded: the writer's section is a few stores), then the
-     * pushed counters, which are >= what the engine took (channel.c
-     * publish counts before it commits) */
+     * pushed counters, which are >= what the engine took (publish() counts
+     * before it commits) */
     uint64_t sv = 0, sa = 0, up = 0, drop = 0, disc = 0, held = 0;
     for (int tries = 0; tries < 1000000; tries++) {
         uint32_t q = atomic_load_explicit(&c->acc_seq, memory_order_acquire);
         if (q & 1) continue;
-        sv = atomic_load_explicit(&c->pub_scan_v, RLX);
-        sa = atomic_load_explicit(&c->pub_scan_a, RLX);
-        up = atomic_load_explicit(&c->pub_up, RLX);
-        drop = atomic_load_explicit(&c->pub_drop, RLX);
-        disc = atomic_load_explicit(&c->pub_disc, RLX);
-        held = atomic_load_explicit(&c->pub_held, RLX);
+        sv = ivcs_ctr64_get(&c->pub_scan_v);
+        sa = ivcs_ctr64_get(&c->pub_scan_a);
+        up = ivcs_ctr64_get(&c->pub_up);
+        drop = ivcs_ctr64_get(&c->pub_drop);
+        disc = ivcs_ctr64_get(&c->pub_disc);
+        held = ivcs_ctr64_get(&c->pub_held);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&c->acc_seq, RLX) == q) break;
     }
-    o->video_frames_pushed = atomic_load_explicit(&c->st_vpushed, RLX);
-    o->audio_frames_pushed = atomic_load_explicit(&c->st_apushed, RLX);
+    o->video_frames_pushed = ivcs_ctr64_get(&c->st_pushed[ENG_STREAM_VIDEO]);
+    o->audio_frames_pushed = ivcs_ctr64_get(&c->st_pushed[ENG_STREAM_AUDIO]);
     o->frames_uploaded = up;
     o->frames_dropped = drop;
     o->prerecord_discarded = disc;
     o->frames_held = held + (o->video_frames_pushed - sv) + (o->audio_frames_pushed - sa);
-    o->bytes_pushed = atomic_load_explicit(&c->st_bytes_pushed, RLX);
-    o->frames_refused = atomic_load_explicit(&c->st_refused, RLX);
-    o->bytes_uploaded = atomic_load_explicit(&c->st_bytes_up, RLX);
-    o->slices_uploaded = atomic_load_explicit(&c->st_slices_up, RLX);
-    o->slices_dropped = atomic_load_explicit(&c->st_sl_drop, RLX);
-    o->bytes_dropped = atomic_load_explicit(&c->st_by_drop, RLX);
-    o->retries = atomic_load_explicit(&c->st_retries, RLX);
-    o->upload_failures = atomic_load_explicit(&c->st_fail, RLX);
-    o->upload_latency_ms_last = atomic_load_explicit(&c->st_lat_last, RLX);
-    o->upload_latency_ms_max = atomic_load_explicit(&c->st_lat_max, RLX);
-    o->pauses = atomic_load_explicit(&c->st_pauses, RLX);
-    o->reanchors = atomic_load_explicit(&c->st_reanchors, RLX);
-    o->pictures_uploaded = atomic_load_explicit(&c->st_pics, RLX);
-    o->event_records_written = atomic_load_explicit(&c->st_records, RLX);
-    o->audio_frames_encoded = atomic_load_explicit(&c->st_aencoded, RLX);
+    o->bytes_pushed = ivcs_ctr64_get(&c->st_bytes_pushed[0]) +
+                      ivcs_ctr64_get(&c->st_bytes_pushed[1]);
+    o->frames_refused = ivcs_ctr64_get(&c->st_refused[0]) + ivcs_ctr64_get(&c->st_refused[1]) +
+                        ivcs_ctr64_get(&c->st_refused[2]);
+    o->bytes_uploaded = ivcs_ctr64_get(&c->st_bytes_up);
+    o->slices_uploaded = ivcs_ctr64_get(&c->st_slices_up);
+    o->slices_dropped = ivcs_ctr64_get(&c->st_sl_drop);
+    o->bytes_dropped = ivcs_ctr64_get(&c->st_by_drop);
+    o->retries = ivcs_ctr64_get(&c->st_retries);
+    o->upload_failures = ivcs_ctr64_get(&c->st_fail);
+    o->upload_latency_ms_last = ivcs_ctr64_get(&c->st_lat_last);
+    o->upload_latency_ms_max = ivcs_ctr64_get(&c->st_lat_max);
+    o->pauses = ivcs_ctr64_get(&c->st_pauses);
+    o->reanchors = ivcs_ctr64_get(&c->st_reanchors);
+    o->pictures_uploaded = ivcs_ctr64_get(&c->st_pics);
+    o->event_records_written = ivcs_ctr64_get(&c->st_records);
+    o->audio_frames_encoded = ivcs_ctr64_get(&c->st_aencoded);
     o->video_ring_fill_pct =
         (uint32_t)(ivcs_ring_used(c->ring[0]) * 100 / ivcs_ring_capacity(c->ring[0]));
     o->audio_ring_fill_pct =

@@ -4,7 +4,8 @@
  * engine API. The slicer and uploads are in uploader.c, plan.json polling in
  * poller.c, the push path in channel/channel.c.
  *
- * The engine thread sleeps in io_uring (ivcs_loop_run_once) with a receive
+ * The engine thread sleeps in its loop (ivcs_loop_run_once: io_uring, or
+ * epoll where io_uring cannot run) with a receive
  * armed on one end of a socketpair, for at most a tick (100 ms) or until
  * its next timer. Wake-ups are lazy: an ordinary frame is picked up at the
  * next tick, so real-time pushing makes no syscall. A producer wakes the
@@ -21,6 +22,7 @@
  * the loop offers recv, so a socketpair is the wake-up object.)
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,8 +33,6 @@
 #include "engine/record/balance.h"
 #include "engine/record/engine_internal.h"
 #include "engine/core/alloc.h"
-
-#define RLX memory_order_relaxed
 
 int ivcs_eng_enqueue(ivcs_engine_s *e, int kind); /* channel.c */
 
@@ -206,15 +206,20 @@ static int drain_cmds(ivcs_engine_s *e)
 {
     int did = 0;
     for (;;) {
+        /* One consumer (this thread): cmd_deq is plain. acquire pairs with the
+         * producer's release of seq = pos + 1 (channel.c enqueue): the
+         * command's fields are read after they were written. */
         eng_cmd_s *s = &e->cmdq[e->cmd_deq & (ENG_CMD_Q - 1)];
-        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-        if (seq != e->cmd_deq + 1) break;
+        uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (seq != (uint32_t)(e->cmd_deq + 1)) break;
         eng_cmd_s cmd = {.kind = s->kind,
                          .ch = s->ch,
                          .event_id = s->event_id,
                          .t_event_ms = s->t_event_ms,
                          .t_stream_ms = s->t_stream_ms};
-        atomic_store_explicit(&s->seq, e->cmd_deq + ENG_CMD_Q, memory_order_release);
+        /* release: the fields were copied out before the slot is handed to
+         * the producer of the next lap (its acquire load of seq) */
+        atomic_store_explicit(&s->seq, (uint32_t)(e->cmd_deq + ENG_CMD_Q), memory_order_release);
         e->cmd_deq++;
         did = 1;
         uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
@@ -264,8 +269,8 @@ static int service_channel(ivcs_channel_s *c, int64_t now, int stopping)
     if (measure) c->rate_sleep_ms = INT64_MAX;
     for (int s = 0; s < 2; s++) {
         uint64_t rp = ivcs_ring_read_pos(c->pring[s]);
-        if (atomic_load_explicit(&c->seen[s], RLX) != rp)
-            atomic_store_explicit(&c->seen[s], rp, RLX);
+        if (atomic_load_explicit(&c->seen[s], RLX) != (uint32_t)rp)
+            atomic_store_explicit(&c->seen[s], (uint32_t)rp, RLX);
         if (!measure) continue;
         uint64_t bpms = c->rate_at ? (rp - c->rate_from[s]) / (uint64_t)dt : 0;
         c->rate_from[s] = rp;
@@ -367,9 +372,9 @@ void ivcs_engine_config_defaults(ivcs_engine_config_s *cfg)
     memset(cfg, 0, sizeof *cfg);
     ivcs_config_defaults(&cfg->cloud);
     cfg->max_channels = ENG_MAX_CHANNELS_DEFAULT;
-    cfg->upload_timeout_ms = 20000;
-    cfg->reply_timeout_ms = 10000;
-    cfg->pause_ms = 120000;
+    cfg->upload_timeout_ms = IVCS_DEFAULT_UPLOAD_TIMEOUT_MS;
+    cfg->reply_timeout_ms = IVCS_DEFAULT_REPLY_TIMEOUT_MS;
+    cfg->pause_ms = IVCS_DEFAULT_PAUSE_MS;
 }
 
 static void engine_free(ivcs_engine_s *e)
@@ -429,9 +434,9 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     e->wake_fd[0] = e->wake_fd[1] = -1;
     if (!e->cfg.now_ms) e->cfg.now_ms = real_now_ms;
     if (!e->cfg.max_channels) e->cfg.max_channels = ENG_MAX_CHANNELS_DEFAULT;
-    if (!e->cfg.upload_timeout_ms) e->cfg.upload_timeout_ms = 20000;
-    if (!e->cfg.reply_timeout_ms) e->cfg.reply_timeout_ms = 10000;
-    if (!e->cfg.pause_ms) e->cfg.pause_ms = 120000;
+    if (!e->cfg.upload_timeout_ms) e->cfg.upload_timeout_ms = IVCS_DEFAULT_UPLOAD_TIMEOUT_MS;
+    if (!e->cfg.reply_timeout_ms) e->cfg.reply_timeout_ms = IVCS_DEFAULT_REPLY_TIMEOUT_MS;
+    if (!e->cfg.pause_ms) e->cfg.pause_ms = IVCS_DEFAULT_PAUSE_MS;
     e->tick_ms = e->cfg.wake_tick_ms ? e->cfg.wake_tick_ms : ENG_TICK_MS_DEFAULT;
     if (e->tick_ms > 1000) e->tick_ms = 1000;
     atomic_store(&e->up_ms, e->cfg.upload_timeout_ms);
@@ -460,12 +465,12 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
     if (rc == 0) {
         memset(e->ch, 0, sizeof *e->ch * e->max_ch);
         for (uint32_t i = 0; i < ENG_CMD_Q; i++)
-            atomic_init(&e->cmdq[i].seq, i);
+            atomic_init(&e->cmdq[i].seq, (uint32_t)i);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, e->wake_fd) < 0)
             rc = IV_ERR_SYS_COMMUNICATE_FAIL;
     }
     if (rc == 0) rc = ivcs_digest_init(&e->md5, IVCS_DIGEST_MD5);
-    if (rc == 0) rc = ivcs_loop_new(&e->loop, a, 256);
+    if (rc == 0) rc = ivcs_loop_new_backend(&e->loop, a, 256, cfg->cloud.io_backend);
     if (rc == 0) rc = ivcs_s3_new(&e->s3, a, &cfg->cloud, e->loop);
     if (rc == 0) rc = ivcs_poll_init(e);
     if (rc == 0) {
@@ -545,7 +550,8 @@ static int query_plan(const ivcs_config_s *cfg, uint32_t timeout_s, int64_t now_
         return IVCS_ERR_CONFIG;
     ivcs_s3 *s3;
     int rc = ivcs_s3_new(&s3, NULL, cfg, NULL);
-    if (rc < 0) return IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
+    /* an I/O backend that cannot start is no timeout: say so */
+    if (rc < 0) return rc == IVCS_ERR_IO_BACKEND ? rc : IV_ERR_CS_QUERY_SERVICE_TIMEOUT;
     body_buf body = {.n = 0};
     ivcs_s3_op op;
     ivcs_s3_op_init(&op, IVCS_S3_GET, key);
@@ -618,6 +624,10 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->channels = atomic_load(&e->n_ch);
     o->boot = e->boot;
     o->service = atomic_load(&e->service);
+    if (e->loop) {
+        o->io_backend = ivcs_loop_backend(e->loop);
+        snprintf(o->io_note, sizeof o->io_note, "%s", ivcs_loop_note(e->loop));
+    }
 }
 
 double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)

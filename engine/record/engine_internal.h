@@ -1,8 +1,9 @@
 /*
  * engine_internal.h - the state shared by the engine's files: engine.c
- * (thread, commands, plan effects, events, API), uploader.c (slicer, slice
- * and event uploads), poller.c (plan.json) and channel/channel.c (the push
- * path, which runs on firmware threads).
+ * (thread, commands, plan effects, events, API), uploader.c (slices and
+ * their uploads; the cuts come from slicer.c), events.c (event record and
+ * picture uploads), poller.c (plan.json) and
+ * channel.c (the push path, which runs on firmware threads).
  *
  * Ownership of fields: "producer-v" / "producer-a" fields are written only
  * by the thread pushing video / audio; "engine" fields only by the engine
@@ -19,17 +20,29 @@
 #include "engine/layout/plan.h"
 #include "engine/codec/aac_enc.h"
 #include "engine/codec/nalu.h"
+#include "engine/core/ctr64.h"
 #include "engine/core/jemalloc_alloc.h"
 #include "engine/mux/ts_mux.h"
 #include "engine/net/hash.h"
 #include "engine/net/loop.h"
 #include "engine/net/s3.h"
 #include "engine/ring/ring.h"
+#include "engine/record/slicer.h"
 #include "ivcs.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Relaxed, for counters and flags that publish nothing else. */
+#define RLX memory_order_relaxed
+
+/* A statistics counter with a single writer (ctr64.h: no lock on any
+ * target; readers see some recent value). */
+static inline void ivcs_eng_bump(ivcs_ctr64 *c, uint64_t n)
+{
+    ivcs_ctr64_add(c, n);
+}
 
 #define ENG_MAX_CHANNELS_DEFAULT 64
 #define ENG_SLICE_Q 64 /* closed slices queued per channel */
@@ -53,7 +66,8 @@ typedef enum {
 } cmd_kind_e;
 
 typedef struct eng_cmd_s {
-    _Atomic uint64_t seq; /* Vyukov bounded-queue sequence */
+    _Atomic uint32_t seq; /* Vyukov bounded-queue sequence (32 bits: lock-free
+                           * on 32-bit targets; compared as int32 differences) */
     int kind;
     uint32_t ch;
     int32_t event_id;
@@ -181,32 +195,25 @@ struct ivcs_channel_s {
     _Atomic int starved;  /* a push found a ring full: the engine should make room */
     /* Lazy wake-up (engine.c): a producer sets urgent when the engine must
      * act before its next tick; seen[s] is the engine's scan position in
-     * ring s, published after each service (relaxed: a heuristic input). */
+     * ring s, published after each service (relaxed: a heuristic input),
+     * as the low 32 bits of the position: lock-free on 32-bit targets too. */
     _Alignas(64) _Atomic int urgent; /* own cache line: not next to producer counters */
-    _Atomic uint64_t seen[2];
+    _Atomic uint32_t seen[2];
     /* engine: the longest sleep before a ring, at the fill rate measured
      * over >= 10 ms from rate_from at rate_at, reaches its 1/8 wake mark
      * (engine.c service_channel; INT64_MAX: no bound) */
     uint64_t rate_from[2];
     int64_t rate_at;
     int64_t rate_sleep_ms;
-    _Alignas(64) _Atomic uint64_t st_vpushed, st_apushed, st_bytes_pushed, st_refused;
+    /* push-path counters, one per writer (ctr64.h: no lock on any target):
+     * [ENG_STREAM_*] by that stream's producer, st_refused[2] by the engine
+     * (G.711/PCM frames the encoder could not take) */
+    _Alignas(64) ivcs_ctr64 st_pushed[2], st_bytes_pushed[2], st_refused[3];
 
     /* engine */
     struct {
-        int open; /* a slice is being collected */
-        eng_slice_s cur;
-        int cont;           /* the next slice continues one cut mid-GOP ('p') */
-        uint64_t gop_bytes; /* video ring bytes since the last I-frame */
-        uint64_t key_pts;   /* PTS of the last I-frame (0: none yet) */
-        uint32_t gop_ms;    /* I-frame to I-frame, as last seen (0: unknown) */
-        int orphan;         /* the current 'p' slice lost its head: discard it */
-        int anchored;
-        uint64_t anchor_pts;
-        int64_t anchor_utc;
-        uint64_t last_pts;
-        int64_t last_data_at; /* engine clock when a record was last seen */
-        int paused;
+        ivcs_slicer_s s;    /* when slices open and close (slicer.h) */
+        eng_slice_s cur;    /* what the open slice holds (valid while s.open) */
         uint64_t vscan, ascan; /* next unread record positions */
         uint64_t acut;         /* audio assigned to slices up to here */
     } sl;
@@ -221,8 +228,9 @@ struct ivcs_channel_s {
     int drop_err; /* the err of SLICE_DROPPED notices (0: IVCS_ERR_BUFFER_FULL) */
     _Atomic uint32_t open_mask; /* bit id-1: event open (caller side check) */
 
-    _Atomic uint64_t st_bytes_up, st_slices_up;
-    _Atomic uint64_t st_sl_drop, st_by_drop;
+    /* written by the engine thread only (ctr64.h) */
+    ivcs_ctr64 st_bytes_up, st_slices_up;
+    ivcs_ctr64 st_sl_drop, st_by_drop;
     /* Frame accounting (engine): every pushed frame the engine has taken
      * from a ring (scan_v/scan_a; G.711/PCM: from the input ring) is in
      * exactly one of up, drop, disc or held, held being computed from the
@@ -230,14 +238,16 @@ struct ivcs_channel_s {
      * slice). Published together under acc_seq (a seqlock: odd while the
      * engine writes) so ivcs_channel_stats reads one consistent instant;
      * frames pushed but not yet taken are pushed - scan (channel.c counts
-     * pushed before the commit, so pushed >= scan in any snapshot). */
+     * pushed before the commit, so pushed >= scan in any snapshot). The
+     * published words are ctr64s so that no access takes a lock on 32-bit
+     * MIPS either. */
     struct {
         uint64_t scan_v, scan_a, a_uncut, up, drop, disc;
     } acc;
     _Atomic uint32_t acc_seq;
-    _Atomic uint64_t pub_scan_v, pub_scan_a, pub_up, pub_drop, pub_disc, pub_held;
-    _Atomic uint64_t st_retries, st_fail, st_lat_last, st_lat_max;
-    _Atomic uint64_t st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
+    ivcs_ctr64 pub_scan_v, pub_scan_a, pub_up, pub_drop, pub_disc, pub_held;
+    ivcs_ctr64 st_retries, st_fail, st_lat_last, st_lat_max;
+    ivcs_ctr64 st_pauses, st_reanchors, st_pics, st_records, st_aencoded;
     _Atomic uint32_t st_queued, st_events_open;
     _Atomic int st_streaming;
 };
@@ -273,8 +283,8 @@ struct ivcs_engine_s {
     _Atomic uint32_t n_ch;
 
     eng_cmd_s *cmdq;
-    _Atomic uint64_t cmd_enq, cmd_deq_pub;
-    uint64_t cmd_deq;
+    _Atomic uint32_t cmd_enq, cmd_deq_pub;
+    uint32_t cmd_deq;
 
     /* plan (engine thread; the balance copy under plan_mu for readers) */
     ivcs_plan_s plan;

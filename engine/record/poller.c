@@ -13,7 +13,6 @@
 
 #include "engine/record/engine_internal.h"
 
-#define RLX memory_order_relaxed
 #define FAIL_RETRY_MS 10000
 
 static int64_t interval_ms(const ivcs_engine_s *e)

@@ -1,8 +1,9 @@
 /*
- * uploader.c - the engine-thread side of a channel: the slicer (ring records
- * -> slices), the decision per slice (upload, hold as pre-record, discard),
+ * uploader.c - the engine-thread side of a channel: ring records fed to the
+ * slicer (slicer.h decides the cuts; here the slices get their frames and
+ * audio), the decision per slice (upload, hold as pre-record, discard),
  * the slice PUT streamed from the ring through the TS muxer, drops under
- * memory pressure, the pause, and the event record / JPEG uploads.
+ * memory pressure, the pause (event record / JPEG uploads: events.c).
  *
  * Slices live in a FIFO of ENG_SLICE_Q descriptors holding ring positions;
  * the ring is freed strictly in order, only when the front slice got a 2xx
@@ -14,13 +15,6 @@
 #include "engine/layout/event_record.h"
 #include "engine/core/alloc.h"
 #include "engine/net/retry.h"
-
-#define RLX memory_order_relaxed
-
-static inline void bump(_Atomic uint64_t *c, uint64_t n)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + n, RLX);
-}
 
 /* ---------------------------------------------------------------- source */
 
@@ -72,10 +66,28 @@ static void src_rewind(void *ctx)
     u->have_v = u->have_a = 0;
 }
 
+/* The slicer's rules for channel c (slicer.h), set once at channel init. */
+static void slicer_rules(const ivcs_channel_s *c, ivcs_slicer_rules_s *r)
+{
+    uint32_t fps = c->cfg.av_fmt.u32Framerate;
+    uint64_t quarter = ivcs_ring_capacity(c->ring[0]) / 4;
+    uint32_t m = c->eng->cfg.slice_max_bytes;
+    *r = (ivcs_slicer_rules_s){.slice_ms = c->eng->cfg.cloud.slice_ms,
+                               /* at most a quarter of the video ring */
+                               .max_bytes = m && m < quarter ? m : quarter,
+                               .gop_cut_bytes = quarter,
+                               .frame_ms = fps ? 1000 / fps : 40,
+                               .pause_ms = c->eng->cfg.pause_ms,
+                               .jump_ms = ENG_PTS_JUMP_MS};
+}
+
 int ivcs_up_channel_init(ivcs_channel_s *c)
 {
     int rc = ivcs_ts_mux_init(&c->mux, c->vcodec, c->has_aac ? IVCS_ACODEC_AAC : IVCS_ACODEC_NONE);
     if (rc < 0) return rc;
+    ivcs_slicer_rules_s r;
+    slicer_rules(c, &r);
+    ivcs_slicer_init(&c->sl.s, &r);
     c->up.src.next = src_next;
     c->up.src.rewind = src_rewind;
     c->up.src.ctx = c;
@@ -132,9 +144,9 @@ static void release_front(ivcs_channel_s *c, int uploaded)
         c->acc.up += frames;
     } else {
         if (s->state == SL_DROP) {
-            bump(&c->st_sl_drop, 1);
+            ivcs_eng_bump(&c->st_sl_drop, 1);
             c->acc.drop += frames;
-            bump(&c->st_by_drop, s->ring_bytes);
+            ivcs_eng_bump(&c->st_by_drop, s->ring_bytes);
             ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED,
                                .err = c->drop_err ? c->drop_err : IVCS_ERR_BUFFER_FULL,
                                .start_ms = (uint64_t)s->utc0,
@@ -153,18 +165,14 @@ static void release_front(ivcs_channel_s *c, int uploaded)
 
 /* ---------------------------------------------------------------- slicer */
 
-static uint32_t frame_ms(const ivcs_channel_s *c)
+/* Queues the slice the slicer closed (cl): audio with pts < its cut (all
+ * audio seen when all_audio) joins it; it gets its decision. */
+static void close_slice(ivcs_channel_s *c, const ivcs_slicer_close_s *cl, int all_audio,
+                        int64_t now)
 {
-    uint32_t fps = c->cfg.av_fmt.u32Framerate;
-    return fps ? 1000 / fps : 40;
-}
-
-/* Closes the open slice at cut_pts: audio with pts < cut_pts (all audio seen
- * when all_audio) joins it; the slice gets its decision and is queued. */
-static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int64_t now)
-{
-    if (!c->sl.open) return;
+    if (cl->why == IVCS_CUT_NONE) return;
     eng_slice_s *s = &c->sl.cur;
+    uint64_t cut_pts = cl->cut_pts;
     uint64_t pos = c->sl.acut, end = ivcs_ring_read_pos(c->ring[1]);
     ivcs_ring_view_s v;
     while (pos < end && ivcs_ring_peek(c->ring[1], pos, &v) == 1) {
@@ -181,10 +189,8 @@ static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int6
     s->pts1 = cut_pts;
     s->dur_ms = cut_pts > s->pts0 ? (uint32_t)(cut_pts - s->pts0) : 0;
     s->closed_at = now;
-    s->state = (uint8_t)(c->sl.orphan ? SL_DISCARD : decide(c, s));
-    if (c->sl.orphan && c->streaming) s->state = SL_DROP; /* lost data, say so */
-    c->sl.open = 0;
-    c->sl.cont = 0;
+    s->state = (uint8_t)(cl->orphan ? SL_DISCARD : decide(c, s));
+    if (cl->orphan && c->streaming) s->state = SL_DROP; /* lost data, say so */
     /* the queue always has room: service() frees the front first, and the
      * slicer stops reading while it is full */
     *q_at(c, c->q_len) = *s;
@@ -192,79 +198,35 @@ static void close_slice(ivcs_channel_s *c, uint64_t cut_pts, int all_audio, int6
     atomic_store_explicit(&c->st_queued, c->q_len, RLX);
 }
 
-static void close_all(ivcs_channel_s *c, int64_t now)
+/* Closes the open slice with every audio frame read (pause, exit). */
+static void close_all(ivcs_channel_s *c, ivcs_slicer_cut_e why, int64_t now)
 {
-    if (c->sl.open) close_slice(c, c->sl.last_pts + frame_ms(c), 1, now);
-}
-
-/* A slice closes at the next I-frame once this big (slice_max_bytes, at
- * most a quarter of the video ring). */
-static uint64_t cap_bytes(const ivcs_channel_s *c)
-{
-    uint64_t cap = ivcs_ring_capacity(c->ring[0]) / 4;
-    uint32_t m = c->eng->cfg.slice_max_bytes;
-    return m && m < cap ? m : cap;
+    ivcs_slicer_close_s cl;
+    ivcs_slicer_close(&c->sl.s, why, &cl);
+    close_slice(c, &cl, 1, now);
 }
 
 static void on_video(ivcs_channel_s *c, const ivcs_ring_view_s *v, int64_t now)
 {
     int key = (v->rec->flags & ENG_REC_KEY) != 0;
-    uint64_t pts = v->rec->pts;
-    if (key) {
-        uint64_t d = pts - c->sl.key_pts;
-        c->sl.gop_ms = c->sl.key_pts && pts > c->sl.key_pts && d <= 60000 ? (uint32_t)d : 0;
-        c->sl.key_pts = pts;
-    }
-    /* The discontinuity rule holds for every frame: a PTS that jumps
-     * forward (or, on a key frame, back) re-anchors the timeline, so no
-     * slice spans the jump and later slices keep real dates. A P-frame
-     * that jumps continues its GOP in a 'p' slice. */
-    if (!c->sl.anchored || c->sl.paused ||
-        pts < c->sl.last_pts || pts > c->sl.last_pts + ENG_PTS_JUMP_MS) {
-        if (c->sl.anchored) {
-            int cont = !key && c->sl.open && !c->sl.orphan; /* (paused: nothing open) */
-            close_slice(c, c->sl.last_pts + frame_ms(c), 0, now);
-            c->sl.cont = cont;
-            bump(&c->st_reanchors, 1);
-        }
-        c->sl.anchored = 1;
-        c->sl.paused = 0;
-        c->sl.anchor_pts = pts;
-        c->sl.anchor_utc = now;
-    } else if (c->sl.open &&
-               key && (pts - c->sl.cur.pts0 >= c->eng->cfg.cloud.slice_ms ||
-                       c->sl.cur.ring_bytes >= cap_bytes(c))) {
-        close_slice(c, pts, 0, now);
-    }
-    if (!c->sl.open) {
-        eng_slice_s *s = &c->sl.cur;
+    uint64_t size = ivcs_ring_record_size(v->rec->len);
+    ivcs_slicer_step_s st;
+    ivcs_slicer_frame(&c->sl.s, key, v->rec->pts, size, now, &st);
+    close_slice(c, &st.before, 0, now);
+    if (st.reanchored) ivcs_eng_bump(&c->st_reanchors, 1);
+    eng_slice_s *s = &c->sl.cur;
+    if (st.opened) {
         memset(s, 0, sizeof *s);
         s->v0 = v->pos;
         s->a0 = c->sl.acut;
-        s->pts0 = pts;
-        s->utc0 = c->sl.anchor_utc + (int64_t)(pts - c->sl.anchor_pts);
-        s->key = (uint8_t)key;
-        c->sl.open = 1;
-        /* a P-frame may open a slice only to continue one cut mid-GOP */
-        c->sl.orphan = !key && !c->sl.cont;
-        c->sl.cont = 0;
+        s->pts0 = c->sl.s.pts0;
+        s->utc0 = c->sl.s.utc0;
+        s->key = (uint8_t)c->sl.s.key;
     }
-    eng_slice_s *s = &c->sl.cur;
     s->v1 = v->next;
     s->frames_v++;
-    s->ring_bytes += ivcs_ring_record_size(v->rec->len);
-    c->sl.last_pts = pts;
-    /* a GOP larger than a quarter of the ring is cut mid-GOP ('p' next) so
-     * its first part can be uploaded and freed while the GOP goes on */
-    c->sl.gop_bytes = key ? ivcs_ring_record_size(v->rec->len)
-                          : c->sl.gop_bytes + ivcs_ring_record_size(v->rec->len);
-    if (c->sl.gop_bytes >= ivcs_ring_capacity(c->ring[0]) / 4) {
-        /* a 'p' slice continues only a slice that will land */
-        int cont = !c->sl.orphan;
-        close_slice(c, pts + frame_ms(c), 0, now);
-        c->sl.cont = cont;
-        c->sl.gop_bytes = 0;
-    }
+    s->ring_bytes += size;
+    close_slice(c, &st.after, 0, now);
 }
 
 /* ---------------------------------------------------------------- G.711/PCM */
@@ -275,8 +237,8 @@ static void drop_frames(ivcs_channel_s *c, uint64_t frames, uint64_t bytes, int 
 {
     if (!frames) return;
     c->acc.drop += frames;
-    bump(&c->st_sl_drop, 1);
-    bump(&c->st_by_drop, bytes);
+    ivcs_eng_bump(&c->st_sl_drop, 1);
+    ivcs_eng_bump(&c->st_by_drop, bytes);
     ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED, .err = err, .frames = (uint32_t)frames,
                        .bytes = bytes};
     ivcs_eng_notify(c, &n);
@@ -303,7 +265,7 @@ static int encode_one(ivcs_channel_s *c, const uint8_t *in, uint64_t pts, uint32
                            .seq = seq};
     rc = ivcs_ring_commit(c->ring[1], &rec);
     if (rc < 0) return rc;
-    bump(&c->st_aencoded, 1);
+    ivcs_eng_bump(&c->st_aencoded, 1);
     c->tx.samples += IVCS_AAC_ENC_FRAME_SAMPLES;
     uint32_t rate = (uint32_t)c->cfg.av_fmt.eAudioSampleRate;
     c->tx.next_pts = c->tx.anchor + c->tx.samples * 1000u / rate;
@@ -371,7 +333,7 @@ static int scan_audio(ivcs_channel_s *c, int64_t now)
     int did = 0;
     ivcs_ring_view_s v;
     while (ivcs_ring_next(c->ring[1], &v) == 1) {
-        c->sl.last_data_at = now;
+        ivcs_slicer_saw_data(&c->sl.s, now);
         did = 1;
         if (v.rec->flags & ENG_REC_PAD) continue;
         if (!c->raw) c->acc.scan_a++; /* G.711/PCM: counted when encoded */
@@ -396,14 +358,14 @@ static int scan(ivcs_channel_s *c, int64_t now)
     int did = 0;
     ivcs_ring_view_s v;
     if (c->raw && transcode(c)) {
-        c->sl.last_data_at = now;
+        ivcs_slicer_saw_data(&c->sl.s, now);
         did = 1;
     }
     did |= scan_audio(c, now);
     /* one free queue entry is needed for a close */
     while (c->q_len < ENG_SLICE_Q - 1 && ivcs_ring_next(c->ring[0], &v) == 1) {
         c->acc.scan_v++;
-        c->sl.last_data_at = now;
+        ivcs_slicer_saw_data(&c->sl.s, now);
         on_video(c, &v, now);
         did = 1;
     }
@@ -506,12 +468,11 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     if (result == 0) {
         (void)!ivcs_ts_slice_end(&c->mux, &u->ts_first);
         uint32_t frames = s->frames_v + s->frames_a;
-        bump(&c->st_bytes_up, u->size);
-        bump(&c->st_slices_up, 1);
+        ivcs_eng_bump(&c->st_bytes_up, u->size);
+        ivcs_eng_bump(&c->st_slices_up, 1);
         uint64_t lat = now > s->closed_at ? (uint64_t)(now - s->closed_at) : 0;
-        atomic_store_explicit(&c->st_lat_last, lat, RLX);
-        if (lat > atomic_load_explicit(&c->st_lat_max, RLX))
-            atomic_store_explicit(&c->st_lat_max, lat, RLX);
+        ivcs_ctr64_set(&c->st_lat_last, lat);
+        if (lat > ivcs_ctr64_get(&c->st_lat_max)) ivcs_ctr64_set(&c->st_lat_max, lat);
         if (u->failing) {
             ivcs_notify_s r = {.kind = IVCS_NOTIFY_UPLOAD_RECOVER};
             ivcs_eng_notify(c, &r);
@@ -528,7 +489,7 @@ static void on_slice_done(ivcs_s3_op *op, int result)
         release_front(c, 1);
         return;
     }
-    bump(&c->st_fail, 1);
+    ivcs_eng_bump(&c->st_fail, 1);
     if (!u->failing) {
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_UPLOAD_FAIL, .err = result, .key = u->key};
         ivcs_eng_notify(c, &n);
@@ -540,7 +501,7 @@ static void on_slice_done(ivcs_s3_op *op, int result)
      * it landed or must be dropped for space (counted, reported), which is
      * also where a really permanent error ends up. */
     (void)ivcs_retry_should;
-    bump(&c->st_retries, 1);
+    ivcs_eng_bump(&c->st_retries, 1);
     u->waiting = 1;
     u->retry_at = now + ivcs_retry_backoff_ms(u->attempt++, &c->eng->rng_state);
     if (u->retry_at == now) u->retry_at = now + 1;
@@ -575,14 +536,12 @@ static int make_room(ivcs_channel_s *c, int64_t now)
         uint32_t i = 1;
         for (; i < c->q_len && !q_at(c, i)->key; i++)
             q_at(c, i)->state = q_at(c, i)->state == SL_HELD ? SL_DISCARD : SL_DROP;
-        if (i == c->q_len) c->sl.cont = 0; /* the next P-frame has no head */
-        if (i == c->q_len && c->sl.open && !c->sl.cur.key) {
-            /* the open slice continues what was dropped: it has no head */
-            c->sl.orphan = 1;
+        /* the next P-frame has no head; an open 'p' slice continues what
+         * was dropped: it has no head either */
+        if (i == c->q_len && ivcs_slicer_lose_head(&c->sl.s))
             atomic_store_explicit(&c->need_idr, 1, RLX);
-        }
-    } else if (c->sl.open) {
-        close_all(c, now);
+    } else if (c->sl.s.open) {
+        close_all(c, IVCS_CUT_FLUSH, now);
         q_at(c, c->q_len - 1)->state = SL_DROP;
         atomic_store_explicit(&c->need_idr, 1, RLX);
     } else {
@@ -611,21 +570,22 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
 {
     int did = scan(c, now);
     /* pause: no data for pause_ms closes the slice; the next frame re-anchors */
-    if (c->sl.open && now - c->sl.last_data_at >= (int64_t)c->eng->cfg.pause_ms) {
-        int64_t last = c->sl.last_data_at;
+    if (ivcs_slicer_pause_due(&c->sl.s, now)) {
+        int64_t last = c->sl.s.last_data_at;
         flush_audio(c, now);
-        c->sl.last_data_at = last;
-        close_all(c, now);
-        c->sl.paused = 1;
+        c->sl.s.last_data_at = last;
+        ivcs_slicer_close_s cl;
+        ivcs_slicer_pause(&c->sl.s, &cl);
+        close_slice(c, &cl, 1, now);
         atomic_store_explicit(&c->need_idr, 1, RLX);
-        bump(&c->st_pauses, 1);
+        ivcs_eng_bump(&c->st_pauses, 1);
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_PAUSED};
         ivcs_eng_notify(c, &n);
         did = 1;
     }
     if (flushing) {
         flush_audio(c, now);
-        close_all(c, now);
+        close_all(c, IVCS_CUT_FLUSH, now);
     }
     did |= make_room(c, now);
     /* pre-record: keep the ring from filling up with held slices */
@@ -680,9 +640,9 @@ int ivcs_up_service(ivcs_channel_s *c, int64_t now, int flushing)
 #define ENG_BOUNDARY_WINDOW_MS 250
 static int64_t boundary_poll(const ivcs_channel_s *c)
 {
-    if (!c->sl.open) return INT64_MAX;
+    if (!c->sl.s.open) return INT64_MAX;
     uint64_t sms = c->eng->cfg.cloud.slice_ms ? c->eng->cfg.cloud.slice_ms : 4000;
-    uint64_t g = c->sl.gop_ms;
+    uint64_t g = c->sl.s.gop_ms;
     uint64_t due_ms = g ? (sms + g - 1) / g * g : sms;
     int64_t due = c->sl.cur.utc0 + (int64_t)due_ms, now = ivcs_eng_now(c->eng);
     if (now < due) return due;
@@ -694,8 +654,8 @@ int64_t ivcs_up_deadline(const ivcs_channel_s *c)
 {
     int64_t d = INT64_MAX;
     if (c->up.waiting) d = c->up.retry_at;
-    if (c->sl.open) {
-        int64_t p = c->sl.last_data_at + (int64_t)c->eng->cfg.pause_ms;
+    if (c->sl.s.open) {
+        int64_t p = c->sl.s.last_data_at + (int64_t)c->eng->cfg.pause_ms;
         if (p < d) d = p;
         p = boundary_poll(c);
         if (p < d) d = p;
@@ -726,7 +686,7 @@ void ivcs_up_cancel(ivcs_channel_s *c)
 
 uint32_t ivcs_up_pending(const ivcs_channel_s *c)
 {
-    uint32_t n = c->sl.open ? 1 : 0;
+    uint32_t n = c->sl.s.open ? 1 : 0;
     for (uint32_t i = 0; i < c->q_len; i++) {
         uint8_t st = c->q[(c->q_head + i) % ENG_SLICE_Q].state;
         if (st == SL_READY || st == SL_INFLIGHT) n++;
@@ -736,138 +696,6 @@ uint32_t ivcs_up_pending(const ivcs_channel_s *c)
     return n + (uint32_t)c->aux.active;
 }
 
-/* ---------------------------------------------------------------- events */
-
-static void pic_result(ivcs_channel_s *c, uint8_t *pic, int err)
-{
-    if (c->cfg.cb.picture_result) c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic, err);
-}
-
-void ivcs_up_pic_give_back(ivcs_channel_s *c, eng_event_s *x, int err)
-{
-    if (!x->pic) return;
-    uint8_t *pic = x->pic;
-    x->pic = NULL;
-    x->pic_pending = 0;
-    if (c->aux.active && c->aux.is_pic && c->aux.pic == pic && &c->ev[c->aux.slot] == x) {
-        c->aux.gen = x->gen - 1; /* stale from now on: on_aux_done gives it back */
-        return;
-    }
-    pic_result(c, pic, err);
-}
-
-static void on_aux_done(ivcs_s3_op *op, int result)
-{
-    ivcs_channel_s *c = op->arg;
-    eng_aux_s *a = &c->aux;
-    eng_event_s *x = &c->ev[a->slot];
-    a->active = 0;
-    int64_t now = ivcs_eng_now(c->eng);
-    if (a->gen != x->gen) {
-        /* the slot was reused (or the picture given back) while this PUT
-         * ran: the result belongs to the old event only */
-        if (a->is_pic) {
-            if (result == 0) bump(&c->st_pics, 1);
-            pic_result(c, a->pic, result == 0 ? 0 : IV_ERR_CS_HTTP_DATA_FAIL);
-        }
-        a->pic = NULL;
-        ivcs_s3_op_cleanup(op);
-        return;
-    }
-    a->pic = NULL;
-    if (result == 0) {
-        x->attempts = 0;
-        if (a->is_pic) {
-            x->pic_pending = 0;
-            x->pic_done = 1;
-            x->json_dirty = 1; /* the record now names the picture */
-            bump(&c->st_pics, 1);
-            uint8_t *pic = x->pic;
-            x->pic = NULL;
-            pic_result(c, pic, 0);
-        } else {
-            x->rec_written = 1;
-            bump(&c->st_records, 1);
-            ivcs_notify_s n = {.kind = IVCS_NOTIFY_EVENT_WRITTEN, .key = a->key};
-            ivcs_eng_notify(c, &n);
-        }
-    } else {
-        int retry = x->attempts < 8; /* as for slices: transient 4xx happen */
-        x->retry_at = now + ivcs_retry_backoff_ms(x->attempts++, &c->eng->rng_state);
-        if (!retry) {
-            if (a->is_pic) {
-                ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
-            } else {
-                x->json_dirty = 0;
-            }
-        } else if (!a->is_pic) {
-            x->json_dirty = 1;
-        }
-    }
-    ivcs_s3_op_cleanup(op);
-}
-
-int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
-{
-    eng_aux_s *a = &c->aux;
-    if (a->active) return 0;
-    ivcs_engine_s *e = c->eng;
-    for (int i = 0; i < ENG_EVENTS; i++) {
-        eng_event_s *x = &c->ev[i];
-        if (!x->state || (!x->json_dirty && !x->pic_pending) || now < x->retry_at) continue;
-        a->slot = i;
-        int rc = ivcs_layout_event_key(&e->layout, c->index, x->ev_start, x->id, 1, a->pic_key,
-                                       sizeof a->pic_key);
-        if (rc >= 0)
-            rc = ivcs_layout_event_key(&e->layout, c->index, x->ev_start, x->id, 0, a->key,
-                                       sizeof a->key);
-        if (rc < 0) {
-            x->json_dirty = 0;
-            ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
-            continue;
-        }
-        /* record first (open), then the picture, then the record naming it */
-        a->is_pic = !(x->json_dirty && (!x->rec_written || !x->pic_pending));
-        ivcs_s3_op_init(&a->op, IVCS_S3_PUT, a->is_pic ? a->pic_key : a->key);
-        if (a->is_pic) {
-            a->op.body = x->pic;
-            a->op.body_len = (uint64_t)x->pic_len;
-            a->op.content_type = "image/jpeg";
-        } else {
-            ivcs_event_record_s r = {
-                .event_id = x->id,
-                .channel = c->index,
-                .info = "",
-                .event_start_ms = x->ev_start,
-                .event_stop_ms = x->state == 2 ? x->ev_stop : IVCS_EVENT_TIME_NONE,
-                .stream_start_ms = x->st_start,
-                .stream_stop_ms = x->state == 2 ? x->st_stop : IVCS_EVENT_TIME_NONE,
-                .picture = x->pic_done ? a->pic_key : NULL};
-            int n = ivcs_event_record_write(&r, a->json, sizeof a->json);
-            if (n < 0) {
-                x->json_dirty = 0;
-                continue;
-            }
-            x->json_dirty = 0; /* set again if the PUT fails or the event changes */
-            a->op.body = (const uint8_t *)a->json;
-            a->op.body_len = (uint64_t)n;
-            a->op.content_type = "application/json";
-        }
-        a->op.on_done = on_aux_done;
-        a->op.arg = c;
-        a->gen = x->gen;
-        a->pic = a->is_pic ? x->pic : NULL;
-        if (ivcs_s3_start(e->s3, &a->op) < 0) {
-            if (!a->is_pic) x->json_dirty = 1;
-            x->retry_at = now + 1000;
-            continue;
-        }
-        a->active = 1;
-        return 1;
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- accounting */
 
 void ivcs_up_publish_acc(ivcs_channel_s *c)
@@ -875,17 +703,17 @@ void ivcs_up_publish_acc(ivcs_channel_s *c)
     uint64_t held = c->acc.a_uncut;
     for (uint32_t i = 0; i < c->q_len; i++)
         held += q_at(c, i)->frames_v + q_at(c, i)->frames_a;
-    if (c->sl.open) held += c->sl.cur.frames_v + c->sl.cur.frames_a;
+    if (c->sl.s.open) held += c->sl.cur.frames_v + c->sl.cur.frames_a;
     /* seqlock writer (single): odd, fence, data, even (release) */
     uint32_t q = atomic_load_explicit(&c->acc_seq, RLX);
     atomic_store_explicit(&c->acc_seq, q + 1, RLX);
     atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&c->pub_scan_v, c->acc.scan_v, RLX);
-    atomic_store_explicit(&c->pub_scan_a, c->acc.scan_a, RLX);
-    atomic_store_explicit(&c->pub_up, c->acc.up, RLX);
-    atomic_store_explicit(&c->pub_drop, c->acc.drop, RLX);
-    atomic_store_explicit(&c->pub_disc, c->acc.disc, RLX);
-    atomic_store_explicit(&c->pub_held, held, RLX);
+    ivcs_ctr64_set(&c->pub_scan_v, c->acc.scan_v);
+    ivcs_ctr64_set(&c->pub_scan_a, c->acc.scan_a);
+    ivcs_ctr64_set(&c->pub_up, c->acc.up);
+    ivcs_ctr64_set(&c->pub_drop, c->acc.drop);
+    ivcs_ctr64_set(&c->pub_disc, c->acc.disc);
+    ivcs_ctr64_set(&c->pub_held, held);
     atomic_store_explicit(&c->acc_seq, q + 2, memory_order_release);
 }
 
@@ -897,7 +725,7 @@ uint64_t ivcs_up_abandon(ivcs_channel_s *c)
     /* what the producers committed and the engine has not read yet */
     for (int guard = 0; guard < 1 << 20; guard++) {
         (void)scan(c, now);
-        close_all(c, now);
+        close_all(c, IVCS_CUT_FLUSH, now);
         if (c->q_len) {
             uint8_t st = q_at(c, 0)->state;
             q_at(c, 0)->state = st == SL_HELD || st == SL_DISCARD ? SL_DISCARD : SL_DROP;

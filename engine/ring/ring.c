@@ -26,9 +26,26 @@
 #define KIND_RECORD 0
 #define KIND_PAD 0x4450 /* "PD" */
 
-/* Free-running positions are 64-bit and must not take a lock. */
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "ivcs_ring needs lock-free 64-bit atomics");
-_Static_assert(sizeof(unsigned long long) == sizeof(uint64_t), "64-bit long long");
+/* Free-running positions are 64-bit and no access to them may take a lock.
+ * Each side keeps its own position privately in 64 bits (p_head, c_tail)
+ * and publishes it in `pub_t`: 64 bits where such atomics are lock-free
+ * (x86-64, AArch64, ARMv7 with LDREXD/STREXD), else only the low 32 bits
+ * (32-bit MIPS has no 64-bit LL/SC, and gcc's libatomic would take a lock).
+ * The other side widens what it loads from a 64-bit position of its own
+ * that is at most `cap` (< 2^31) away, so no information is lost:
+ *   consumer: head = c_tail + (pub_t)(head_pub - (pub_t)c_tail)
+ *   producer: tail = p_head - (pub_t)((pub_t)p_head - tail_pub)
+ * since 0 <= head - tail <= cap at every instant. IVCS_RING_POS32 forces
+ * the 32-bit form (tests/unit/test_ring_pos32.c runs it on every target). */
+#if defined(IVCS_RING_POS32) || ATOMIC_LLONG_LOCK_FREE != 2
+#define RING_POS32 1
+typedef uint32_t pub_t;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "ivcs_ring needs lock-free 32-bit atomics");
+#else
+#define RING_POS32 0
+typedef uint64_t pub_t;
+#endif
+_Static_assert(IVCS_RING_MAX_CAPACITY <= (1ull << 31), "head - tail fits a 32-bit word");
 
 struct ivcs_ring_s {
     /* Line 0: written by init only, then read by both threads: never bounces. */
@@ -39,21 +56,23 @@ struct ivcs_ring_s {
 
     /* Line 1: head, written by the producer on every commit, read by the
      * consumer only when it runs out of records it already knows about. */
-    alignas(CACHE_LINE) _Atomic uint64_t head; /* end of the published bytes */
+    alignas(CACHE_LINE) _Atomic pub_t head; /* end of the published bytes */
 
     /* Line 2: the producer's private state. Not on head's line: the consumer
      * polling head must not pull it away between reserve and commit. */
     alignas(CACHE_LINE) uint64_t p_tail; /* tail as last loaded (<= the real one) */
+    uint64_t p_head;                     /* head, exact (this thread writes it) */
     uint64_t res_pos;                    /* position of the reserved record's header */
     uint64_t res_size;                   /* bytes reserved; 0 when no reservation is open */
     uint64_t res_len;                    /* payload bytes promised to the caller */
 
     /* Line 3: tail, written by the consumer on release, read by the producer
      * only when its copy says the ring is full. */
-    alignas(CACHE_LINE) _Atomic uint64_t tail; /* everything before is free */
+    alignas(CACHE_LINE) _Atomic pub_t tail; /* everything before is free */
 
     /* Line 4: the consumer's private state. */
     alignas(CACHE_LINE) uint64_t c_head; /* head as last loaded (<= the real one) */
+    uint64_t c_tail;                     /* tail, exact (this thread writes it) */
     uint64_t rd;                         /* read cursor, in [tail, c_head] */
 
     /* Line 5: set by the consumer around a sleep, read by the producer on
@@ -107,11 +126,13 @@ int ivcs_ring_init(ivcs_ring_s **out, void *mem, size_t mem_len, size_t capacity
      * threads with its own synchronisation (thread creation, a mutex). */
     atomic_init(&r->head, 0);
     r->p_tail = 0;
+    r->p_head = 0;
     r->res_pos = 0;
     r->res_size = 0;
     r->res_len = 0;
     atomic_init(&r->tail, 0);
     r->c_head = 0;
+    r->c_tail = 0;
     r->rd = 0;
     atomic_init(&r->sleeping, 0);
     *out = r;
@@ -137,8 +158,7 @@ int ivcs_ring_reserve(ivcs_ring_s *r, size_t len, void **payload)
     if (len > r->max_rec - IVCS_RING_HDR_SIZE) return IVCS_ERR_FRAME_TOO_BIG;
 
     uint64_t size = ivcs_ring_record_size(len);
-    /* relaxed: head is written only by this thread. */
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t head = r->p_head;
     uint64_t room = r->cap - (head & r->mask); /* contiguous bytes before the end */
     /* Not contiguous before the end: pad the end and start at offset 0. With
      * size <= cap / 2 this always fits in an emptied ring: either size <= room,
@@ -148,7 +168,8 @@ int ivcs_ring_reserve(ivcs_ring_s *r, size_t len, void **payload)
         /* acquire: pairs with the release store of tail in ivcs_ring_release,
          * so the consumer's last reads of the bytes it freed happen before
          * our writes into them. */
-        r->p_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        pub_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+        r->p_tail = head - (pub_t)((pub_t)head - t);
         if (head + need - r->p_tail > r->cap) return IVCS_ERR_BUFFER_FULL;
     }
     uint64_t at = head;
@@ -175,6 +196,7 @@ int ivcs_ring_commit(ivcs_ring_s *r, const ivcs_ring_rec_s *rec)
     memcpy(r->buf + (r->res_pos & r->mask), &h, sizeof h);
     uint64_t end = r->res_pos + size;
     r->res_size = 0;
+    r->p_head = end;
 
     /* seq_cst (a release store and more): as a release it publishes the
      * header, payload and any padding written above to a consumer that loads
@@ -187,7 +209,7 @@ int ivcs_ring_commit(ivcs_ring_s *r, const ivcs_ring_rec_s *rec)
      * sees it: the consumer sees this record, or we see its flag. (seq_cst
      * accesses rather than fences: same cost on x86, cheaper on ARMv8, and
      * ThreadSanitizer understands them.) */
-    atomic_store_explicit(&r->head, end, memory_order_seq_cst);
+    atomic_store_explicit(&r->head, (pub_t)end, memory_order_seq_cst);
     /* seq_cst: the load half of the pair above. */
     if (atomic_load_explicit(&r->sleeping, memory_order_seq_cst) == 0) return 0;
     /* relaxed: the flag guards no data (the consumer reloads head itself);
@@ -207,12 +229,18 @@ int ivcs_ring_push(ivcs_ring_s *r, const ivcs_ring_rec_s *rec, const void *data)
 
 /* ---------------------------------------------------------------- consumer */
 
+/* The consumer's 64-bit head for a published value (see pub_t). */
+static inline uint64_t widen_head(const ivcs_ring_s *r, pub_t h)
+{
+    return r->c_tail + (pub_t)(h - (pub_t)r->c_tail);
+}
+
 /* Reloads the consumer's copy of head. */
 static uint64_t load_head(ivcs_ring_s *r)
 {
     /* acquire: pairs with the store of head in ivcs_ring_commit, so every
      * record before the loaded head is fully visible to our reads. */
-    r->c_head = atomic_load_explicit(&r->head, memory_order_acquire);
+    r->c_head = widen_head(r, atomic_load_explicit(&r->head, memory_order_acquire));
     return r->c_head;
 }
 
@@ -225,9 +253,7 @@ static int head_covers(ivcs_ring_s *r, uint64_t pos)
 /* A position the consumer may use: 8-aligned, in [tail, head]. */
 static int consumer_pos_ok(ivcs_ring_s *r, uint64_t pos)
 {
-    /* relaxed: tail is written only by this thread. */
-    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    return (pos & (IVCS_RING_ALIGN - 1)) == 0 && pos >= tail && head_covers(r, pos);
+    return (pos & (IVCS_RING_ALIGN - 1)) == 0 && pos >= r->c_tail && head_covers(r, pos);
 }
 
 static uint16_t kind_at(const uint8_t *p)
@@ -288,21 +314,21 @@ int ivcs_ring_release(ivcs_ring_s *r, uint64_t up_to)
     /* release: every read of the freed records (the header reads above and
      * the caller's uses of its views) happens before the producer's acquire
      * load of tail, hence before it writes new records there. */
-    atomic_store_explicit(&r->tail, up_to, memory_order_release);
+    r->c_tail = up_to;
+    atomic_store_explicit(&r->tail, (pub_t)up_to, memory_order_release);
     return 0;
 }
 
 uint64_t ivcs_ring_release_pos(const ivcs_ring_s *r)
 {
-    /* relaxed: tail is written only by this (the consumer) thread. */
-    return atomic_load_explicit(&r->tail, memory_order_relaxed);
+    return r->c_tail;
 }
 
 size_t ivcs_ring_unread(const ivcs_ring_s *r)
 {
     /* relaxed: a count, no record is read on the strength of it; a later
      * load of head in this thread never returns less than c_head >= rd. */
-    return (size_t)(atomic_load_explicit(&r->head, memory_order_relaxed) - r->rd);
+    return (size_t)(widen_head(r, atomic_load_explicit(&r->head, memory_order_relaxed)) - r->rd);
 }
 
 int ivcs_ring_prepare_sleep(ivcs_ring_s *r)
@@ -313,7 +339,7 @@ int ivcs_ring_prepare_sleep(ivcs_ring_s *r)
     atomic_store_explicit(&r->sleeping, 1, memory_order_seq_cst);
     /* seq_cst implies acquire: it also makes the records before head
      * visible, so c_head may be updated. */
-    r->c_head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+    r->c_head = widen_head(r, atomic_load_explicit(&r->head, memory_order_seq_cst));
     if (r->c_head == r->rd) return 0;
     /* relaxed: the flag guards no data; a producer that already claimed it
      * causes one spurious wake-up, nothing worse. */
@@ -344,10 +370,12 @@ size_t ivcs_ring_used(const ivcs_ring_s *r)
     /* acquire on tail, then head: the consumer loaded a head >= tail before
      * storing tail (release), so after our acquire our head load cannot
      * return less than tail. Relaxed on head: nothing is read through it.
-     * From a third thread head may have moved on past tail + cap: clamp. */
-    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    uint64_t used = head - tail;
+     * From a third thread head may have moved on past tail + cap: clamp.
+     * The difference of the published words is the difference of the
+     * positions (fewer than 2^32 bytes go by between the two loads). */
+    pub_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    pub_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t used = (pub_t)(head - tail);
     return (size_t)(used > r->cap ? r->cap : used);
 }
 
@@ -359,5 +387,10 @@ size_t ivcs_ring_free(const ivcs_ring_s *r)
 uint64_t ivcs_ring_head_pos(const ivcs_ring_s *r)
 {
     /* acquire: a caller may peek up to the position it returns. */
-    return atomic_load_explicit(&r->head, memory_order_acquire);
+    return widen_head(r, atomic_load_explicit(&r->head, memory_order_acquire));
+}
+
+uint64_t ivcs_ring_pushed_pos(const ivcs_ring_s *r)
+{
+    return r->p_head;
 }

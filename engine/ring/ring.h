@@ -1,6 +1,6 @@
 /*
  * ring.h - lock-free single-producer single-consumer frame ring
- * (ARCHITECTURE.md section 3).
+ * (docs/ARCHITECTURE.md section 3).
  *
  * Threads. A ring has exactly ONE producer thread and ONE consumer thread
  * at a time. Every function below says which of the two may call it
@@ -85,9 +85,11 @@
  * must not block while holding records the producer needs the space of,
  * unless something else (an upload completion) will wake it.
  *
- * Positions are 64-bit and never wrap in practice (2^64 bytes).
- * Targets need lock-free 64-bit atomics (x86-64, AArch64, ARMv7 with
- * LDREXD/STREXD).
+ * Positions are 64-bit and never wrap in practice (2^64 bytes). No access
+ * takes a lock on any target: where 64-bit atomics are not lock-free
+ * (32-bit MIPS) the shared words hold the low 32 bits and each side widens
+ * them from its own position (ring.c, pub_t); only 32-bit atomics are
+ * needed there.
  */
 #ifndef IVCS_RING_RING_H
 #define IVCS_RING_RING_H
@@ -253,8 +255,12 @@ size_t ivcs_ring_max_payload(const ivcs_ring_s *r);
 size_t ivcs_ring_used(const ivcs_ring_s *r);
 size_t ivcs_ring_free(const ivcs_ring_s *r);
 
-/* Either. Position up to which records are published. */
+/* Consumer. Position up to which records are published. */
 uint64_t ivcs_ring_head_pos(const ivcs_ring_s *r);
+
+/* Producer. Position up to which this producer has committed records (the
+ * head as the producer knows it). */
+uint64_t ivcs_ring_pushed_pos(const ivcs_ring_s *r);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * catalog.h - the viewer side of the cloud contract (ARCHITECTURE.md 5):
+ * catalog.h - the viewer side of the cloud contract (docs/ARCHITECTURE.md 5):
  * what a device recorded, found from the object layout alone. Used by the
  * CLI (ivcs ls / events / playlist / export / plan) and meant for the
  * language bindings.
@@ -191,6 +191,11 @@ void ivcs_catalog_event_free(ivcs_catalog_event_s *e);
  * at most max bytes (IVCS_ERR_TOO_LONG beyond). */
 IVCS_MUST_CHECK int ivcs_catalog_get_small(ivcs_s3 *s3, const char *key, size_t max, char **out,
                                            size_t *len, ivcs_s3_result *err);
+
+/* As ivcs_catalog_get_small for any GET-like kind (IVCS_S3_GET, or
+ * IVCS_S3_GET_LIFECYCLE with key NULL); used by lifecycle.c. */
+IVCS_MUST_CHECK int ivcs_catalog_get_mem(ivcs_s3 *s3, ivcs_s3_kind_e kind, const char *key,
+                                         size_t max, char **out, size_t *len, ivcs_s3_result *err);
 
 /* ---------------------------------------------------------------- retention
  * S3 keeps one lifecycle configuration per bucket, and a PUT replaces all of

@@ -16,10 +16,12 @@
 _Static_assert(IVCS_VIEWER_TIME_NONE == IVCS_EVENT_TIME_NONE, "event time none");
 _Static_assert(IVCS_VIEWER_FROM_KEYFRAME == IVCS_CATALOG_FROM_KEYFRAME, "flag");
 _Static_assert(IVCS_VIEWER_GAP_MS == IVCS_CATALOG_GAP_MS, "gap");
+_Static_assert(IVCS_KEY_SLICE == 1 && IVCS_KEY_EVENT == 2 && IVCS_KEY_PICTURE == 3, "key kinds");
 
 struct ivcs_viewer_s {
     const ivcs_allocator_s *alloc;
-    ivcs_config_s cfg; /* holds the secret key: wiped at close */
+    uint32_t transfer_ms, reply_ms; /* as set on the S3 client */
+    ivcs_config_s cfg;              /* holds the secret key: wiped at close */
     ivcs_layout_s layout;
     ivcs_s3 *s3;
     ivcs_viewer_error_s last;
@@ -49,8 +51,8 @@ static int fail(ivcs_viewer_s *v, int rc, const ivcs_s3_result *r)
 
 /* ---------------------------------------------------------------- viewer */
 
-int ivcs_viewer_open(ivcs_viewer_s **out, const ivcs_config_s *cfg,
-                     const ivcs_allocator_s *alloc, char *err, size_t err_len)
+int ivcs_viewer_open(ivcs_viewer_s **out, const ivcs_config_s *cfg, const ivcs_allocator_s *alloc,
+                     char *err, size_t err_len)
 {
     if (err && err_len) err[0] = 0;
     if (!out || !cfg) return IVCS_ERR_INVALID_ARG;
@@ -69,6 +71,8 @@ int ivcs_viewer_open(ivcs_viewer_s **out, const ivcs_config_s *cfg,
         rc = IVCS_ERR_CONFIG;
     }
     if (rc == 0) rc = ivcs_s3_new(&v->s3, a, &v->cfg, NULL);
+    v->transfer_ms = IVCS_S3_DEFAULT_TRANSFER_MS;
+    v->reply_ms = IVCS_S3_DEFAULT_REPLY_MS;
     if (rc < 0) {
         if (rc == IVCS_ERR_TLS && cfg->ca_file[0] && err && err_len) {
             char why[160] = "";
@@ -96,7 +100,10 @@ void ivcs_viewer_close(ivcs_viewer_s *v)
 
 void ivcs_viewer_set_timeouts(ivcs_viewer_s *v, uint32_t transfer_ms, uint32_t reply_ms)
 {
-    if (v && v->s3) ivcs_s3_set_timeouts(v->s3, transfer_ms, reply_ms);
+    if (!v || !v->s3) return;
+    if (transfer_ms) v->transfer_ms = transfer_ms;
+    if (reply_ms) v->reply_ms = reply_ms;
+    ivcs_s3_set_timeouts(v->s3, v->transfer_ms, v->reply_ms);
 }
 
 const ivcs_viewer_error_s *ivcs_viewer_last_error(const ivcs_viewer_s *v)
@@ -195,7 +202,8 @@ int ivcs_viewer_list_slices(ivcs_viewer_s *v, uint32_t ch, int64_t from_ms, int6
     ivcs_catalog_slices_s c = {0};
     ivcs_s3_result r;
     int rc = ivcs_catalog_list_slices(v->s3, &v->layout, ch, from_ms, to_ms, flags, &c, &r);
-    if (rc == 0) rc = slices_copy(v, &c, out);
+    if (rc == 0)
+        rc = slices_copy(v, &c, out);
     else
         fail(v, rc, &r);
     ivcs_catalog_slices_free(&c);
@@ -286,8 +294,8 @@ static int text_take(ivcs_viewer_s *v, char *p, size_t len, ivcs_viewer_text_s *
     return 0;
 }
 
-int ivcs_viewer_playlist(ivcs_viewer_s *v, const ivcs_viewer_slice_s *s, size_t n,
-                         uint32_t expires, uint32_t gap_ms, ivcs_viewer_text_s *out)
+int ivcs_viewer_playlist(ivcs_viewer_s *v, const ivcs_viewer_slice_s *s, size_t n, uint32_t expires,
+                         uint32_t gap_ms, ivcs_viewer_text_s *out)
 {
     if (!v || !s || !n || !out) return IVCS_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
@@ -517,6 +525,34 @@ int ivcs_viewer_retention_set(ivcs_viewer_s *v, uint32_t days)
     memset(&r, 0, sizeof r);
     int rc = ivcs_catalog_retention_set(v->s3, &v->cfg, &v->layout, days, &r);
     return fail(v, rc, &r);
+}
+
+int ivcs_viewer_parse_key(const ivcs_viewer_s *v, const char *key, ivcs_viewer_key_s *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (!v || !key || !out) return IVCS_ERR_INVALID_ARG;
+    ivcs_key_info_s ki;
+    size_t len = strlen(key);
+    if (ivcs_layout_parse_key(key, len, &ki) < 0 || ki.root_len != v->layout.root_len ||
+        memcmp(key, v->layout.root, ki.root_len) != 0)
+        return IVCS_ERR_INVALID_ARG;
+    out->kind = (int)ki.kind;
+    out->channel = ki.channel;
+    if (ki.kind == IVCS_KEY_SLICE) {
+        out->slice.start_ms = ki.slice.start_ms;
+        out->slice.dur_ms = ki.slice.dur_ms;
+        out->slice.boot = ki.slice.boot;
+        out->slice.seq = ki.slice.seq;
+        out->slice.keyframe = ki.slice.keyframe ? 1 : 0;
+    }
+    out->event_start_ms = ki.event_start_ms;
+    out->event_id = ki.event_id;
+    return 0;
+}
+
+const char *ivcs_viewer_root(const ivcs_viewer_s *v)
+{
+    return v ? v->layout.root : "";
 }
 
 int ivcs_viewer_format_time(int64_t ms, char *buf, size_t cap)

@@ -14,8 +14,8 @@
 static int die(const ivcs_viewer_s *v, const char *what, int rc)
 {
     const ivcs_viewer_error_s *e = ivcs_viewer_last_error(v);
-    fprintf(stderr, "viewer_consumer: %s: %s (HTTP %d %s %s)\n", what, ivcs_strerror(rc),
-            e->status, e->s3_code, e->detail);
+    fprintf(stderr, "viewer_consumer: %s: %s (HTTP %d %s %s)\n", what, ivcs_strerror(rc), e->status,
+            e->s3_code, e->detail);
     return 1;
 }
 

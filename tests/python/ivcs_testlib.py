@@ -4,7 +4,7 @@ independent S3 client (Debian's boto3), always verifying TLS against the
 cloud's own test CA.
 
 Where the cloud is (first match wins):
-  IVCS_CONFIG            the JSON client config (ARCHITECTURE.md section 7)
+  IVCS_CONFIG            the JSON client config (docs/ARCHITECTURE.md section 7)
   IVCS_CLOUD_DIR         a scripts/cloud --dir; its ivcs.json
   IVCS_BUILD_DIR         <build>/cloud/ivcs.json (the ctest fixture "cloud")
   otherwise              <repo>/.cloud/ivcs.json (scripts/cloud's default)

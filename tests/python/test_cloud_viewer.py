@@ -1,6 +1,6 @@
 """The viewer side against the real radosgw: `ivcs ls`, `events`, `playlist`,
 `export` and `plan` read what was put in the bucket under the layout of
-ARCHITECTURE.md section 5, and the results are judged by independent tools
+docs/ARCHITECTURE.md section 5, and the results are judged by independent tools
 (boto3 for the bucket, ffprobe/ffmpeg for the media).
 
 The recording is made here, not by the engine: `ivcs mux` cuts the test

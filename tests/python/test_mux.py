@@ -4,7 +4,7 @@ both are compared with what ffprobe finds in the raw input files.
 
 Media: $IVCS_MEDIA_DIR (made by scripts/make-media). When a file is missing
 there, an equivalent is generated with ffmpeg into a temporary folder (the
-commands of docs MEDIA.md), so the test also runs before that script exists.
+commands of scripts/make-media), so the test also runs before that script exists.
 """
 
 import hashlib

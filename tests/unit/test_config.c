@@ -730,6 +730,35 @@ TEST(load_file)
     unlink(path);
 }
 
+TEST(io_backend_names_and_validation)
+{
+    ivcs_config_s cfg;
+    ivcs_config_defaults(&cfg);
+    CHECK_EQ(cfg.io_backend, IVCS_IO_AUTO);
+    CHECK(expect_ok(json_with(NULL, NULL), &cfg));
+    CHECK_EQ(cfg.io_backend, IVCS_IO_AUTO);
+    CHECK(expect_ok(json_with("io_backend", "\"auto\""), &cfg));
+    CHECK_EQ(cfg.io_backend, IVCS_IO_AUTO);
+    CHECK(expect_ok(json_with("io_backend", "\"io_uring\""), &cfg));
+    CHECK_EQ(cfg.io_backend, IVCS_IO_URING);
+    CHECK(expect_ok(json_with("io_backend", "\"epoll\""), &cfg));
+    CHECK_EQ(cfg.io_backend, IVCS_IO_EPOLL);
+    CHECK(expect_config_error(json_with("io_backend", "\"kqueue\""), "io_backend"));
+    CHECK(expect_config_error(json_with("io_backend", "\"EPOLL\""), "io_backend"));
+    CHECK(expect_config_error(json_with("io_backend", "2"), "io_backend"));
+    CHECK(expect_config_error(json_with("io_backend", "null"), "io_backend"));
+    /* the struct: only the enum's values */
+    CHECK(expect_ok(json_with(NULL, NULL), &cfg));
+    char err[256];
+    cfg.io_backend = 3;
+    CHECK_EQ(ivcs_config_validate(&cfg, err, sizeof err), IVCS_ERR_CONFIG);
+    CHECK(strstr(err, "io_backend") != NULL);
+    cfg.io_backend = -1;
+    CHECK_EQ(ivcs_config_validate(&cfg, err, sizeof err), IVCS_ERR_CONFIG);
+    cfg.io_backend = IVCS_IO_EPOLL;
+    CHECK_EQ(ivcs_config_validate(&cfg, err, sizeof err), 0);
+}
+
 int main(void)
 {
     RUN(defaults_are_documented_values);
@@ -757,5 +786,6 @@ int main(void)
     RUN(virtual_host_rules);
     RUN(no_error_message_contains_a_secret);
     RUN(load_file);
+    RUN(io_backend_names_and_validation);
     return check_done();
 }

@@ -9,11 +9,17 @@
  *    stop callbacks, pushes refused without a plan;
  *  - memory: the engine's allocations per channel (counting allocator and
  *    jemalloc arena stats) <= u32MaxGopSize + 64 KiB; pushes make no
- *    allocator call and (outside ASan) no malloc on the pushing thread.
+ *    allocator call and (outside ASan) no malloc on the pushing thread;
+ *  - the I/O backend: io_uring refused by seccomp -> auto runs on epoll
+ *    (seed API included), forced io_uring -> IVCS_ERR_IO_BACKEND / -109.
  */
+#include <errno.h>
+#include <sys/wait.h>
+
 #include "check.h"
 #include "engine/record/engine_internal.h"
 #include "engine_fixture.h"
+#include "no_io_uring.h"
 
 /* ---------------------------------------------------------------- malloc spy */
 /* libjemalloc is the process's malloc (libivcs links it): its per-thread
@@ -768,6 +774,85 @@ TEST(seed_api_exit_reports_dropped_data)
     set_plan(NULL);
 }
 
+/* In a child with io_uring_setup refused (EPERM), as under Docker's
+ * default seccomp profile: auto records on epoll through the seed API and
+ * names it in the stats; a forced io_uring fails with its own code and the
+ * cause (the seed: -109), never "unsupported codec". Exit status 0: ok. */
+static int refused_engine_child(void)
+{
+    unsetenv("IVCS_IO_BACKEND");
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    ec.cloud.io_backend = IVCS_IO_AUTO;
+    if (ivcs_set_default_config(&ec.cloud) != 0) return 1;
+    iv_cs_init_parm_s p;
+    memset(&p, 0, sizeof p);
+    p.iv_cs_push_stream_start_cb = s_start;
+    p.iv_cs_push_stream_stop_cb = s_stop;
+    p.iv_cs_event_capture_picture_cb = s_cap;
+    p.iv_cs_event_picture_result_cb = s_res;
+    p.u32MaxGopSize = 800 * 1024;
+    p.av_fmt.eVideoType = IV_CM_VENC_TYPE_H264;
+    p.av_fmt.eAudioType = IV_CM_AENC_TYPE_AAC;
+    p.av_fmt.eAudioSampleRate = IV_CM_AENC_SAMPLE_RATE_48000;
+    p.av_fmt.eAudioMode = IV_CM_AENC_MODE_STEREO;
+    int rc = iv_cs_init(&p);
+    if (rc != IV_ERR_NONE) {
+        fprintf(stderr, "  iv_cs_init under seccomp: %d %s\n", rc, ivcs_strerror(rc));
+        return 2;
+    }
+    ivcs_engine_stats_s es;
+    ivcs_engine_stats(ivcs_default_engine(), &es);
+    if (es.io_backend != IVCS_IO_EPOLL) return 3;
+    if (!strstr(es.io_note, "io_uring_setup refused (EPERM)")) return 4;
+    if (iv_cs_exit() != IV_ERR_NONE) return 5;
+    ec.cloud.io_backend = IVCS_IO_URING;
+    if (ivcs_set_default_config(&ec.cloud) != 0) return 6;
+    if (iv_cs_init(&p) != IV_ERR_SYS_COMMUNICATE_FAIL) return 7;
+    if (!strstr(ivcs_io_backend_note(), "set io_backend to epoll or auto")) return 8;
+    ivcs_engine_s *e = NULL;
+    if (ivcs_engine_new(&e, &ec) != IVCS_ERR_IO_BACKEND || e) return 9;
+    if (!strstr(ivcs_strerror(IVCS_ERR_IO_BACKEND), "io_uring")) return 10;
+    iv_cs_balance_info_s b;
+    if (ivcs_query_balance_info(&ec.cloud, &b, 1) != IVCS_ERR_IO_BACKEND) return 11;
+    ivcs_set_default_config(NULL);
+    return 0;
+}
+
+TEST(io_uring_refused_engine_runs_on_epoll)
+{
+    if (!ivcs_test_seccomp_usable("io_uring_refused_engine_runs_on_epoll")) return;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (ivcs_test_refuse_io_uring(EPERM) < 0) _exit(90);
+        _exit(refused_engine_child());
+    }
+    int st = -1;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+}
+
+TEST(engine_stats_name_the_backend)
+{
+    ivcs_engine_config_s ec;
+    base_config(&ec);
+    iv_cs_balance_info_s plan = {.cs_switch = 0};
+    ec.fixed_plan = &plan;
+    ec.cloud.io_backend = IVCS_IO_EPOLL;
+    const char *env = getenv("IVCS_IO_BACKEND");
+    ivcs_engine_s *e;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    ivcs_engine_stats_s es;
+    ivcs_engine_stats(e, &es);
+    /* the environment, when set, overrides the config */
+    int want = env && !strcmp(env, "io_uring") ? IVCS_IO_URING : IVCS_IO_EPOLL;
+    CHECK_EQ(es.io_backend, want);
+    if (want == IVCS_IO_EPOLL) CHECK(strstr(es.io_note, "epoll") != NULL);
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+}
+
 int main(void)
 {
     if (fx_srv_start(plan_reply) < 0) return 1;
@@ -776,6 +861,8 @@ int main(void)
         return 1;
     }
     RUN(pause_after_120s_without_data);
+    RUN(io_uring_refused_engine_runs_on_epoll);
+    RUN(engine_stats_name_the_backend);
     RUN(plan_poll_304_hourly_refresh_and_switch);
     RUN(memory_budget_and_no_alloc_push);
     RUN(memory_budget_per_size);

@@ -1,11 +1,12 @@
-/* test_headers.c - the public headers match the vendor ABI of API.md, and
- * every error code has its own message.
+/* test_headers.c - the public headers match the vendor SDK's ABI, and every
+ * error code has its own message.
  *
  * Firmware built against the vendor SDK's headers must work against ours
  * unchanged, so member offsets, struct sizes and enum values are part of the
- * contract. The expected numbers below are derived by hand from the member
- * lists in /work/shared/design/API.md for x86_64 LP64 (pointers and uint64_t
- * 8 bytes aligned to 8, uint32_t/int/enums 4 bytes aligned to 4). */
+ * contract. The expected numbers below are derived by hand from the vendor's
+ * member lists (as in api/include/iv_cm.h, iv_cs.h) for x86_64 LP64
+ * (pointers and uint64_t 8 bytes aligned to 8, uint32_t/int/enums 4 bytes
+ * aligned to 4). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -317,6 +318,7 @@ static const struct {
     C(IVCS_ERR_NOT_FOUND),
     C(IVCS_ERR_STATE),
     C(IVCS_ERR_AUDIO_FRAME_SIZE),
+    C(IVCS_ERR_IO_BACKEND),
 };
 #undef C
 #define NCODES (sizeof all_codes / sizeof all_codes[0])

@@ -69,7 +69,15 @@ TEST(init_creates_a_fresh_private_arena)
     CHECK(ja.allocator.alloc != NULL && ja.allocator.free != NULL);
     CHECK(ja.allocator.ctx == &ja);
     CHECK(ja.arena >= before); /* beyond the automatic arenas (or a reused slot) */
-    CHECK_EQ(ja.large_min, ivcs_jemalloc_size_class(14337, 0));
+    /* The smallest large class is the class above the largest small one,
+     * 3.5 pages: 16 KiB with 4 KiB pages (x86-64, armhf, mipsel), 256 KiB
+     * with the 64 KiB pages Debian's arm64 jemalloc is built for. */
+    size_t page = 0;
+    len = sizeof page;
+    CHECK_EQ(mallctl("arenas.page", &page, &len, NULL, 0), 0);
+    CHECK(page >= 4096 && (page & (page - 1)) == 0);
+    CHECK_EQ(ja.large_min, ivcs_jemalloc_size_class(page / 2 * 7 + 1, 0));
+    CHECK_EQ(ja.large_min, 4 * page);
     ivcs_jemalloc_stats_s st = stats_of(&ja);
     CHECK_EQ(st.allocated, 0);
     CHECK_EQ(st.nmalloc, 0);
@@ -89,9 +97,13 @@ TEST(init_creates_a_fresh_private_arena)
 
 TEST(size_class_is_jemallocs_nallocx)
 {
-    /* Known jemalloc 5 classes on x86-64 (16-byte quantum, 4 KiB pages),
-     * so the wrapper cannot be the identity. */
-    CHECK_EQ(ivcs_jemalloc_size_class(17, 0), 32);
+    /* Known jemalloc 5 classes (4 KiB pages or more), so the wrapper
+     * cannot be the identity. 17 B: 32 with the 16-byte quantum of 64-bit
+     * targets, 24 with the 8-byte one of armhf and mipsel. */
+    size_t quantum = 0, len = sizeof quantum;
+    CHECK_EQ(mallctl("arenas.quantum", &quantum, &len, NULL, 0), 0);
+    CHECK(quantum == 8 || quantum == 16);
+    CHECK_EQ(ivcs_jemalloc_size_class(17, 0), quantum == 16 ? 32 : 24);
     CHECK_EQ(ivcs_jemalloc_size_class(1000, 0), 1024);
     CHECK_EQ(ivcs_jemalloc_size_class(5000, 0), 5120);
     CHECK_EQ(ivcs_jemalloc_size_class(24, 64), 64);

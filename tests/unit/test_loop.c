@@ -1,12 +1,17 @@
-/* test_loop.c - the io_uring loop: connect, send/recv, timeouts, cancel. */
+/* test_loop.c - the loop on either backend ($IVCS_IO_BACKEND): connect,
+ * send/recv, timeouts, cancel; the backend choice and io_uring fallback. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "engine/net/loop.h"
+#include "no_io_uring.h"
+#include "so_error_probe.h"
 
 typedef struct {
     int done;
@@ -180,6 +185,7 @@ TEST(connect_ipv6_and_hostname)
 
 TEST(connect_refused_is_clean)
 {
+    if (!so_error_is_native("connect_refused_is_clean")) return;
     ivcs_loop *l;
     CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 0), 0);
     uint16_t port;
@@ -269,6 +275,152 @@ TEST(bad_arguments)
     ivcs_loop_destroy(l);
 }
 
+TEST(uring_refusal_policy)
+{
+    static const struct {
+        int err;
+        const char *name;
+    } absent[] = {{EPERM, "EPERM"}, {ENOSYS, "ENOSYS"}, {EOPNOTSUPP, "EOPNOTSUPP"},
+                  {ENOMEM, "ENOMEM"}};
+    char note[IVCS_IO_NOTE_MAX];
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        CHECK_EQ(ivcs_loop_uring_refusal(absent[i].err, 0, note, sizeof note), 1);
+        CHECK(strstr(note, absent[i].name) != NULL);
+        CHECK(strstr(note, "using epoll") != NULL);
+        CHECK_EQ(ivcs_loop_uring_refusal(absent[i].err, 1, note, sizeof note), 1);
+        CHECK(strstr(note, absent[i].name) != NULL);
+        CHECK(strstr(note, "set io_backend to epoll or auto") != NULL);
+    }
+    char *n = note;
+    CHECK_EQ(ivcs_loop_uring_refusal(EPERM, 1, n, sizeof note), 1);
+    CHECK(strstr(note, "io_uring_setup refused (EPERM): blocked by a seccomp profile") == note);
+    /* Not io_uring's absence: no fallback, the loop fails with the errno. */
+    CHECK_EQ(ivcs_loop_uring_refusal(EMFILE, 0, note, sizeof note), 0);
+    CHECK(strstr(note, strerror(EMFILE)) != NULL);
+    CHECK_EQ(ivcs_loop_uring_refusal(EPERM, 0, NULL, 0), 1);
+}
+
+/* Runs fn in a child with io_uring_setup refused with err; its exit
+ * status (0: all checks passed). */
+static int in_child_without_io_uring(int err, int (*fn)(int err))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (ivcs_test_refuse_io_uring(err) < 0) _exit(90);
+        _exit(fn(err));
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return 99;
+    return WEXITSTATUS(st);
+}
+
+static int refused_child(int err)
+{
+    unsetenv("IVCS_IO_BACKEND");
+    /* auto (and the plain constructor): epoll, with the reason kept */
+    ivcs_loop *l = NULL;
+    if (ivcs_loop_new(&l, NULL, 0) != 0) return 1;
+    if (ivcs_loop_backend(l) != IVCS_IO_EPOLL) return 2;
+    if (!strstr(ivcs_loop_note(l), "using epoll")) return 3;
+    if (strcmp(ivcs_loop_note(l), ivcs_io_backend_note()) != 0) return 4;
+    /* and it works: a timer fires */
+    result r = {0, -1};
+    ivcs_loop_op op = {.cb = on_done, .arg = &r};
+    if (ivcs_loop_timer(l, &op, 5) != 0 || !run_until(l, &r, 2000) || r.res != 0) return 5;
+    ivcs_loop_destroy(l);
+    /* forced io_uring: its own code and the cause, never "unsupported" */
+    l = NULL;
+    int rc = ivcs_loop_new_backend(&l, NULL, 0, IVCS_IO_URING);
+    if (rc != IVCS_ERR_IO_BACKEND || l) return 6;
+    const char *why = ivcs_io_backend_note();
+    if (err == EPERM && !strstr(why, "io_uring_setup refused (EPERM)")) return 7;
+    if (err == ENOSYS && !strstr(why, "(ENOSYS)")) return 8;
+    if (!strstr(why, "set io_backend to epoll or auto")) return 9;
+    /* IVCS_IO_BACKEND=epoll overrides a forced io_uring */
+    setenv("IVCS_IO_BACKEND", "epoll", 1);
+    if (ivcs_loop_new_backend(&l, NULL, 0, IVCS_IO_URING) != 0) return 10;
+    if (ivcs_loop_backend(l) != IVCS_IO_EPOLL) return 11;
+    ivcs_loop_destroy(l);
+    return 0;
+}
+
+TEST(io_uring_refused_falls_back_to_epoll)
+{
+    if (!ivcs_test_seccomp_usable("io_uring_refused_falls_back_to_epoll")) return;
+    CHECK_EQ(in_child_without_io_uring(EPERM, refused_child), 0);
+    CHECK_EQ(in_child_without_io_uring(ENOSYS, refused_child), 0);
+}
+
+TEST(backend_choice_and_env)
+{
+    const char *env = getenv("IVCS_IO_BACKEND");
+    char saved[32] = "";
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    ivcs_loop *l = NULL;
+    unsetenv("IVCS_IO_BACKEND");
+    CHECK_EQ(ivcs_loop_new_backend(&l, &check_alloc, 0, IVCS_IO_EPOLL), 0);
+    CHECK_EQ(ivcs_loop_backend(l), IVCS_IO_EPOLL);
+    ivcs_loop_destroy(l);
+    CHECK_EQ(ivcs_loop_new_backend(&l, &check_alloc, 0, 7), IVCS_ERR_CONFIG);
+    setenv("IVCS_IO_BACKEND", "kqueue", 1);
+    CHECK_EQ(ivcs_loop_new_backend(&l, &check_alloc, 0, IVCS_IO_AUTO), IVCS_ERR_CONFIG);
+    CHECK(strstr(ivcs_io_backend_note(), "IVCS_IO_BACKEND") != NULL);
+    setenv("IVCS_IO_BACKEND", "epoll", 1);
+    CHECK_EQ(ivcs_loop_new_backend(&l, &check_alloc, 0, IVCS_IO_AUTO), 0);
+    CHECK_EQ(ivcs_loop_backend(l), IVCS_IO_EPOLL);
+    CHECK(strstr(ivcs_loop_note(l), "IVCS_IO_BACKEND") != NULL);
+    ivcs_loop_destroy(l);
+    CHECK(!strcmp(ivcs_io_backend_name(IVCS_IO_URING), "io_uring"));
+    CHECK(!strcmp(ivcs_io_backend_name(IVCS_IO_AUTO), "auto"));
+    CHECK(!strcmp(ivcs_io_backend_name(-1), "?"));
+    if (saved[0]) setenv("IVCS_IO_BACKEND", saved, 1);
+    else unsetenv("IVCS_IO_BACKEND");
+}
+
+/* Send and receive in flight on one socket at once (the HTTP client's
+ * pattern), the send parked on a full socket buffer until the peer reads. */
+TEST(send_and_recv_together_on_a_full_socket)
+{
+    ivcs_loop *l;
+    CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 0), 0);
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    static char big[1 << 20];
+    result rs = {0, 0}, rr = {0, 0};
+    ivcs_loop_op os = {.cb = on_done, .arg = &rs}, orr = {.cb = on_done, .arg = &rr};
+    char in[8];
+    CHECK_EQ(ivcs_loop_recv(l, &orr, sv[0], in, sizeof in, 3000), 0);
+    size_t sent = 0;
+    int rounds = 0;
+    /* fill the buffer: a send then waits for room */
+    while (rounds++ < 64) {
+        rs.done = 0;
+        CHECK_EQ(ivcs_loop_send(l, &os, sv[0], big, sizeof big, 3000), 0);
+        run_until(l, &rs, 200);
+        if (!rs.done) break;
+        CHECK(rs.res > 0);
+        sent += (size_t)(rs.res > 0 ? rs.res : 0);
+    }
+    CHECK(sent > 0);
+    CHECK_EQ(rs.done, 0);
+    CHECK_EQ(ivcs_loop_pending(l), 2);
+    /* the peer drains some and answers: both complete */
+    static char sink[1 << 16];
+    while (recv(sv[1], sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    }
+    (void)!write(sv[1], "ok", 2);
+    uint64_t end = ivcs_loop_now_ms() + 3000;
+    while ((!rs.done || !rr.done) && ivcs_loop_now_ms() < end) ivcs_loop_run_once(l, 50);
+    CHECK(rs.done && rs.res > 0);
+    CHECK_EQ(rr.res, 2);
+    CHECK(!memcmp(in, "ok", 2));
+    CHECK_EQ(ivcs_loop_pending(l), 0);
+    close(sv[0]);
+    close(sv[1]);
+    ivcs_loop_destroy(l);
+}
+
 int main(void)
 {
     RUN(resolve_numeric_and_names);
@@ -279,5 +431,9 @@ int main(void)
     RUN(cancel_pending_recv);
     RUN(timer_fires_after_delay);
     RUN(bad_arguments);
+    RUN(uring_refusal_policy);
+    RUN(io_uring_refused_falls_back_to_epoll);
+    RUN(backend_choice_and_env);
+    RUN(send_and_recv_together_on_a_full_socket);
     return check_done();
 }
