@@ -129,15 +129,17 @@ void ivcs_eng_apply_service(ivcs_engine_s *e)
     pthread_mutex_unlock(&e->plan_mu);
     ivcs_service_e svc = e->have_plan ? ivcs_plan_service(&e->plan, now / 1000) : IVCS_SERVICE_NONE;
     int old = atomic_exchange_explicit(&e->service, (int)svc, RLX);
-    uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
-    for (uint32_t i = 0; i < n; i++) {
-        update_streaming(e, e->ch[i]);
-        if (old != (int)svc) ivcs_up_reconsider(e->ch[i]);
-    }
+    /* The cached balance first: a stream_start/stop callback that reads it
+     * (iv_cs_get_balance_info with timeout 0) sees the plan that called it. */
     if (old != (int)svc || e->have_plan) {
         pthread_mutex_lock(&e->plan_mu);
         ivcs_plan_balance(&e->plan, now / 1000, &e->balance);
         pthread_mutex_unlock(&e->plan_mu);
+    }
+    uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++) {
+        update_streaming(e, e->ch[i]);
+        if (old != (int)svc) ivcs_up_reconsider(e->ch[i]);
     }
 }
 
