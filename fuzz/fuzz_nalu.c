@@ -1,5 +1,6 @@
 /*
- * fuzz_nalu.c - libFuzzer harness for engine/codec/nalu.c.
+ * fuzz_nalu.c - libFuzzer harness for engine/codec/nalu.c (and the start-code
+ * scanner, startcode.c).
  *
  * Each input goes through every entry point for both codecs: the start-code
  * scanner (checked against a byte-by-byte reference), the NAL iterator,

@@ -376,6 +376,13 @@ int ivcs_up_busy(const ivcs_channel_s *c);
 void ivcs_up_cancel(ivcs_channel_s *c);
 /* Re-evaluates held slices after an event window changed. */
 void ivcs_up_reconsider(ivcs_channel_s *c);
+/* uploader.c: frees the front slice's ring space and advances the queue;
+ * uploaded: 1 uploaded, 2 spooled (still held, on disk), 0 dropped or
+ * discarded (by the slice's state). */
+void ivcs_up_release_front(ivcs_channel_s *c, int uploaded);
+/* spool_up.c: writes slice s (a failed upload) to the spool; 0 when it was
+ * queued for writing, < 0 when the spool cannot take it. */
+int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now);
 /* Hands a picture the engine still holds back to the firmware: one
  * picture_result(err) (unless its PUT is running: on_aux_done owes it). */
 void ivcs_up_pic_give_back(ivcs_channel_s *c, eng_event_s *x, int err);
@@ -400,7 +407,7 @@ void ivcs_poll_spool_init(ivcs_engine_s *e);
 /* Publishes the spool's numbers for ivcs_engine_stats. */
 void ivcs_eng_spool_publish(ivcs_engine_s *e);
 
-/* uploader.c: backfill of spooled slices (engine thread). Returns 1 if it
+/* spool_up.c: backfill of spooled slices (engine thread). Returns 1 if it
  * did something. */
 int ivcs_bf_service(ivcs_engine_s *e, int64_t now);
 int ivcs_bf_busy(const ivcs_engine_s *e);

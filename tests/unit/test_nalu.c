@@ -1,5 +1,6 @@
 /*
- * test_nalu.c - H.264 / H.265 Annex-B parsing (engine/codec/nalu.c).
+ * test_nalu.c - H.264 / H.265 Annex-B parsing (engine/codec/nalu.c,
+ * startcode.c).
  *
  * Three kinds of input:
  *  - hand-made byte sequences, built with a bit writer that applies
