@@ -27,7 +27,7 @@ typedef struct {
     int err;
 } bitrd;
 
-static inline void br_init(bitrd *b, const uint8_t *p, size_t len)
+static void br_init(bitrd *b, const uint8_t *p, size_t len)
 {
     b->p = p;
     b->len = len;
@@ -38,7 +38,7 @@ static inline void br_init(bitrd *b, const uint8_t *p, size_t len)
     b->err = 0;
 }
 
-static inline void br_refill(bitrd *b)
+static void br_refill(bitrd *b)
 {
     while (b->bits <= 56 && b->pos < b->len) {
         uint8_t c = b->p[b->pos++];
@@ -53,7 +53,7 @@ static inline void br_refill(bitrd *b)
 }
 
 /* n in 1..32 */
-static inline uint32_t br_u(bitrd *b, unsigned n)
+static uint32_t br_u(bitrd *b, unsigned n)
 {
     if (b->bits < n) {
         br_refill(b);
@@ -70,7 +70,7 @@ static inline uint32_t br_u(bitrd *b, unsigned n)
     return v;
 }
 
-static inline void br_skip(bitrd *b, unsigned n)
+static void br_skip(bitrd *b, unsigned n)
 {
     while (n > 32) {
         br_u(b, 32);
@@ -80,7 +80,7 @@ static inline void br_skip(bitrd *b, unsigned n)
 }
 
 /* ue(v); more than 31 leading zeros cannot be a 32-bit value: error. */
-static inline uint32_t br_ue(bitrd *b)
+static uint32_t br_ue(bitrd *b)
 {
     unsigned lz = 0;
     while (br_u(b, 1) == 0) {
@@ -93,7 +93,7 @@ static inline uint32_t br_ue(bitrd *b)
     return ((1u << lz) - 1) + br_u(b, lz);
 }
 
-static inline int64_t br_se(bitrd *b)
+static int64_t br_se(bitrd *b)
 {
     uint32_t k = br_ue(b);
     return (k & 1) ? (int64_t)(k >> 1) + 1 : -(int64_t)(k >> 1);
