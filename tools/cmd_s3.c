@@ -22,7 +22,8 @@ static const struct {
     const char *op, *args;
 } s3_ops[] = {
     {"put", "FILE KEY [FILE KEY...] [--meta k=v]... [--if-none-match]\n"
-            "      [--content-type T]"},
+            "      [--content-type T] [--integrity md5|sha256-chunked|crc32c-trailer|md5-etag]\n"
+            "      (default: the config's \"integrity\"; auto is md5 here)"},
     {"get", "KEY [--range A-B] [--if-none-match ETAG] [-o|--output FILE]"},
     {"ls", "[--prefix P] [--delimiter D] [--max N] [--page-size N]"},
     {"rm", "KEY"},
@@ -66,6 +67,7 @@ typedef struct {
     uint32_t page_size, expires, days;
     int has_days;
     int no_md5, bad_md5;
+    int integrity; /* -1: the config's */
     const char *pos[512]; /* put takes FILE KEY pairs: room for 255 */
     int npos;
 } opts;
@@ -123,6 +125,7 @@ static int do_put(const ivcs_cli_s *c, const opts *o)
         op.content_type = o->content_type;
         if (o->if_none_match_star) op.if_none_match = "*";
         if (o->no_md5) op.content_md5 = "";
+        op.integrity = o->integrity >= 0 ? o->integrity : c->cfg.integrity;
         /* A valid base64 MD5 of 16 zero bytes: well-formed, and wrong. */
         if (o->bad_md5) op.debug_bad_md5 = "AAAAAAAAAAAAAAAAAAAAAA==";
         int rc = ivcs_s3_run(c->s3, &op);
@@ -343,7 +346,7 @@ static int do_lifecycle(const ivcs_cli_s *c, const opts *o)
 
 #define VALUED                                                                                     \
     "--config --retries --timeout-ms --reply-ms --meta --content-type --range -o --output "      \
-    "--prefix --delimiter --max --page-size --expires --days"
+    "--prefix --delimiter --max --page-size --expires --days --integrity"
 
 int ivcs_cmd_s3(int argc, char **argv)
 {
@@ -366,6 +369,7 @@ int ivcs_cmd_s3(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.attempts = 3;
     o.max = -1;
+    o.integrity = -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -384,6 +388,13 @@ int ivcs_cmd_s3(int argc, char **argv)
             o.if_none_match = argv[++i];
         } else if (!strcmp(a, "--config")) {
             o.config = argv[++i];
+        } else if (!strcmp(a, "--integrity")) {
+            i++;
+            for (int m = IVCS_INTEGRITY_MD5; m <= IVCS_INTEGRITY_MAX; m++)
+                if (!strcmp(v, ivcs_integrity_name(m))) o.integrity = m;
+            if (o.integrity < 0)
+                return ivcs_cli_usage_error(
+                    "s3", "--integrity: expected md5, sha256-chunked, crc32c-trailer or md5-etag");
         } else if (!strcmp(a, "--retries")) {
             if (ivcs_cli_u32("s3", a, v, 1, 100, &o.attempts) < 0) return IVCS_EXIT_USAGE;
             i++;

@@ -1,11 +1,18 @@
 /* hash.c - SHA-256, HMAC-SHA256, MD5, hex and base64 on OpenSSL EVP (see hash.h). */
 #include "engine/net/hash.h"
 
+/* The low-level SHA256_* / MD5_* functions are deprecated in OpenSSL 3 in
+ * favour of EVP, but they run the same block code and need no context
+ * allocation (ivcs_hash_state_s). */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include "iv_err.h"
 #include "ivcs_err.h"
@@ -111,6 +118,29 @@ out:
     OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(inner, sizeof inner);
     return rc;
+}
+
+_Static_assert(sizeof(SHA256_CTX) <= sizeof(((ivcs_hash_state_s *)0)->opaque), "SHA256_CTX fits");
+_Static_assert(sizeof(MD5_CTX) <= sizeof(((ivcs_hash_state_s *)0)->opaque), "MD5_CTX fits");
+
+void ivcs_hash_begin(ivcs_hash_state_s *h, ivcs_digest_alg_e alg)
+{
+    h->alg = alg;
+    if (alg == IVCS_DIGEST_MD5) MD5_Init((MD5_CTX *)(void *)h->opaque);
+    else SHA256_Init((SHA256_CTX *)(void *)h->opaque);
+}
+
+void ivcs_hash_update(ivcs_hash_state_s *h, const void *p, size_t n)
+{
+    if (!n) return;
+    if (h->alg == IVCS_DIGEST_MD5) MD5_Update((MD5_CTX *)(void *)h->opaque, p, n);
+    else SHA256_Update((SHA256_CTX *)(void *)h->opaque, p, n);
+}
+
+void ivcs_hash_final(ivcs_hash_state_s *h, uint8_t *out)
+{
+    if (h->alg == IVCS_DIGEST_MD5) MD5_Final(out, (MD5_CTX *)(void *)h->opaque);
+    else SHA256_Final(out, (SHA256_CTX *)(void *)h->opaque);
 }
 
 static int one_shot(ivcs_digest_alg_e alg, const void *p, size_t n, uint8_t *out)
