@@ -30,6 +30,8 @@ static const struct {
     {"head", "KEY"},
     {"presign", "KEY [--expires SECONDS]"},
     {"mb", "(create the configured bucket; one you already own: exit 0)"},
+    {"probe", "KEY   which integrity check the server enforces (what integrity \"auto\"\n"
+              "      picks): PUTs to KEY, deleted after; prints the mode and what was seen"},
     {"lifecycle", "--days N [--prefix P]   expire objects under P after N days\n"
                   "      (rule ivcs-expire, merged into the bucket's rules; --days 0\n"
                   "      removes it)"},
@@ -45,7 +47,8 @@ static void usage(FILE *out)
             "        default 3), --timeout-ms N (upload bound), --reply-ms N, --stats\n"
             "        (connection statistics on stderr)\n"
             "debug:  put --no-md5 (no Content-MD5), put --debug-bad-md5 (send a wrong\n"
-            "        one)\n"
+            "        one), put --debug-corrupt N (flip body byte N on the wire in the\n"
+            "        first attempt, after the checksums were taken)\n"
             "exit: 0 ok, 1 failure (the S3 error code and message are printed), 2 usage\n");
 }
 
@@ -68,6 +71,7 @@ typedef struct {
     int has_days;
     int no_md5, bad_md5;
     int integrity; /* -1: the config's */
+    uint32_t corrupt; /* --debug-corrupt N: 1 + N, 0 none */
     const char *pos[512]; /* put takes FILE KEY pairs: room for 255 */
     int npos;
 } opts;
@@ -126,6 +130,7 @@ static int do_put(const ivcs_cli_s *c, const opts *o)
         if (o->if_none_match_star) op.if_none_match = "*";
         if (o->no_md5) op.content_md5 = "";
         op.integrity = o->integrity >= 0 ? o->integrity : c->cfg.integrity;
+        op.debug_flip = o->corrupt;
         /* A valid base64 MD5 of 16 zero bytes: well-formed, and wrong. */
         if (o->bad_md5) op.debug_bad_md5 = "AAAAAAAAAAAAAAAAAAAAAA==";
         int rc = ivcs_s3_run(c->s3, &op);
@@ -342,16 +347,28 @@ static int do_lifecycle(const ivcs_cli_s *c, const opts *o)
     return IVCS_EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- probe */
+
+static int do_probe(const ivcs_cli_s *c, const opts *o)
+{
+    if (o->npos != 1) return -2;
+    char note[512];
+    int m = ivcs_s3_probe_integrity(NULL, &c->cfg, o->pos[0],
+                                    o->reply_ms ? o->reply_ms : 10000, note, sizeof note);
+    printf("%s\n%s\n", ivcs_integrity_name(m), note);
+    return IVCS_EXIT_OK;
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define VALUED                                                                                     \
     "--config --retries --timeout-ms --reply-ms --meta --content-type --range -o --output "      \
-    "--prefix --delimiter --max --page-size --expires --days --integrity"
+    "--prefix --delimiter --max --page-size --expires --days --integrity --debug-corrupt"
 
 int ivcs_cmd_s3(int argc, char **argv)
 {
-    static const char *const ops[] = {"put",  "get", "ls", "rm", "head", "presign",
-                                      "mb",   "lifecycle"};
+    static const char *const ops[] = {"put", "get", "ls",        "rm",   "head",
+                                      "presign", "mb", "lifecycle", "probe"};
     for (int i = 1; i < argc; i++)
         if (ivcs_cli_is_help(argv[i])) { /* ivcs s3 [OP] ... --help */
             usage(stdout);
@@ -359,7 +376,7 @@ int ivcs_cmd_s3(int argc, char **argv)
         }
     if (argc < 2 || argv[1][0] == '-')
         return ivcs_cli_usage_error(
-            "s3", "the operation is missing: ivcs s3 put|get|ls|rm|head|presign|mb|lifecycle ...");
+            "s3", "the operation is missing: ivcs s3 put|get|ls|rm|head|presign|mb|lifecycle|probe ...");
     const char *sub = argv[1];
     int known = 0;
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
@@ -388,6 +405,10 @@ int ivcs_cmd_s3(int argc, char **argv)
             o.if_none_match = argv[++i];
         } else if (!strcmp(a, "--config")) {
             o.config = argv[++i];
+        } else if (!strcmp(a, "--debug-corrupt")) {
+            if (ivcs_cli_u32("s3", a, v, 0, 0xfffffffe, &n) < 0) return IVCS_EXIT_USAGE;
+            i++;
+            o.corrupt = n + 1;
         } else if (!strcmp(a, "--integrity")) {
             i++;
             for (int m = IVCS_INTEGRITY_MD5; m <= IVCS_INTEGRITY_MAX; m++)
@@ -455,6 +476,7 @@ int ivcs_cmd_s3(int argc, char **argv)
     else if (!strcmp(sub, "mb")) ret = do_simple(&c, &o, IVCS_S3_CREATE_BUCKET, "mb");
     else if (!strcmp(sub, "presign")) ret = do_presign(&c, &o);
     else if (!strcmp(sub, "lifecycle")) ret = do_lifecycle(&c, &o);
+    else if (!strcmp(sub, "probe")) ret = do_probe(&c, &o);
     else {
         fprintf(stderr, "ivcs s3: unknown operation '%s'\n", sub);
         ret = -2;

@@ -137,6 +137,7 @@ int64_t ivcs_awschunk_body(void *arg, uint64_t offset, uint8_t *buf, size_t cap)
         } else {
             a->crc = ivcs_crc32c(a->crc, d, n);
         }
+        if (a->flip > a->data_off && a->flip <= a->data_off + n) d[a->flip - 1 - a->data_off] ^= 0x20;
         o[h++] = '\r';
         o[h++] = '\n';
         d[n] = '\r';

@@ -55,6 +55,8 @@ typedef struct ivcs_awschunk_s {
     void *inner_arg;
     ivcs_sigv4_s *sig;        /* SIGNED: the signer (its digest is the HMAC scratch) */
     ivcs_sigv4_chunk_s ch;    /* SIGNED: from ivcs_sigv4_sign_stream */
+    uint64_t flip;            /* test: 1 + the offset of a data byte to flip once
+                                 hashed (corruption in flight); 0: none */
     /* state */
     uint64_t data_off, enc_off;
     uint32_t crc;

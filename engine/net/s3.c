@@ -420,7 +420,7 @@ static int object_path(ivcs_s3 *s, const char *key, char *out, size_t cap)
     return (n < 0 || (size_t)n >= cap) ? IVCS_ERR_TOO_LONG : 0;
 }
 
-/* MD5_ETAG: the caller's body, hashed as it goes out. */
+/* MD5_ETAG: the caller's body, hashed as it goes out (and debug_flip). */
 static int64_t etag_body(void *arg, uint64_t offset, uint8_t *buf, size_t cap)
 {
     ivcs_s3_op *op = arg;
@@ -441,6 +441,8 @@ static int64_t etag_body(void *arg, uint64_t offset, uint8_t *buf, size_t cap)
     if (r > 0) {
         ivcs_hash_update(&op->md5s, buf, (size_t)r);
         op->md5_off += (uint64_t)r;
+        uint64_t f = op->res.attempts <= 1 ? op->debug_flip : 0;
+        if (f > offset && f <= offset + (uint64_t)r) buf[f - 1 - offset] ^= 0x20;
     }
     return r;
 }
@@ -588,6 +590,7 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
         op->ac.inner = op->body_fn;
         op->ac.inner_arg = op->body_arg;
         op->ac.sig = &s->sig;
+        op->ac.flip = op->res.attempts <= 1 ? op->debug_flip : 0;
         wire_len = ivcs_awschunk_len(ak, op->body_len, chunk);
     }
     if (chunked && ak == IVCS_AWSCHUNK_SIGNED)
@@ -632,7 +635,7 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
         hr->body_fn = ivcs_awschunk_body;
         hr->body_arg = &op->ac;
         hr->body_len = wire_len;
-    } else if (has_body && integ == IVCS_INTEGRITY_MD5_ETAG) {
+    } else if (has_body && (integ == IVCS_INTEGRITY_MD5_ETAG || op->debug_flip)) {
         hr->body = NULL;
         hr->body_fn = etag_body;
         hr->body_arg = op;
@@ -729,4 +732,100 @@ int ivcs_s3_presign_get(ivcs_s3 *s, const char *key, uint32_t expires, char *url
     const char *scheme = strncasecmp(s->cfg.endpoint, "https://", 8) ? "http" : "https";
     rc = ivcs_sigv4_presign(&s->sig, &sr, scheme, expires, url, cap);
     return rc < 0 ? rc : 0;
+}
+
+/* ---------------------------------------------------------------- probe */
+
+#define PROBE_LEN 70000u /* two chunks */
+
+static int probe_put(ivcs_s3 *s, const char *key, const uint8_t *body, int mode, uint64_t flip,
+                     uint32_t ms, ivcs_s3_result *res)
+{
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, IVCS_S3_PUT, key);
+    op.body = body;
+    op.body_len = PROBE_LEN;
+    op.integrity = mode;
+    op.debug_flip = flip;
+    op.upload_ms = op.reply_ms = ms;
+    op.max_attempts = 1;
+    int rc = ivcs_s3_run(s, &op);
+    *res = op.res;
+    ivcs_s3_op_cleanup(&op);
+    return rc;
+}
+
+int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *cfg,
+                            const char *key, uint32_t timeout_ms, char *note, size_t cap)
+{
+    char tmp[8];
+    if (!note || !cap) {
+        note = tmp;
+        cap = sizeof tmp;
+    }
+    note[0] = 0;
+    alloc = ivcs_allocator_or_default(alloc);
+    ivcs_s3 *s = NULL;
+    uint8_t *body = ivcs_alloc(alloc, PROBE_LEN, 16);
+    int rc = body ? ivcs_s3_new(&s, alloc, cfg, NULL) : IV_ERR_SYS_MALLOC_FAIL;
+    if (rc < 0) {
+        snprintf(note, cap, "probe not run (%s): md5", ivcs_strerror(rc));
+        ivcs_free(alloc, body, PROBE_LEN);
+        return IVCS_INTEGRITY_MD5;
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+    for (size_t i = 0; i < PROBE_LEN; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        body[i] = (uint8_t)x;
+    }
+    static const int order[] = {IVCS_INTEGRITY_CRC32C_TRAILER, IVCS_INTEGRITY_SHA256_CHUNKED};
+    int chosen = -1, stored = 0;
+    size_t n = 0;
+    ivcs_s3_result r;
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && chosen < 0; i++) {
+        int m = order[i];
+        const char *name = ivcs_integrity_name(m);
+        rc = probe_put(s, key, body, m, 0, timeout_ms, &r);
+        if (rc == 0) stored = 1;
+        if (rc < 0 && !r.status) { /* no answer at all: nothing to learn */
+            n = 0;
+            (void)append(note, cap, &n, "probe failed (%s%s%s): md5", ivcs_strerror(rc),
+                         r.detail[0] ? ": " : "", r.detail);
+            goto out;
+        }
+        if (rc < 0) {
+            (void)append(note, cap, &n, "%s refused (HTTP %d %s); ", name, r.status, r.code);
+            continue;
+        }
+        rc = probe_put(s, key, body, m, PROBE_LEN / 3, timeout_ms, &r);
+        if (rc < 0 && r.status >= 400 && r.status < 500) {
+            chosen = m;
+            (void)append(note, cap, &n, "%s: a corrupted body is refused (HTTP %d %s)", name,
+                         r.status, r.code);
+        } else {
+            (void)append(note, cap, &n, "%s not checked (corrupted body: %s); ", name,
+                         rc == 0 ? "stored" : r.code);
+        }
+    }
+    if (chosen < 0) {
+        rc = probe_put(s, key, body, IVCS_INTEGRITY_MD5_ETAG, 0, timeout_ms, &r);
+        if (rc == 0) stored = 1;
+        chosen = rc == 0 ? IVCS_INTEGRITY_MD5_ETAG : IVCS_INTEGRITY_MD5;
+        if (rc == 0) (void)append(note, cap, &n, "md5-etag: the ETag is the MD5");
+        else (void)append(note, cap, &n, "md5 (plain PUT: %s)", r.code);
+    }
+out:
+    if (stored) {
+        ivcs_s3_op op;
+        ivcs_s3_op_init(&op, IVCS_S3_DELETE, key);
+        op.upload_ms = op.reply_ms = timeout_ms;
+        (void)!ivcs_s3_run(s, &op);
+        ivcs_s3_op_cleanup(&op);
+    }
+    ivcs_s3_destroy(s);
+    ivcs_free(alloc, body, PROBE_LEN);
+    /* the server's codes are in it: printable ASCII without quotes only */
+    for (char *c = note; *c; c++)
+        if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') *c = '?';
+    return chosen < 0 ? IVCS_INTEGRITY_MD5 : chosen;
 }

@@ -182,6 +182,9 @@ struct ivcs_s3_op {
      * last three send no Content-MD5 and read the body once. */
     int integrity;
     uint32_t chunk_size;          /* aws-chunked data per chunk; 0: IVCS_S3_CHUNK */
+    /* debug/test: 1 + the offset of a body byte flipped on the way out, after
+     * every checksum was taken (corruption in flight), first attempt only */
+    uint64_t debug_flip;
     /* out */
     ivcs_s3_result res;
     /* private */
@@ -236,6 +239,18 @@ void ivcs_s3_op_cleanup(ivcs_s3_op *op);
 /* A presigned GET URL for key valid expires seconds from now. */
 IVCS_MUST_CHECK int ivcs_s3_presign_get(ivcs_s3 *s3, const char *key, uint32_t expires,
                                         char *url, size_t cap);
+
+/* Picks the cheapest integrity mode the server really checks (config
+ * "integrity": "auto"), with a client of its own (its own loop, cfg copied):
+ * PUTs of a 70,000-byte probe object to key, each mode first as it should
+ * be and then with one byte flipped after the checksum (the server must
+ * refuse that one): crc32c-trailer, then sha256-chunked; else md5-etag if
+ * the ETag of a plain PUT is the body's MD5; else md5. The probe object is
+ * deleted after. Every request is bounded by timeout_ms and made once. A
+ * probe that cannot reach the server gives md5. note (cap bytes) gets one
+ * line saying what was seen. Returns the ivcs_integrity_e chosen. */
+int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *cfg,
+                            const char *key, uint32_t timeout_ms, char *note, size_t cap);
 
 /* Content-MD5 value (base64 of the MD5) of p[0..n) into out (>= 25 bytes). */
 IVCS_MUST_CHECK int ivcs_s3_content_md5(const void *p, size_t n, char *out, size_t cap);
