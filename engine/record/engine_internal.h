@@ -387,6 +387,10 @@ void ivcs_up_reconsider(ivcs_channel_s *c);
  * uploaded: 1 uploaded, 2 spooled (still held, on disk), 0 dropped or
  * discarded (by the slice's state). */
 void ivcs_up_release_front(ivcs_channel_s *c, int uploaded);
+/* The slice's bytes are stored (uploaded or spooled): its continuity
+ * counters become the muxer's, from ts (u->ts or u->ts_first), which has
+ * produced every byte of the slice. */
+void ivcs_up_commit_cc(ivcs_channel_s *c, ivcs_ts_slice_s *ts);
 /* spool_up.c: writes slice s (a failed upload) to the spool; 0 when it was
  * queued for writing, < 0 when the spool cannot take it. */
 int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now);

@@ -400,6 +400,14 @@ static int64_t body_fn(void *arg, uint64_t offset, uint8_t *buf, size_t cap)
 
 static void on_slice_done(ivcs_s3_op *op, int result);
 
+void ivcs_up_commit_cc(ivcs_channel_s *c, ivcs_ts_slice_s *ts)
+{
+    /* A producer stops at the last byte; the read that finds nothing more
+     * is what marks the slice complete. */
+    uint8_t tail[IVCS_TS_PACKET];
+    if (ivcs_ts_slice_read(ts, tail, sizeof tail) == 0) (void)!ivcs_ts_slice_end(&c->mux, ts);
+}
+
 static void attempt(ivcs_channel_s *c)
 {
     eng_upload_s *u = &c->up;
@@ -497,7 +505,7 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     eng_slice_s *s = u->slice;
     if (result == 0) {
         /* the CCs of a slice read to its end: the MD5 pass, or the PUT */
-        (void)!ivcs_ts_slice_end(&c->mux, u->integ == IVCS_INTEGRITY_MD5 ? &u->ts_first : &u->ts);
+        ivcs_up_commit_cc(c, u->integ == IVCS_INTEGRITY_MD5 ? &u->ts_first : &u->ts);
         uint32_t frames = s->frames_v + s->frames_a;
         ivcs_eng_bump(&c->st_bytes_up, u->size);
         ivcs_eng_bump(&c->st_slices_up, 1);
