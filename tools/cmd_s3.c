@@ -48,7 +48,8 @@ static void usage(FILE *out)
             "        (connection statistics on stderr)\n"
             "debug:  put --no-md5 (no Content-MD5), put --debug-bad-md5 (send a wrong\n"
             "        one), put --debug-corrupt N (flip body byte N on the wire in the\n"
-            "        first attempt, after the checksums were taken)\n"
+            "        first attempt, after the checksums were taken), put --producer (the\n"
+            "        body from a pull producer, as the engine sends a slice)\n"
             "exit: 0 ok, 1 failure (the S3 error code and message are printed), 2 usage\n");
 }
 
@@ -72,6 +73,7 @@ typedef struct {
     int no_md5, bad_md5;
     int integrity; /* -1: the config's */
     uint32_t corrupt; /* --debug-corrupt N: 1 + N, 0 none */
+    int producer;     /* --producer: the body from a pull producer, as the engine sends */
     const char *pos[512]; /* put takes FILE KEY pairs: room for 255 */
     int npos;
 } opts;
@@ -94,6 +96,22 @@ static void setup(ivcs_s3_op *op, const opts *o)
 }
 
 /* ---------------------------------------------------------------- put */
+
+typedef struct {
+    const uint8_t *p;
+    uint64_t len;
+} mem_body;
+
+/* --producer: the file handed out by a pull producer (copied into the
+ * client's stage buffer, as the engine's muxer writes a slice there). */
+static int64_t mem_body_fn(void *arg, uint64_t off, uint8_t *buf, size_t cap)
+{
+    const mem_body *m = arg;
+    if (off >= m->len) return IVCS_ERR_STATE;
+    size_t n = m->len - off < cap ? (size_t)(m->len - off) : cap;
+    memcpy(buf, m->p + off, n);
+    return (int64_t)n;
+}
 
 static int do_put(const ivcs_cli_s *c, const opts *o)
 {
@@ -122,8 +140,24 @@ static int do_put(const ivcs_cli_s *c, const opts *o)
         ivcs_s3_op op;
         ivcs_s3_op_init(&op, IVCS_S3_PUT, key);
         setup(&op, o);
+        mem_body mb = {.p = data, .len = len};
+        char md5[32];
         op.body = data;
         op.body_len = len;
+        if (o->producer && len) {
+            /* the engine's way: Content-MD5 (md5 mode) from a first pass */
+            if (!o->no_md5 && (o->integrity >= 0 ? o->integrity : c->cfg.integrity) <=
+                                  IVCS_INTEGRITY_MD5) {
+                if (ivcs_s3_content_md5(data, len, md5, sizeof md5) < 0) {
+                    munmap((void *)data, len);
+                    return 1;
+                }
+                op.content_md5 = md5;
+            }
+            op.body = NULL;
+            op.body_fn = mem_body_fn;
+            op.body_arg = &mb;
+        }
         op.meta = o->meta;
         op.n_meta = o->n_meta;
         op.content_type = o->content_type;
@@ -395,6 +429,8 @@ int ivcs_cmd_s3(int argc, char **argv)
             o.stats = 1;
         } else if (!strcmp(a, "--no-md5")) {
             o.no_md5 = 1;
+        } else if (!strcmp(a, "--producer")) {
+            o.producer = 1;
         } else if (!strcmp(a, "--debug-bad-md5")) {
             o.bad_md5 = 1;
         } else if (!strcmp(a, "--if-none-match") && strcmp(sub, "get")) {
