@@ -7,7 +7,16 @@
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_SHA2
+#define HWCAP_SHA2 (1 << 6)
+#endif
+#endif
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -141,6 +150,20 @@ void ivcs_hash_final(ivcs_hash_state_s *h, uint8_t *out)
 {
     if (h->alg == IVCS_DIGEST_MD5) MD5_Final(out, (MD5_CTX *)(void *)h->opaque);
     else SHA256_Final(out, (SHA256_CTX *)(void *)h->opaque);
+}
+
+int ivcs_sha256_hw(void)
+{
+    const char *e = getenv("IVCS_SHA256_HW");
+    if (e && (e[0] == '0' || e[0] == '1') && !e[1]) return e[0] == '1';
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) != 0;
+#elif defined(__aarch64__) && defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
+#else
+    return 0;
+#endif
 }
 
 static int one_shot(ivcs_digest_alg_e alg, const void *p, size_t n, uint8_t *out)

@@ -77,6 +77,11 @@ void ivcs_hash_update(ivcs_hash_state_s *h, const void *p, size_t n);
 /* Writes 32 (SHA-256) or 16 (MD5) bytes; begin again for the next message. */
 void ivcs_hash_final(ivcs_hash_state_s *h, uint8_t *out);
 
+/* 1 if this CPU has SHA-256 instructions (x86 SHA-NI, ARMv8 SHA2), which
+ * OpenSSL uses; without them SHA-256 costs about 3x MD5 per byte. The
+ * environment variable IVCS_SHA256_HW=0 or 1 overrides (tests). */
+int ivcs_sha256_hw(void);
+
 /* One-shot SHA-256 / MD5 of p[0..n). Thread-safe; OpenSSL may allocate a
  * context internally, so keep these off hot paths. 0 or a negative code. */
 int ivcs_sha256(const void *p, size_t n, uint8_t out[IVCS_SHA256_LEN]);

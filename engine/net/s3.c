@@ -782,9 +782,15 @@ int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *
     int chosen = -1, stored = 0;
     size_t n = 0;
     ivcs_s3_result r;
+    int sha_hw = ivcs_sha256_hw();
     for (size_t i = 0; i < sizeof order / sizeof order[0] && chosen < 0; i++) {
         int m = order[i];
         const char *name = ivcs_integrity_name(m);
+        if (m == IVCS_INTEGRITY_SHA256_CHUNKED && !sha_hw) {
+            /* software SHA-256 costs more than the MD5 pass it would save */
+            (void)append(note, cap, &n, "%s skipped: no SHA-256 instructions on this CPU; ", name);
+            continue;
+        }
         rc = probe_put(s, key, body, m, 0, timeout_ms, &r);
         if (rc == 0) stored = 1;
         if (rc < 0 && !r.status) { /* no answer at all: nothing to learn */

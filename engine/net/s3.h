@@ -244,7 +244,8 @@ IVCS_MUST_CHECK int ivcs_s3_presign_get(ivcs_s3 *s3, const char *key, uint32_t e
  * "integrity": "auto"), with a client of its own (its own loop, cfg copied):
  * PUTs of a 70,000-byte probe object to key, each mode first as it should
  * be and then with one byte flipped after the checksum (the server must
- * refuse that one): crc32c-trailer, then sha256-chunked; else md5-etag if
+ * refuse that one): crc32c-trailer, then sha256-chunked (only on a CPU with
+ * SHA-256 instructions: ivcs_sha256_hw); else md5-etag if
  * the ETag of a plain PUT is the body's MD5; else md5. The probe object is
  * deleted after. Every request is bounded by timeout_ms and made once. A
  * probe that cannot reach the server gives md5. note (cap bytes) gets one

@@ -221,3 +221,24 @@ def test_put_debug_corrupt_per_mode(cfg, s3, tmp_path, size):
         assert r.returncode == 1 and want in r.stderr, (mode, r.stderr)
         with pytest.raises(s3.exceptions.NoSuchKey):
             s3.get_object(Bucket=cfg["bucket"], Key=key)
+
+
+def test_probe_without_sha256_instructions_picks_md5_etag(cfg, s3):
+    """On a CPU without SHA-256 instructions (IVCS_SHA256_HW=0 stands in for
+    one) software SHA-256 would cost more than the MD5 pass it saves: the
+    probe skips sha256-chunked and, radosgw's ETag being the MD5, picks
+    md5-etag."""
+    key = tl.unique_key("integ-probe")
+    env = dict(os.environ, IVCS_SHA256_HW="0")
+    r = subprocess.run([IVCS, "s3", "probe", "--config", tl.config_path(), key],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    mode, note = r.stdout.splitlines()
+    assert mode == "md5-etag", r.stdout
+    assert "sha256-chunked skipped: no SHA-256 instructions on this CPU" in note
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=cfg["bucket"], Key=key)
+    env["IVCS_SHA256_HW"] = "1"
+    r = subprocess.run([IVCS, "s3", "probe", "--config", tl.config_path(), key],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.stdout.splitlines()[0] == "sha256-chunked", r.stdout
