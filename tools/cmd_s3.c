@@ -22,7 +22,8 @@ static const struct {
     const char *op, *args;
 } s3_ops[] = {
     {"put", "FILE KEY [FILE KEY...] [--meta k=v]... [--if-none-match]\n"
-            "      [--content-type T] [--integrity md5|sha256-chunked|crc32c-trailer|md5-etag]\n"
+            "      [--content-type T]\n"
+            "      [--integrity md5|sha256-chunked|crc32c-trailer|md5-etag]\n"
             "      (default: the config's \"integrity\"; auto is md5 here)"},
     {"get", "KEY [--range A-B] [--if-none-match ETAG] [-o|--output FILE]"},
     {"ls", "[--prefix P] [--delimiter D] [--max N] [--page-size N]"},

@@ -297,8 +297,8 @@ int ivcs_eng_on_thread(const ivcs_engine_s *e)
 }
 
 /* integrity "auto": a few PUTs of a probe object next to plan.json (its own
- * client and loop, bounded by the reply timeout), before the first slice
- * upload; the object is deleted after. */
+ * client and loop, each request bounded by min(reply timeout, 5 s)), before
+ * the first slice upload; the object is deleted after. */
 static void probe_integrity(ivcs_engine_s *e)
 {
     char key[IVCS_LAYOUT_KEY_MAX + 64];
@@ -307,8 +307,10 @@ static void probe_integrity(ivcs_engine_s *e)
         char *slash = strrchr(key, '/');
         size_t at = slash ? (size_t)(slash + 1 - key) : 0;
         snprintf(key + at, sizeof key - at, "integrity-probe-%08x", e->boot);
+        /* at most 5 s a request: the engine thread (and a destroy) waits */
         uint32_t ms = atomic_load_explicit(&e->reply_ms, RLX);
-        mode = ivcs_s3_probe_integrity(e->alloc, &e->cfg.cloud, key, ms ? ms : 10000,
+        if (!ms || ms > 5000) ms = 5000;
+        mode = ivcs_s3_probe_integrity(e->alloc, &e->cfg.cloud, key, ms,
                                        e->integrity_note, sizeof e->integrity_note);
     }
     atomic_store(&e->integrity, mode);
