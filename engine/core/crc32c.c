@@ -3,6 +3,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CRC_X86 1
+#include <cpuid.h>
 #elif defined(__aarch64__) && defined(__linux__)
 #define CRC_ARM 1
 #include <sys/auxv.h>
@@ -88,8 +89,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const voi
 
 static int have_hw(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sse4.2");
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) != 0;
 }
 #define HW_NAME "sse4.2"
 #elif CRC_ARM
