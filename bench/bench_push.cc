@@ -19,6 +19,10 @@
 //   BM_validate         ivcs_nalu_frame_info alone (the push's validation).
 //   BM_paced_channels   N channels at 4 Mbit/s real-time pace for 8 s:
 //                       engine CPU %, drops, slice close -> 2xx max.
+//                       Second arg: the integrity mode (ivcs_integrity_e:
+//                       1 md5 = Content-MD5 from a first pass, 2
+//                       sha256-chunked, 3 crc32c-trailer, 4 md5-etag; the
+//                       sink answers md5-etag PUTs with the MD5 as ETag).
 //   BM_latency          one real-time channel: slice end -> 2xx (= object
 //                       visible), slice_ms = Arg.
 //   BM_channels         N channels pushed as fast as the engine frees the
@@ -53,6 +57,7 @@
 
 #include "engine/record/engine.h"
 #include "engine/codec/nalu.h"
+#include "engine/net/hash.h"
 #include "ivcs.h"
 
 namespace {
@@ -85,6 +90,9 @@ void pin_self(int cpu)
     pthread_setaffinity_np(pthread_self(), sizeof s, &s);
 }
 
+std::atomic<int> g_sink_md5{0}; // answer PUTs with ETag = MD5 of the body (md5-etag)
+int g_integrity = 0;             // make_engine: ivcs_integrity_e, 0: the default (auto)
+
 void *sink_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -110,14 +118,31 @@ void *sink_conn(void *arg)
             memmove(buf, buf + hlen + take, (size_t)(inbuf - take));
             have = (size_t)(inbuf - take);
             long long left = clen - take;
+            bool md5 = !get && g_sink_md5.load(std::memory_order_relaxed);
+            ivcs_hash_state_s hs;
+            if (md5) {
+                ivcs_hash_begin(&hs, IVCS_DIGEST_MD5);
+                ivcs_hash_update(&hs, buf + hlen, (size_t)take);
+            }
             while (left > 0) {
                 static thread_local char sink[1 << 16];
                 ssize_t r = recv(fd, sink, (size_t)std::min<long long>(left, sizeof sink), 0);
                 if (r <= 0) goto out;
+                if (md5) ivcs_hash_update(&hs, sink, (size_t)r);
                 left -= r;
             }
+            char etag_resp[160];
             const char *resp = get ? "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
                                    : "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n";
+            if (md5) {
+                uint8_t d[16];
+                char hex[33];
+                ivcs_hash_final(&hs, d);
+                ivcs_hex_encode(d, sizeof d, hex);
+                snprintf(etag_resp, sizeof etag_resp,
+                         "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n\r\n", hex);
+                resp = etag_resp;
+            }
             if (send(fd, resp, strlen(resp), MSG_NOSIGNAL) < 0) goto out;
         }
     }
@@ -192,6 +217,8 @@ ivcs_engine_s *make_engine(uint32_t channels)
     }
     ec.fixed_plan = &plan;
     ec.max_channels = channels;
+    if (g_integrity) ec.cloud.integrity = g_integrity;
+    g_sink_md5.store(ec.cloud.integrity == IVCS_INTEGRITY_MD5_ETAG);
     if (const char *sm = getenv("IVCS_BENCH_SLICE_MS")) ec.cloud.slice_ms = (uint32_t)atoi(sm);
     if (const char *t = getenv("IVCS_BENCH_TICK_MS")) ec.wake_tick_ms = (uint32_t)atoi(t);
     ivcs_engine_s *e = nullptr;
@@ -588,6 +615,8 @@ void BM_paced_channels(benchmark::State &state)
         return;
     }
     const uint32_t n = (uint32_t)state.range(0);
+    g_integrity = (int)state.range(1);
+    state.SetLabel(ivcs_integrity_name(g_integrity));
     auto fr = padded_frames(20000);
     std::vector<size_t> keys;
     for (size_t k = 0; k < g_aus.size(); k++)
@@ -638,10 +667,17 @@ void BM_paced_channels(benchmark::State &state)
         state.counters["late_ticks"] = (double)late;
         state.counters["close_to_2xx_max_ms"] = (double)lat;
         state.counters["wakeups"] = (double)es.wakeups;
+        state.counters["integrity_failures"] = (double)es.integrity_failures;
         ivcs_engine_destroy(e);
     }
+    g_integrity = 0;
 }
-BENCHMARK(BM_paced_channels)->Arg(16)->Arg(64)->Arg(128)->Arg(256)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
+BENCHMARK(BM_paced_channels)
+    ->Args({16, IVCS_INTEGRITY_MD5})->Args({64, IVCS_INTEGRITY_MD5})
+    ->Args({128, IVCS_INTEGRITY_MD5})->Args({256, IVCS_INTEGRITY_MD5})
+    ->Args({256, IVCS_INTEGRITY_SHA256_CHUNKED})->Args({256, IVCS_INTEGRITY_CRC32C_TRAILER})
+    ->Args({256, IVCS_INTEGRITY_MD5_ETAG})
+    ->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
 
 // push -> object visible: one channel at real-time pace (25 fps, the clip's
 // 1 s GOP), slice_ms = Arg. For every landed slice (SLICE_UPLOADED is sent

@@ -22,13 +22,17 @@ static const struct {
     const char *op, *args;
 } s3_ops[] = {
     {"put", "FILE KEY [FILE KEY...] [--meta k=v]... [--if-none-match]\n"
-            "      [--content-type T]"},
+            "      [--content-type T]\n"
+            "      [--integrity md5|sha256-chunked|crc32c-trailer|md5-etag]\n"
+            "      (default: the config's \"integrity\"; auto is md5 here)"},
     {"get", "KEY [--range A-B] [--if-none-match ETAG] [-o|--output FILE]"},
     {"ls", "[--prefix P] [--delimiter D] [--max N] [--page-size N]"},
     {"rm", "KEY"},
     {"head", "KEY"},
     {"presign", "KEY [--expires SECONDS]"},
     {"mb", "(create the configured bucket; one you already own: exit 0)"},
+    {"probe", "KEY   which integrity check the server enforces (what integrity \"auto\"\n"
+              "      picks): PUTs to KEY, deleted after; prints the mode and what was seen"},
     {"lifecycle", "--days N [--prefix P]   expire objects under P after N days\n"
                   "      (rule ivcs-expire, merged into the bucket's rules; --days 0\n"
                   "      removes it)"},
@@ -44,7 +48,9 @@ static void usage(FILE *out)
             "        default 3), --timeout-ms N (upload bound), --reply-ms N, --stats\n"
             "        (connection statistics on stderr)\n"
             "debug:  put --no-md5 (no Content-MD5), put --debug-bad-md5 (send a wrong\n"
-            "        one)\n"
+            "        one), put --debug-corrupt N (flip body byte N on the wire in the\n"
+            "        first attempt, after the checksums were taken), put --producer (the\n"
+            "        body from a pull producer, as the engine sends a slice)\n"
             "exit: 0 ok, 1 failure (the S3 error code and message are printed), 2 usage\n");
 }
 
@@ -66,6 +72,9 @@ typedef struct {
     uint32_t page_size, expires, days;
     int has_days;
     int no_md5, bad_md5;
+    int integrity; /* -1: the config's */
+    uint32_t corrupt; /* --debug-corrupt N: 1 + N, 0 none */
+    int producer;     /* --producer: the body from a pull producer, as the engine sends */
     const char *pos[512]; /* put takes FILE KEY pairs: room for 255 */
     int npos;
 } opts;
@@ -88,6 +97,22 @@ static void setup(ivcs_s3_op *op, const opts *o)
 }
 
 /* ---------------------------------------------------------------- put */
+
+typedef struct {
+    const uint8_t *p;
+    uint64_t len;
+} mem_body;
+
+/* --producer: the file handed out by a pull producer (copied into the
+ * client's stage buffer, as the engine's muxer writes a slice there). */
+static int64_t mem_body_fn(void *arg, uint64_t off, uint8_t *buf, size_t cap)
+{
+    const mem_body *m = arg;
+    if (off >= m->len) return IVCS_ERR_STATE;
+    size_t n = m->len - off < cap ? (size_t)(m->len - off) : cap;
+    memcpy(buf, m->p + off, n);
+    return (int64_t)n;
+}
 
 static int do_put(const ivcs_cli_s *c, const opts *o)
 {
@@ -116,13 +141,31 @@ static int do_put(const ivcs_cli_s *c, const opts *o)
         ivcs_s3_op op;
         ivcs_s3_op_init(&op, IVCS_S3_PUT, key);
         setup(&op, o);
+        mem_body mb = {.p = data, .len = len};
+        char md5[32];
         op.body = data;
         op.body_len = len;
+        if (o->producer && len) {
+            /* the engine's way: Content-MD5 (md5 mode) from a first pass */
+            if (!o->no_md5 && (o->integrity >= 0 ? o->integrity : c->cfg.integrity) <=
+                                  IVCS_INTEGRITY_MD5) {
+                if (ivcs_s3_content_md5(data, len, md5, sizeof md5) < 0) {
+                    munmap((void *)data, len);
+                    return 1;
+                }
+                op.content_md5 = md5;
+            }
+            op.body = NULL;
+            op.body_fn = mem_body_fn;
+            op.body_arg = &mb;
+        }
         op.meta = o->meta;
         op.n_meta = o->n_meta;
         op.content_type = o->content_type;
         if (o->if_none_match_star) op.if_none_match = "*";
         if (o->no_md5) op.content_md5 = "";
+        op.integrity = o->integrity >= 0 ? o->integrity : c->cfg.integrity;
+        op.debug_flip = o->corrupt;
         /* A valid base64 MD5 of 16 zero bytes: well-formed, and wrong. */
         if (o->bad_md5) op.debug_bad_md5 = "AAAAAAAAAAAAAAAAAAAAAA==";
         int rc = ivcs_s3_run(c->s3, &op);
@@ -339,16 +382,28 @@ static int do_lifecycle(const ivcs_cli_s *c, const opts *o)
     return IVCS_EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- probe */
+
+static int do_probe(const ivcs_cli_s *c, const opts *o)
+{
+    if (o->npos != 1) return -2;
+    char note[512];
+    int m = ivcs_s3_probe_integrity(NULL, &c->cfg, o->pos[0],
+                                    o->reply_ms ? o->reply_ms : 10000, note, sizeof note);
+    printf("%s\n%s\n", ivcs_integrity_name(m), note);
+    return IVCS_EXIT_OK;
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define VALUED                                                                                     \
     "--config --retries --timeout-ms --reply-ms --meta --content-type --range -o --output "      \
-    "--prefix --delimiter --max --page-size --expires --days"
+    "--prefix --delimiter --max --page-size --expires --days --integrity --debug-corrupt"
 
 int ivcs_cmd_s3(int argc, char **argv)
 {
-    static const char *const ops[] = {"put",  "get", "ls", "rm", "head", "presign",
-                                      "mb",   "lifecycle"};
+    static const char *const ops[] = {"put", "get", "ls",        "rm",   "head",
+                                      "presign", "mb", "lifecycle", "probe"};
     for (int i = 1; i < argc; i++)
         if (ivcs_cli_is_help(argv[i])) { /* ivcs s3 [OP] ... --help */
             usage(stdout);
@@ -356,7 +411,7 @@ int ivcs_cmd_s3(int argc, char **argv)
         }
     if (argc < 2 || argv[1][0] == '-')
         return ivcs_cli_usage_error(
-            "s3", "the operation is missing: ivcs s3 put|get|ls|rm|head|presign|mb|lifecycle ...");
+            "s3", "the operation is missing: ivcs s3 put|get|ls|rm|head|presign|mb|lifecycle|probe ...");
     const char *sub = argv[1];
     int known = 0;
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
@@ -366,6 +421,7 @@ int ivcs_cmd_s3(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.attempts = 3;
     o.max = -1;
+    o.integrity = -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -374,6 +430,8 @@ int ivcs_cmd_s3(int argc, char **argv)
             o.stats = 1;
         } else if (!strcmp(a, "--no-md5")) {
             o.no_md5 = 1;
+        } else if (!strcmp(a, "--producer")) {
+            o.producer = 1;
         } else if (!strcmp(a, "--debug-bad-md5")) {
             o.bad_md5 = 1;
         } else if (!strcmp(a, "--if-none-match") && strcmp(sub, "get")) {
@@ -384,6 +442,17 @@ int ivcs_cmd_s3(int argc, char **argv)
             o.if_none_match = argv[++i];
         } else if (!strcmp(a, "--config")) {
             o.config = argv[++i];
+        } else if (!strcmp(a, "--debug-corrupt")) {
+            if (ivcs_cli_u32("s3", a, v, 0, 0xfffffffe, &n) < 0) return IVCS_EXIT_USAGE;
+            i++;
+            o.corrupt = n + 1;
+        } else if (!strcmp(a, "--integrity")) {
+            i++;
+            for (int m = IVCS_INTEGRITY_MD5; m <= IVCS_INTEGRITY_MAX; m++)
+                if (!strcmp(v, ivcs_integrity_name(m))) o.integrity = m;
+            if (o.integrity < 0)
+                return ivcs_cli_usage_error(
+                    "s3", "--integrity: expected md5, sha256-chunked, crc32c-trailer or md5-etag");
         } else if (!strcmp(a, "--retries")) {
             if (ivcs_cli_u32("s3", a, v, 1, 100, &o.attempts) < 0) return IVCS_EXIT_USAGE;
             i++;
@@ -444,6 +513,7 @@ int ivcs_cmd_s3(int argc, char **argv)
     else if (!strcmp(sub, "mb")) ret = do_simple(&c, &o, IVCS_S3_CREATE_BUCKET, "mb");
     else if (!strcmp(sub, "presign")) ret = do_presign(&c, &o);
     else if (!strcmp(sub, "lifecycle")) ret = do_lifecycle(&c, &o);
+    else if (!strcmp(sub, "probe")) ret = do_probe(&c, &o);
     else {
         fprintf(stderr, "ivcs s3: unknown operation '%s'\n", sub);
         ret = -2;

@@ -200,6 +200,15 @@ typedef struct ivcs_engine_stats_s {
     uint64_t backfill_slices;
     uint64_t backfill_frames;
     uint64_t spool_evicted;
+    /* Integrity of slice uploads (config "integrity", docs/TRANSPORT.md):
+     * the mode in force (ivcs_integrity_e; IVCS_INTEGRITY_AUTO while the
+     * start-up probe runs), what the probe saw ("" without a probe), and
+     * slice PUTs refused or caught by the check (corruption in flight, the
+     * slice sent again: BadDigest, a chunk signature or CRC refused, an ETag
+     * that is not the MD5). */
+    int integrity;
+    char integrity_note[192];
+    uint64_t integrity_failures;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

@@ -33,6 +33,21 @@ IVCS_API const char *ivcs_io_backend_name(int backend);
  * io_uring started as asked or no loop was made. Never NULL. */
 IVCS_API const char *ivcs_io_backend_note(void);
 
+/* How a slice upload is protected end to end against corruption in flight
+ * (config key "integrity"; docs/TRANSPORT.md, "Integrity"). Each mode makes
+ * the body in one pass from the ring except IVCS_INTEGRITY_MD5. */
+typedef enum {
+    IVCS_INTEGRITY_AUTO = 0,           /* probe the server at start, pick the cheapest it checks */
+    IVCS_INTEGRITY_MD5 = 1,            /* Content-MD5, computed in a first pass (the old way) */
+    IVCS_INTEGRITY_SHA256_CHUNKED = 2, /* streaming SigV4: every 64 KiB chunk signed */
+    IVCS_INTEGRITY_CRC32C_TRAILER = 3, /* aws-chunked with an x-amz-checksum-crc32c trailer */
+    IVCS_INTEGRITY_MD5_ETAG = 4,       /* MD5 while sending, compared with the reply's ETag */
+} ivcs_integrity_e;
+#define IVCS_INTEGRITY_MAX 4
+
+/* "auto", "md5", "sha256-chunked", "crc32c-trailer", "md5-etag"; "?" otherwise. */
+IVCS_API const char *ivcs_integrity_name(int mode);
+
 typedef struct ivcs_config_s {
     char endpoint[IVCS_CFG_STR_MAX]; /* "https://host:port" */
     char region[64];                 /* e.g. "us-east-1" */
@@ -56,10 +71,11 @@ typedef struct ivcs_config_s {
     uint32_t spool_max_mb;   /* spool size limit, 1..1048576 MiB (0: 1024) */
     uint32_t backfill_share; /* % of upload time backfill may take while live
                               * slices wait, 1..100 (0: 50) */
+    int integrity;           /* ivcs_integrity_e, default IVCS_INTEGRITY_AUTO */
 } ivcs_config_s;
 
 /* Fills *cfg with the defaults (region us-east-1, verify on, 60 s, 4000 ms,
- * no spool, spool_max_mb 1024, backfill_share 50). */
+ * no spool, spool_max_mb 1024, backfill_share 50, integrity auto). */
 IVCS_API void ivcs_config_defaults(ivcs_config_s *cfg);
 
 /* Checks a configuration: endpoint scheme and host, bucket and device_id

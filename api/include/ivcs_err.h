@@ -49,6 +49,7 @@ typedef enum {
     IVCS_ERR_STATE = -684,             /* call not valid in the current state */
     IVCS_ERR_AUDIO_FRAME_SIZE = -685,  /* a G.711/PCM frame that is not 1024 samples per channel */
     IVCS_ERR_IO_BACKEND = -686,        /* the I/O backend asked for cannot start (io_uring refused) */
+    IVCS_ERR_INTEGRITY = -687,         /* the server stored other bytes than were sent (ETag is not their MD5) */
 } ivcs_err_e;
 
 #ifdef __cplusplus

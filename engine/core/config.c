@@ -42,6 +42,21 @@ static void clear_err(char *err, size_t err_len)
     if (err && err_len) err[0] = '\0';
 }
 
+#define INTEGRITY_EXPECTED \
+    "expected \"auto\", \"md5\", \"sha256-chunked\", \"crc32c-trailer\" or \"md5-etag\""
+
+const char *ivcs_integrity_name(int mode)
+{
+    switch (mode) {
+    case IVCS_INTEGRITY_AUTO: return "auto";
+    case IVCS_INTEGRITY_MD5: return "md5";
+    case IVCS_INTEGRITY_SHA256_CHUNKED: return "sha256-chunked";
+    case IVCS_INTEGRITY_CRC32C_TRAILER: return "crc32c-trailer";
+    case IVCS_INTEGRITY_MD5_ETAG: return "md5-etag";
+    }
+    return "?";
+}
+
 void ivcs_config_defaults(ivcs_config_s *cfg)
 {
     if (!cfg) return;
@@ -197,6 +212,8 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
         return fail(err, err_len, "slice_ms: must be 1000..60000 milliseconds");
     if (cfg->io_backend < IVCS_IO_AUTO || cfg->io_backend > IVCS_IO_EPOLL)
         return fail(err, err_len, "io_backend: must be \"auto\", \"io_uring\" or \"epoll\"");
+    if (cfg->integrity < IVCS_INTEGRITY_AUTO || cfg->integrity > IVCS_INTEGRITY_MAX)
+        return fail(err, err_len, "integrity: %s", INTEGRITY_EXPECTED);
     long spool_len = field_len(cfg->spool_dir, sizeof cfg->spool_dir);
     if (spool_len < 0) return fail(err, err_len, "spool_dir: not terminated");
     if (has_control(cfg->spool_dir, (size_t)spool_len))
@@ -213,7 +230,7 @@ int ivcs_config_validate(const ivcs_config_s *cfg, char *err, size_t err_len)
 
 /* ---------------------------------------------------------------- JSON */
 
-typedef enum { K_STR, K_STR_OR_NULL, K_BOOL, K_U32, K_IO_BACKEND } key_type;
+typedef enum { K_STR, K_STR_OR_NULL, K_BOOL, K_U32, K_IO_BACKEND, K_INTEGRITY } key_type;
 
 typedef struct {
     const char *name;
@@ -241,6 +258,7 @@ static const key_desc keys[] = {
     KS(spool_dir, K_STR_OR_NULL),
     KS(spool_max_mb, K_U32),
     KS(backfill_share, K_U32),
+    KS(integrity, K_INTEGRITY),
 };
 #undef KS
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -317,6 +335,14 @@ static int apply_key(ivcs_config_s *cfg, const key_desc *k, const cJSON *v, char
             }
         }
         return fail(err, err_len, "%s: expected \"auto\", \"io_uring\" or \"epoll\"", k->name);
+    case K_INTEGRITY:
+        for (int m = 0; cJSON_IsString(v) && v->valuestring && m <= IVCS_INTEGRITY_MAX; m++) {
+            if (!strcmp(v->valuestring, ivcs_integrity_name(m))) {
+                *(int *)(void *)base = m;
+                return 0;
+            }
+        }
+        return fail(err, err_len, "%s: %s", k->name, INTEGRITY_EXPECTED);
     case K_U32: {
         if (!cJSON_IsNumber(v)) return fail(err, err_len, "%s: expected a number", k->name);
         double d = v->valuedouble;

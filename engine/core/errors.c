@@ -66,6 +66,7 @@ static const err_entry err_table[] = {
     E(IVCS_ERR_AUDIO_FRAME_SIZE, "G.711/PCM audio frame is not 1024 samples per channel"),
     E(IVCS_ERR_IO_BACKEND, "the I/O backend cannot start: io_uring is refused or missing "
                            "(set io_backend to epoll or auto)"),
+    E(IVCS_ERR_INTEGRITY, "integrity check failed: the server's ETag is not the MD5 of the bytes sent"),
 };
 #undef E
 

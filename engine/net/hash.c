@@ -1,11 +1,27 @@
 /* hash.c - SHA-256, HMAC-SHA256, MD5, hex and base64 on OpenSSL EVP (see hash.h). */
 #include "engine/net/hash.h"
 
+/* The low-level SHA256_* / MD5_* functions are deprecated in OpenSSL 3 in
+ * favour of EVP, but they run the same block code and need no context
+ * allocation (ivcs_hash_state_s). */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_SHA2
+#define HWCAP_SHA2 (1 << 6)
+#endif
+#endif
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include "iv_err.h"
 #include "ivcs_err.h"
@@ -111,6 +127,43 @@ out:
     OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(inner, sizeof inner);
     return rc;
+}
+
+_Static_assert(sizeof(SHA256_CTX) <= sizeof(((ivcs_hash_state_s *)0)->opaque), "SHA256_CTX fits");
+_Static_assert(sizeof(MD5_CTX) <= sizeof(((ivcs_hash_state_s *)0)->opaque), "MD5_CTX fits");
+
+void ivcs_hash_begin(ivcs_hash_state_s *h, ivcs_digest_alg_e alg)
+{
+    h->alg = alg;
+    if (alg == IVCS_DIGEST_MD5) MD5_Init((MD5_CTX *)(void *)h->opaque);
+    else SHA256_Init((SHA256_CTX *)(void *)h->opaque);
+}
+
+void ivcs_hash_update(ivcs_hash_state_s *h, const void *p, size_t n)
+{
+    if (!n) return;
+    if (h->alg == IVCS_DIGEST_MD5) MD5_Update((MD5_CTX *)(void *)h->opaque, p, n);
+    else SHA256_Update((SHA256_CTX *)(void *)h->opaque, p, n);
+}
+
+void ivcs_hash_final(ivcs_hash_state_s *h, uint8_t *out)
+{
+    if (h->alg == IVCS_DIGEST_MD5) MD5_Final(out, (MD5_CTX *)(void *)h->opaque);
+    else SHA256_Final(out, (SHA256_CTX *)(void *)h->opaque);
+}
+
+int ivcs_sha256_hw(void)
+{
+    const char *e = getenv("IVCS_SHA256_HW");
+    if (e && (e[0] == '0' || e[0] == '1') && !e[1]) return e[0] == '1';
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) != 0;
+#elif defined(__aarch64__) && defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
+#else
+    return 0;
+#endif
 }
 
 static int one_shot(ivcs_digest_alg_e alg, const void *p, size_t n, uint8_t *out)

@@ -64,6 +64,24 @@ int ivcs_digest_final(ivcs_digest_s *d, uint8_t *out);
 int ivcs_hmac_sha256(ivcs_digest_s *sha256, const void *key, size_t key_len, const void *msg,
                      size_t msg_len, uint8_t out[IVCS_SHA256_LEN]);
 
+/* A streaming SHA-256 or MD5 state in plain memory (OpenSSL's low-level
+ * block functions: the same SHA-NI / ARMv8 / assembly code as EVP, no
+ * context to allocate), for state that lives in caller-owned structs such
+ * as an S3 op. Copyable; one thread at a time. */
+typedef struct ivcs_hash_state_s {
+    uint64_t opaque[16]; /* 128 bytes, 8-aligned */
+    ivcs_digest_alg_e alg;
+} ivcs_hash_state_s;
+void ivcs_hash_begin(ivcs_hash_state_s *h, ivcs_digest_alg_e alg);
+void ivcs_hash_update(ivcs_hash_state_s *h, const void *p, size_t n);
+/* Writes 32 (SHA-256) or 16 (MD5) bytes; begin again for the next message. */
+void ivcs_hash_final(ivcs_hash_state_s *h, uint8_t *out);
+
+/* 1 if this CPU has SHA-256 instructions (x86 SHA-NI, ARMv8 SHA2), which
+ * OpenSSL uses; without them SHA-256 costs about 3x MD5 per byte. The
+ * environment variable IVCS_SHA256_HW=0 or 1 overrides (tests). */
+int ivcs_sha256_hw(void);
+
 /* One-shot SHA-256 / MD5 of p[0..n). Thread-safe; OpenSSL may allocate a
  * context internally, so keep these off hot paths. 0 or a negative code. */
 int ivcs_sha256(const void *p, size_t n, uint8_t out[IVCS_SHA256_LEN]);

@@ -13,7 +13,7 @@
 #include "engine/core/url.h"
 
 #define RBUF_SIZE (16 * 1024)     /* decrypted response bytes per parser feed */
-#define STAGE_SIZE (64 * 1024)    /* producer output per SSL_write */
+#define STAGE_SIZE IVCS_HTTP_STAGE_SIZE /* producer output per SSL_write */
 #define PLAIN_OUT (64 * 1024)
 #define PLAIN_IN (64 * 1024)
 #define CONNECT_MS_DEFAULT 30000u

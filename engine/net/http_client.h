@@ -38,6 +38,8 @@ extern "C" {
 #endif
 
 #define IVCS_HTTP_POOL_MAX 4
+/* A body producer is called with cap = min(bytes left, IVCS_HTTP_STAGE_SIZE). */
+#define IVCS_HTTP_STAGE_SIZE (64 * 1024)
 
 typedef struct ivcs_http_client ivcs_http_client;
 typedef struct ivcs_http_conn ivcs_http_conn;

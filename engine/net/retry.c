@@ -18,6 +18,7 @@ int ivcs_retry_should(int err, int status)
     case IVCS_ERR_TLS:     /* a record error mid-stream, not a verify failure */
     case IV_ERR_SYS_COMMUNICATE_FAIL:
     case IV_ERR_SYS_COMMUNICATE_TIMEOUT:
+    case IVCS_ERR_INTEGRITY: /* the body was damaged on the way: send it again */
         return 1;
     default:
         return 0;

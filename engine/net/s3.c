@@ -115,6 +115,7 @@ void ivcs_s3_op_init(ivcs_s3_op *op, ivcs_s3_kind_e kind, const char *key)
 
 void ivcs_s3_op_cleanup(ivcs_s3_op *op)
 {
+    ivcs_sigv4_chunk_wipe(&op->ac.ch);
     if (op->ebuf && op->s3) ivcs_free(op->s3->alloc, op->ebuf, op->ebuf_cap);
     op->ebuf = NULL;
     op->ebuf_len = op->ebuf_cap = 0;
@@ -341,6 +342,28 @@ static void s3_error_parse(ivcs_s3_op *op)
     if (!r->request_id[0]) snprintf(r->request_id, sizeof r->request_id, "%s", e.request_id);
 }
 
+/* MD5_ETAG: a single-part PUT's ETag is the MD5 of what the server stored. */
+static int etag_check(ivcs_s3_op *op)
+{
+    ivcs_s3_result *r = &op->res;
+    if (op->md5_off != op->body_len) return IVCS_ERR_STATE;
+    uint8_t d[IVCS_MD5_LEN];
+    char hex[2 * IVCS_MD5_LEN + 1];
+    ivcs_hash_final(&op->md5s, d);
+    ivcs_hex_encode(d, sizeof d, hex);
+    const char *e = r->etag;
+    size_t n = strlen(e);
+    if (n >= 2 && e[0] == '"' && e[n - 1] == '"') {
+        e++;
+        n -= 2;
+    }
+    if (n == 2 * IVCS_MD5_LEN && !strncasecmp(e, hex, n)) return 0;
+    snprintf(r->code, sizeof r->code, "ETagMismatch");
+    snprintf(r->message, sizeof r->message, "ETag %.80s is not the MD5 %s of the body sent", r->etag,
+             hex);
+    return IVCS_ERR_INTEGRITY;
+}
+
 static int finish_result(ivcs_s3_op *op, int err)
 {
     ivcs_s3_result *r = &op->res;
@@ -352,6 +375,8 @@ static int finish_result(ivcs_s3_op *op, int err)
     int st = r->status;
     if (st >= 200 && st < 300) {
         if (op->kind == IVCS_S3_LIST) return s3_list_parse(op);
+        if (op->kind == IVCS_S3_PUT && op->integrity == IVCS_INTEGRITY_MD5_ETAG)
+            return etag_check(op);
         return 0;
     }
     if ((st == 304 || st == 412) && op->if_none_match) return 0;
@@ -395,6 +420,33 @@ static int object_path(ivcs_s3 *s, const char *key, char *out, size_t cap)
     return (n < 0 || (size_t)n >= cap) ? IVCS_ERR_TOO_LONG : 0;
 }
 
+/* MD5_ETAG: the caller's body, hashed as it goes out (and debug_flip). */
+static int64_t etag_body(void *arg, uint64_t offset, uint8_t *buf, size_t cap)
+{
+    ivcs_s3_op *op = arg;
+    if (offset == 0) {
+        ivcs_hash_begin(&op->md5s, IVCS_DIGEST_MD5);
+        op->md5_off = 0;
+    } else if (offset != op->md5_off) {
+        return IVCS_ERR_STATE;
+    }
+    int64_t r;
+    if (op->body) {
+        uint64_t left = op->body_len - offset;
+        r = (int64_t)(left < cap ? left : cap);
+        memcpy(buf, op->body + offset, (size_t)r);
+    } else {
+        r = op->body_fn(op->body_arg, offset, buf, cap);
+    }
+    if (r > 0) {
+        ivcs_hash_update(&op->md5s, buf, (size_t)r);
+        op->md5_off += (uint64_t)r;
+        uint64_t f = op->res.attempts <= 1 ? op->debug_flip : 0;
+        if (f > offset && f <= offset + (uint64_t)r) buf[f - 1 - offset] ^= 0x20;
+    }
+    return r;
+}
+
 int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
 {
     if (!s || !op) return IVCS_ERR_INVALID_ARG;
@@ -426,6 +478,15 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     default: return IVCS_ERR_INVALID_ARG;
     }
     if (!has_body && op->body_len) return IVCS_ERR_INVALID_ARG;
+    int integ = op->kind == IVCS_S3_PUT ? op->integrity : IVCS_INTEGRITY_AUTO;
+    if (integ < IVCS_INTEGRITY_AUTO || integ > IVCS_INTEGRITY_MAX) return IVCS_ERR_INVALID_ARG;
+    int chunked = integ == IVCS_INTEGRITY_SHA256_CHUNKED || integ == IVCS_INTEGRITY_CRC32C_TRAILER;
+    int one_pass = chunked || integ == IVCS_INTEGRITY_MD5_ETAG;
+    ivcs_awschunk_kind_e ak =
+        integ == IVCS_INTEGRITY_SHA256_CHUNKED ? IVCS_AWSCHUNK_SIGNED : IVCS_AWSCHUNK_TRAILER_CRC32C;
+    uint32_t chunk = op->chunk_size ? op->chunk_size : IVCS_S3_CHUNK;
+    if (chunked && ivcs_awschunk_frame_max(ak, chunk) > IVCS_HTTP_STAGE_SIZE)
+        return IVCS_ERR_INVALID_ARG;
 
     /* Query parameters. */
     ivcs_sigv4_pair_s q[8];
@@ -447,15 +508,16 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     }
 
     /* Signed headers. */
-    ivcs_sigv4_pair_s h[8 + IVCS_S3_META_MAX];
+    ivcs_sigv4_pair_s h[11 + IVCS_S3_META_MAX];
+    char declen[24];
     size_t nh = 0;
     char metanames[IVCS_S3_META_MAX][80];
     char range[64];
     h[nh++] = (ivcs_sigv4_pair_s){"Host", s->host};
     const char *md5 = NULL;
     if (has_body) {
-        md5 = op->content_md5;
-        if (!md5 && op->body) {
+        md5 = one_pass ? NULL : op->content_md5;
+        if (!md5 && op->body && !one_pass) {
             int rc = ivcs_s3_content_md5(op->body, (size_t)op->body_len, op->md5_b64,
                                          sizeof op->md5_b64);
             if (rc < 0) return rc;
@@ -464,6 +526,13 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
         if (op->debug_bad_md5) md5 = op->debug_bad_md5;
         if (md5 && md5[0]) h[nh++] = (ivcs_sigv4_pair_s){"Content-MD5", md5};
         if (op->content_type) h[nh++] = (ivcs_sigv4_pair_s){"Content-Type", op->content_type};
+        if (chunked) {
+            h[nh++] = (ivcs_sigv4_pair_s){"Content-Encoding", "aws-chunked"};
+            snprintf(declen, sizeof declen, "%llu", (unsigned long long)op->body_len);
+            h[nh++] = (ivcs_sigv4_pair_s){"x-amz-decoded-content-length", declen};
+            if (ak == IVCS_AWSCHUNK_TRAILER_CRC32C)
+                h[nh++] = (ivcs_sigv4_pair_s){"x-amz-trailer", "x-amz-checksum-crc32c"};
+        }
     }
     if (op->if_none_match && (op->kind == IVCS_S3_PUT || op->kind == IVCS_S3_GET ||
                               op->kind == IVCS_S3_HEAD))
@@ -491,7 +560,9 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     char sha_hex[IVCS_SHA256_HEX_LEN + 1];
     const char *payload = IVCS_SIGV4_EMPTY_SHA256;
     if (has_body) {
-        if (op->body && op->body_len <= IVCS_S3_SIGN_MAX) {
+        if (chunked) {
+            payload = ak == IVCS_AWSCHUNK_SIGNED ? IVCS_STREAMING_SIGNED : IVCS_STREAMING_TRAILER;
+        } else if (op->body && op->body_len <= IVCS_S3_SIGN_MAX) {
             uint8_t sha[IVCS_SHA256_LEN];
             int rc = ivcs_sha256(op->body, (size_t)op->body_len, sha);
             if (rc < 0) return rc;
@@ -509,7 +580,23 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
                                .n_query = nq, .headers = h, .n_headers = nh,
                                .payload_hash = payload, .time = (int64_t)time(NULL)};
     char date[IVCS_SIGV4_DATE_LEN + 1], auth[512];
-    rc = ivcs_sigv4_sign(&s->sig, &sr, date, auth, sizeof auth);
+    uint64_t wire_len = op->body_len;
+    if (chunked) {
+        memset(&op->ac, 0, sizeof op->ac);
+        op->ac.kind = ak;
+        op->ac.data_len = op->body_len;
+        op->ac.chunk = chunk;
+        op->ac.data = op->body;
+        op->ac.inner = op->body_fn;
+        op->ac.inner_arg = op->body_arg;
+        op->ac.sig = &s->sig;
+        op->ac.flip = op->res.attempts <= 1 ? op->debug_flip : 0;
+        wire_len = ivcs_awschunk_len(ak, op->body_len, chunk);
+    }
+    if (chunked && ak == IVCS_AWSCHUNK_SIGNED)
+        rc = ivcs_sigv4_sign_stream(&s->sig, &sr, date, auth, sizeof auth, &op->ac.ch);
+    else
+        rc = ivcs_sigv4_sign(&s->sig, &sr, date, auth, sizeof auth);
     if (rc < 0) return rc;
     rc = ivcs_sigv4_encode_path(path, epath, sizeof epath);
     if (rc < 0) return rc;
@@ -531,7 +618,7 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     if (rc == 0 && tok) rc = append(b, cap, &len, "x-amz-security-token: %s\r\n", tok);
     if (rc == 0) rc = append(b, cap, &len, "Authorization: %s\r\n", auth);
     if (rc == 0 && (has_body || !strcmp(method, "PUT")))
-        rc = append(b, cap, &len, "Content-Length: %llu\r\n", (unsigned long long)op->body_len);
+        rc = append(b, cap, &len, "Content-Length: %llu\r\n", (unsigned long long)wire_len);
     if (rc == 0) rc = append(b, cap, &len, "User-Agent: ivcs/%s\r\n\r\n", ivcs_version());
     if (rc < 0) return rc;
 
@@ -543,6 +630,18 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     hr->body_fn = has_body ? op->body_fn : NULL;
     hr->body_arg = op->body_arg;
     hr->body_len = has_body ? op->body_len : 0;
+    if (has_body && chunked) {
+        hr->body = NULL;
+        hr->body_fn = ivcs_awschunk_body;
+        hr->body_arg = &op->ac;
+        hr->body_len = wire_len;
+    } else if (has_body && (integ == IVCS_INTEGRITY_MD5_ETAG || op->debug_flip)) {
+        hr->body = NULL;
+        hr->body_fn = etag_body;
+        hr->body_arg = op;
+        ivcs_hash_begin(&op->md5s, IVCS_DIGEST_MD5);
+        op->md5_off = 0;
+    }
     hr->is_head = op->kind == IVCS_S3_HEAD;
     hr->upload_ms = op->upload_ms ? op->upload_ms : s->upload_ms;
     hr->reply_ms = op->reply_ms ? op->reply_ms : s->reply_ms;
@@ -633,4 +732,106 @@ int ivcs_s3_presign_get(ivcs_s3 *s, const char *key, uint32_t expires, char *url
     const char *scheme = strncasecmp(s->cfg.endpoint, "https://", 8) ? "http" : "https";
     rc = ivcs_sigv4_presign(&s->sig, &sr, scheme, expires, url, cap);
     return rc < 0 ? rc : 0;
+}
+
+/* ---------------------------------------------------------------- probe */
+
+#define PROBE_LEN 70000u /* two chunks */
+
+static int probe_put(ivcs_s3 *s, const char *key, const uint8_t *body, int mode, uint64_t flip,
+                     uint32_t ms, ivcs_s3_result *res)
+{
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, IVCS_S3_PUT, key);
+    op.body = body;
+    op.body_len = PROBE_LEN;
+    op.integrity = mode;
+    op.debug_flip = flip;
+    op.upload_ms = op.reply_ms = ms;
+    op.max_attempts = 1;
+    int rc = ivcs_s3_run(s, &op);
+    *res = op.res;
+    ivcs_s3_op_cleanup(&op);
+    return rc;
+}
+
+int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *cfg,
+                            const char *key, uint32_t timeout_ms, char *note, size_t cap)
+{
+    char tmp[8];
+    if (!note || !cap) {
+        note = tmp;
+        cap = sizeof tmp;
+    }
+    note[0] = 0;
+    alloc = ivcs_allocator_or_default(alloc);
+    ivcs_s3 *s = NULL;
+    uint8_t *body = ivcs_alloc(alloc, PROBE_LEN, 16);
+    int rc = body ? ivcs_s3_new(&s, alloc, cfg, NULL) : IV_ERR_SYS_MALLOC_FAIL;
+    if (rc < 0) {
+        snprintf(note, cap, "probe not run (%s): md5", ivcs_strerror(rc));
+        ivcs_free(alloc, body, PROBE_LEN);
+        return IVCS_INTEGRITY_MD5;
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+    for (size_t i = 0; i < PROBE_LEN; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        body[i] = (uint8_t)x;
+    }
+    static const int order[] = {IVCS_INTEGRITY_CRC32C_TRAILER, IVCS_INTEGRITY_SHA256_CHUNKED};
+    int chosen = -1, stored = 0;
+    size_t n = 0;
+    ivcs_s3_result r;
+    int sha_hw = ivcs_sha256_hw();
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && chosen < 0; i++) {
+        int m = order[i];
+        const char *name = ivcs_integrity_name(m);
+        if (m == IVCS_INTEGRITY_SHA256_CHUNKED && !sha_hw) {
+            /* software SHA-256 costs more than the MD5 pass it would save */
+            (void)append(note, cap, &n, "%s skipped: no SHA-256 instructions on this CPU; ", name);
+            continue;
+        }
+        rc = probe_put(s, key, body, m, 0, timeout_ms, &r);
+        if (rc == 0) stored = 1;
+        if (rc < 0 && !r.status) { /* no answer at all: nothing to learn */
+            n = 0;
+            (void)append(note, cap, &n, "probe failed (%s%s%s): md5", ivcs_strerror(rc),
+                         r.detail[0] ? ": " : "", r.detail);
+            goto out;
+        }
+        if (rc < 0) {
+            (void)append(note, cap, &n, "%s refused (HTTP %d %s); ", name, r.status, r.code);
+            continue;
+        }
+        rc = probe_put(s, key, body, m, PROBE_LEN / 3, timeout_ms, &r);
+        if (rc < 0 && r.status >= 400 && r.status < 500) {
+            chosen = m;
+            (void)append(note, cap, &n, "%s: a corrupted body is refused (HTTP %d %s)", name,
+                         r.status, r.code);
+        } else {
+            (void)append(note, cap, &n, "%s not checked (corrupted body: %s); ", name,
+                         rc == 0 ? "stored" : r.code);
+        }
+    }
+    if (chosen < 0) {
+        rc = probe_put(s, key, body, IVCS_INTEGRITY_MD5_ETAG, 0, timeout_ms, &r);
+        if (rc == 0) stored = 1;
+        chosen = rc == 0 ? IVCS_INTEGRITY_MD5_ETAG : IVCS_INTEGRITY_MD5;
+        if (rc == 0) (void)append(note, cap, &n, "md5-etag: the ETag is the MD5");
+        else (void)append(note, cap, &n, "md5 (plain PUT: %s)", r.code);
+    }
+out:
+    if (stored) {
+        ivcs_s3_op op;
+        ivcs_s3_op_init(&op, IVCS_S3_DELETE, key);
+        op.upload_ms = op.reply_ms = timeout_ms;
+        (void)!ivcs_s3_run(s, &op);
+        ivcs_s3_op_cleanup(&op);
+    }
+    ivcs_s3_destroy(s);
+    ivcs_free(alloc, body, PROBE_LEN);
+    /* the server's codes are in it: printable ASCII without quotes only */
+    for (char *c = note; *c; c++)
+        if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') *c = '?';
+    return chosen < 0 ? IVCS_INTEGRITY_MD5 : chosen;
 }

@@ -21,8 +21,9 @@
  * with body_len. Payload signing: buffers up to IVCS_S3_SIGN_MAX bytes are
  * signed with their SHA-256; larger ones and producers are sent as
  * UNSIGNED-PAYLOAD with Content-MD5 (computed here for buffers, given by the
- * caller for producers: the engine computes it in a first pass over the
- * ring), so the server still rejects any corruption in flight.
+ * caller for producers), so the server still rejects any corruption in
+ * flight; or, as op->integrity asks, in one pass: signed aws-chunked
+ * chunks, a CRC32C trailer, or an MD5 checked against the ETag.
  *
  * Threads: the loop's thread only.
  */
@@ -32,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/net/awschunk.h"
+#include "engine/net/hash.h"
 #include "engine/net/http_client.h"
 #include "engine/net/loop.h"
 #include "engine/net/s3_xml.h"
@@ -44,6 +47,9 @@ extern "C" {
 #define IVCS_S3_SIGN_MAX (256 * 1024)
 #define IVCS_S3_HEAD_MAX 8192   /* request head (line + headers) */
 #define IVCS_S3_META_MAX 8      /* x-amz-meta-* pairs per request/response */
+/* aws-chunked data bytes per chunk: 348 TS packets, so a signed chunk with
+ * its framing (89 bytes) fits one IVCS_HTTP_STAGE_SIZE producer call */
+#define IVCS_S3_CHUNK (348 * 188)
 
 typedef struct ivcs_s3 ivcs_s3;
 
@@ -167,12 +173,27 @@ struct ivcs_s3_op {
     ivcs_s3_pager *pager;         /* LIST: set by ivcs_s3_pager_apply */
     /* debug/test: sent as the Content-MD5 value instead of the real one */
     const char *debug_bad_md5;
+    /* PUT integrity (ivcs_integrity_e, docs/TRANSPORT.md "Integrity"):
+     * AUTO (0) and MD5: Content-MD5 as above. SHA256_CHUNKED: streaming
+     * SigV4, an aws-chunked body whose every chunk is signed (awschunk.h).
+     * CRC32C_TRAILER: aws-chunked, unsigned, x-amz-checksum-crc32c trailer.
+     * MD5_ETAG: MD5 of the body computed while it is sent, compared with the
+     * ETag of the 2xx: IVCS_ERR_INTEGRITY (retried) if they differ. The
+     * last three send no Content-MD5 and read the body once. */
+    int integrity;
+    uint32_t chunk_size;          /* aws-chunked data per chunk; 0: IVCS_S3_CHUNK */
+    /* debug/test: 1 + the offset of a body byte flipped on the way out, after
+     * every checksum was taken (corruption in flight), first attempt only */
+    uint64_t debug_flip;
     /* out */
     ivcs_s3_result res;
     /* private */
     ivcs_s3 *s3;
     ivcs_http_request http;
     char md5_b64[32];
+    ivcs_awschunk_s ac;           /* aws-chunked encoder */
+    ivcs_hash_state_s md5s;       /* MD5_ETAG: MD5 of the bytes produced */
+    uint64_t md5_off;
     uint8_t *ebuf;   /* collected response body (errors, listings) */
     size_t ebuf_len, ebuf_cap;
     int collect;
@@ -218,6 +239,19 @@ void ivcs_s3_op_cleanup(ivcs_s3_op *op);
 /* A presigned GET URL for key valid expires seconds from now. */
 IVCS_MUST_CHECK int ivcs_s3_presign_get(ivcs_s3 *s3, const char *key, uint32_t expires,
                                         char *url, size_t cap);
+
+/* Picks the cheapest integrity mode the server really checks (config
+ * "integrity": "auto"), with a client of its own (its own loop, cfg copied):
+ * PUTs of a 70,000-byte probe object to key, each mode first as it should
+ * be and then with one byte flipped after the checksum (the server must
+ * refuse that one): crc32c-trailer, then sha256-chunked (only on a CPU with
+ * SHA-256 instructions: ivcs_sha256_hw); else md5-etag if
+ * the ETag of a plain PUT is the body's MD5; else md5. The probe object is
+ * deleted after. Every request is bounded by timeout_ms and made once. A
+ * probe that cannot reach the server gives md5. note (cap bytes) gets one
+ * line saying what was seen. Returns the ivcs_integrity_e chosen. */
+int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *cfg,
+                            const char *key, uint32_t timeout_ms, char *note, size_t cap);
 
 /* Content-MD5 value (base64 of the MD5) of p[0..n) into out (>= 25 bytes). */
 IVCS_MUST_CHECK int ivcs_s3_content_md5(const void *p, size_t n, char *out, size_t cap);

@@ -681,8 +681,69 @@ void ivcs_sigv4_cleanup(ivcs_sigv4_s *s)
     OPENSSL_cleanse(s, sizeof *s);
 }
 
+static int sign_header(ivcs_sigv4_s *s, const ivcs_sigv4_request_s *req,
+                       char amz_date[IVCS_SIGV4_DATE_LEN + 1], char *auth, size_t auth_cap,
+                       ivcs_sigv4_chunk_s *ch);
+
 int ivcs_sigv4_sign(ivcs_sigv4_s *s, const ivcs_sigv4_request_s *req,
                     char amz_date[IVCS_SIGV4_DATE_LEN + 1], char *auth, size_t auth_cap)
+{
+    return sign_header(s, req, amz_date, auth, auth_cap, NULL);
+}
+
+int ivcs_sigv4_sign_stream(ivcs_sigv4_s *s, const ivcs_sigv4_request_s *req,
+                           char amz_date[IVCS_SIGV4_DATE_LEN + 1], char *auth, size_t auth_cap,
+                           ivcs_sigv4_chunk_s *ch)
+{
+    if (!ch) return IVCS_ERR_INVALID_ARG;
+    return sign_header(s, req, amz_date, auth, auth_cap, ch);
+}
+
+#define CHUNK_ALGORITHM "AWS4-HMAC-SHA256-PAYLOAD"
+
+int ivcs_sigv4_chunk_sign(ivcs_sigv4_s *s, ivcs_sigv4_chunk_s *ch,
+                          const uint8_t data_sha[IVCS_SHA256_LEN],
+                          char sig[IVCS_SHA256_HEX_LEN + 1])
+{
+    if (!s || !ch || !data_sha || !sig) return IVCS_ERR_INVALID_ARG;
+    char sts[sizeof CHUNK_ALGORITHM + IVCS_SIGV4_DATE_LEN + sizeof ch->scope +
+             3 * IVCS_SHA256_HEX_LEN + 8];
+    size_t n = 0, sl = strnlen(ch->scope, sizeof ch->scope - 1);
+    memcpy(sts, CHUNK_ALGORITHM "\n", sizeof CHUNK_ALGORITHM);
+    n += sizeof CHUNK_ALGORITHM;
+    memcpy(sts + n, ch->date, IVCS_SIGV4_DATE_LEN);
+    n += IVCS_SIGV4_DATE_LEN;
+    sts[n++] = '\n';
+    memcpy(sts + n, ch->scope, sl);
+    n += sl;
+    sts[n++] = '\n';
+    memcpy(sts + n, ch->prev, IVCS_SHA256_HEX_LEN);
+    n += IVCS_SHA256_HEX_LEN;
+    sts[n++] = '\n';
+    memcpy(sts + n, IVCS_SIGV4_EMPTY_SHA256, IVCS_SHA256_HEX_LEN);
+    n += IVCS_SHA256_HEX_LEN;
+    sts[n++] = '\n';
+    n += ivcs_hex_encode(data_sha, IVCS_SHA256_LEN, sts + n);
+    uint8_t mac[IVCS_SHA256_LEN];
+    if (ivcs_hmac_sha256(&s->sha, ch->key, sizeof ch->key, sts, n, mac) < 0) return IVCS_ERR_STATE;
+    ivcs_hex_encode(mac, sizeof mac, sig);
+    memcpy(ch->prev, sig, IVCS_SHA256_HEX_LEN + 1);
+    return 0;
+}
+
+void ivcs_sigv4_chunk_rewind(ivcs_sigv4_chunk_s *ch)
+{
+    memcpy(ch->prev, ch->seed, sizeof ch->prev);
+}
+
+void ivcs_sigv4_chunk_wipe(ivcs_sigv4_chunk_s *ch)
+{
+    if (ch) OPENSSL_cleanse(ch, sizeof *ch);
+}
+
+static int sign_header(ivcs_sigv4_s *s, const ivcs_sigv4_request_s *req,
+                       char amz_date[IVCS_SIGV4_DATE_LEN + 1], char *auth, size_t auth_cap,
+                       ivcs_sigv4_chunk_s *ch)
 {
     if (!amz_date || !auth) return IVCS_ERR_INVALID_ARG;
     if (auth_cap) auth[0] = '\0';
@@ -708,6 +769,17 @@ int ivcs_sigv4_sign(ivcs_sigv4_s *s, const ivcs_sigv4_request_s *req,
     put(&k, sig, IVCS_SHA256_HEX_LEN);
     rc = sink_end_text(&k);
     if (rc >= 0) memcpy(amz_date, p.date, IVCS_SIGV4_DATE_LEN + 1);
+    if (rc >= 0 && ch) {
+        const uint8_t *key;
+        int r = signing_key(s, &p, &key); /* cached by compute_signature */
+        if (r) return r;
+        memcpy(ch->key, key, sizeof ch->key);
+        memcpy(ch->date, p.date, sizeof ch->date);
+        _Static_assert(sizeof ch->scope >= sizeof p.scope, "scope fits");
+        memcpy(ch->scope, p.scope, sizeof p.scope);
+        memcpy(ch->seed, sig, sizeof ch->seed);
+        memcpy(ch->prev, sig, sizeof ch->prev);
+    }
     return rc;
 }
 

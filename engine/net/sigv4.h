@@ -192,6 +192,40 @@ int ivcs_sigv4_set_credentials(ivcs_sigv4_s *s, const char *access_key, const ch
 int ivcs_sigv4_sign(ivcs_sigv4_s *s, const ivcs_sigv4_request_s *req,
                     char amz_date[IVCS_SIGV4_DATE_LEN + 1], char *auth, size_t auth_cap);
 
+/* Streaming SigV4 (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, the AWS "chunked
+ * upload"): what signing each aws-chunked chunk needs, filled by
+ * ivcs_sigv4_sign_stream from the request's own (seed) signature. Holds the
+ * derived signing key: wipe it with ivcs_sigv4_chunk_wipe when done. */
+typedef struct ivcs_sigv4_chunk_s {
+    uint8_t key[IVCS_SHA256_LEN];
+    char date[IVCS_SIGV4_DATE_LEN + 1];
+    char scope[8 + 1 + IVCS_SIGV4_NAME_MAX + 1 + IVCS_SIGV4_NAME_MAX + 1 + 16];
+    char seed[IVCS_SHA256_HEX_LEN + 1]; /* the Authorization signature */
+    char prev[IVCS_SHA256_HEX_LEN + 1]; /* the last chunk's signature (seed at first) */
+} ivcs_sigv4_chunk_s;
+
+/* ivcs_sigv4_sign, and ch ready to sign the body's chunks (prev = seed).
+ * req->payload_hash should be "STREAMING-AWS4-HMAC-SHA256-PAYLOAD". */
+int ivcs_sigv4_sign_stream(ivcs_sigv4_s *s, const ivcs_sigv4_request_s *req,
+                           char amz_date[IVCS_SIGV4_DATE_LEN + 1], char *auth, size_t auth_cap,
+                           ivcs_sigv4_chunk_s *ch);
+
+/* The signature of the next chunk whose data has SHA-256 data_sha (the
+ * empty last chunk: the SHA-256 of ""), chained from ch->prev:
+ *   HMAC(key, "AWS4-HMAC-SHA256-PAYLOAD\n" date "\n" scope "\n" prev "\n"
+ *             hex(SHA256("")) "\n" hex(data_sha))
+ * Writes 64 hex digits + NUL to sig and makes it ch->prev. Uses s's digest
+ * as scratch (no allocation). 0 or IVCS_ERR_STATE. */
+int ivcs_sigv4_chunk_sign(ivcs_sigv4_s *s, ivcs_sigv4_chunk_s *ch,
+                          const uint8_t data_sha[IVCS_SHA256_LEN],
+                          char sig[IVCS_SHA256_HEX_LEN + 1]);
+
+/* Restarts the chain at the seed (the body is sent again from byte 0). */
+void ivcs_sigv4_chunk_rewind(ivcs_sigv4_chunk_s *ch);
+
+/* Wipes the key. */
+void ivcs_sigv4_chunk_wipe(ivcs_sigv4_chunk_s *ch);
+
 /* Presigns req (query-string authentication, S3's presigned URL) valid for
  * expires seconds (1..IVCS_SIGV4_MAX_EXPIRES) from req->time, and writes
  *   <scheme>://<host><encoded path>?<canonical query>&X-Amz-Signature=<hex>

@@ -296,6 +296,27 @@ int ivcs_eng_on_thread(const ivcs_engine_s *e)
     return e && tl_engine == e;
 }
 
+/* integrity "auto": a few PUTs of a probe object next to plan.json (its own
+ * client and loop, each request bounded by min(reply timeout, 5 s)), before
+ * the first slice upload; the object is deleted after. */
+static void probe_integrity(ivcs_engine_s *e)
+{
+    char key[IVCS_LAYOUT_KEY_MAX + 64];
+    int mode = IVCS_INTEGRITY_MD5;
+    if (ivcs_layout_plan_key(&e->layout, key, sizeof key) >= 0) {
+        char *slash = strrchr(key, '/');
+        size_t at = slash ? (size_t)(slash + 1 - key) : 0;
+        snprintf(key + at, sizeof key - at, "integrity-probe-%08x", e->boot);
+        /* at most 5 s a request: the engine thread (and a destroy) waits */
+        uint32_t ms = atomic_load_explicit(&e->reply_ms, RLX);
+        if (!ms || ms > 5000) ms = 5000;
+        mode = ivcs_s3_probe_integrity(e->alloc, &e->cfg.cloud, key, ms,
+                                       e->integrity_note, sizeof e->integrity_note);
+    }
+    atomic_store(&e->integrity, mode);
+    atomic_store(&e->integ_ready, 1);
+}
+
 static void *engine_main(void *arg)
 {
     ivcs_engine_s *e = arg;
@@ -303,6 +324,7 @@ static void *engine_main(void *arg)
     uint64_t flush_deadline = 0; /* monotonic: the injected clock may be frozen */
     int cancelled = 0;
     if (!e->fixed) atomic_store(&e->poll.force, 1);
+    if (atomic_load(&e->integrity) == IVCS_INTEGRITY_AUTO) probe_integrity(e);
     for (;;) {
         atomic_fetch_add_explicit(&e->st_iter, 1, RLX);
         arm_wake(e);
@@ -485,6 +507,8 @@ int ivcs_engine_new(ivcs_engine_s **out, const ivcs_engine_config_s *cfg)
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, e->wake_fd) < 0)
             rc = IV_ERR_SYS_COMMUNICATE_FAIL;
     }
+    atomic_store(&e->integrity, cfg->cloud.integrity);
+    atomic_store(&e->integ_ready, cfg->cloud.integrity != IVCS_INTEGRITY_AUTO);
     if (rc == 0) rc = ivcs_digest_init(&e->md5, IVCS_DIGEST_MD5);
     if (rc == 0) rc = ivcs_loop_new_backend(&e->loop, a, 256, cfg->cloud.io_backend);
     if (rc == 0) rc = ivcs_s3_new(&e->s3, a, &cfg->cloud, e->loop);
@@ -656,6 +680,10 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->backfill_slices = atomic_load_explicit(&e->st_bf_slices, RLX);
     o->backfill_frames = atomic_load_explicit(&e->st_bf_frames, RLX);
     o->spool_evicted = atomic_load_explicit(&e->st_spool_evicted, RLX);
+    o->integrity = atomic_load(&e->integrity);
+    if (atomic_load(&e->integ_ready))
+        snprintf(o->integrity_note, sizeof o->integrity_note, "%s", e->integrity_note);
+    o->integrity_failures = atomic_load_explicit(&e->st_integ_fail, RLX);
 }
 
 double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)

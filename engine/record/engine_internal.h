@@ -123,7 +123,8 @@ typedef struct eng_upload_s {
     ivcs_ring_view_s vv, av;
     uint64_t produced; /* body bytes produced in this attempt */
     uint64_t size;
-    ivcs_ts_slice_s ts_first; /* the MD5 pass, read to its end: its CCs commit on 2xx */
+    ivcs_ts_slice_s ts_first; /* integrity md5: the MD5 pass, read to its end: its CCs commit on 2xx */
+    int integ;                /* the slice's integrity mode (ivcs_integrity_e) */
     eng_slice_s *slice;       /* the queue entry being uploaded */
     char key[IVCS_LAYOUT_KEY_MAX + 1];
     char md5[32];
@@ -272,7 +273,13 @@ struct ivcs_engine_s {
     ivcs_loop *loop;
     ivcs_s3 *s3;
     ivcs_digest_s md5;
-    uint8_t *scratch; /* MD5 first pass buffer */
+    uint8_t *scratch; /* MD5 first pass buffer (integrity md5) */
+    /* integrity mode of slice PUTs (ivcs_integrity_e): the config's, or what
+     * the probe chose for auto (engine thread, before the first upload) */
+    _Atomic int integrity;
+    char integrity_note[192];  /* the probe's finding; written before integ_ready */
+    _Atomic int integ_ready;   /* 1 once integrity_note is final */
+    _Atomic uint64_t st_integ_fail; /* slice PUTs the integrity check refused */
     size_t scratch_len;
     int wake_fd[2]; /* socketpair: [0] engine recv, [1] producers send */
     ivcs_loop_op wake_op;
@@ -380,6 +387,10 @@ void ivcs_up_reconsider(ivcs_channel_s *c);
  * uploaded: 1 uploaded, 2 spooled (still held, on disk), 0 dropped or
  * discarded (by the slice's state). */
 void ivcs_up_release_front(ivcs_channel_s *c, int uploaded);
+/* The slice's bytes are stored (uploaded or spooled): its continuity
+ * counters become the muxer's, from ts (u->ts or u->ts_first), which has
+ * produced every byte of the slice. */
+void ivcs_up_commit_cc(ivcs_channel_s *c, ivcs_ts_slice_s *ts);
 /* spool_up.c: writes slice s (a failed upload) to the spool; 0 when it was
  * queued for writing, < 0 when the spool cannot take it. */
 int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now);

@@ -43,7 +43,7 @@ static void on_spooled(ivcs_spool_put_s *p, int res)
     e->spool_fault_shown = 0;
     /* the bytes are fixed now: the continuity counters move on as if the
      * slice had landed, so the next slice concatenates with it */
-    (void)!ivcs_ts_slice_end(&c->mux, &u->ts_first);
+    ivcs_up_commit_cc(c, &u->ts); /* every byte read by ivcs_up_spool_slice */
     uint32_t frames = s->frames_v + s->frames_a;
     ivcs_eng_bump(&c->st_sl_spooled, 1);
     ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_SPOOLED,

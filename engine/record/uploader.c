@@ -400,6 +400,14 @@ static int64_t body_fn(void *arg, uint64_t offset, uint8_t *buf, size_t cap)
 
 static void on_slice_done(ivcs_s3_op *op, int result);
 
+void ivcs_up_commit_cc(ivcs_channel_s *c, ivcs_ts_slice_s *ts)
+{
+    /* A producer stops at the last byte; the read that finds nothing more
+     * is what marks the slice complete. */
+    uint8_t tail[IVCS_TS_PACKET];
+    if (ivcs_ts_slice_read(ts, tail, sizeof tail) == 0) (void)!ivcs_ts_slice_end(&c->mux, ts);
+}
+
 static void attempt(ivcs_channel_s *c)
 {
     eng_upload_s *u = &c->up;
@@ -408,7 +416,8 @@ static void attempt(ivcs_channel_s *c)
     u->op.body_fn = body_fn;
     u->op.body_arg = c;
     u->op.body_len = u->size;
-    u->op.content_md5 = u->md5;
+    u->op.content_md5 = u->integ == IVCS_INTEGRITY_MD5 ? u->md5 : "";
+    u->op.integrity = u->integ;
     u->op.content_type = "video/mp2t";
     u->op.on_done = on_slice_done;
     u->op.arg = c;
@@ -425,7 +434,9 @@ static void attempt(ivcs_channel_s *c)
     u->active = 1;
 }
 
-/* Size and Content-MD5 in a first pass over the ring, then the PUT. */
+/* The size, then the PUT. Integrity md5 takes the Content-MD5 in a first
+ * pass over the ring; the other modes check the bytes as they are sent
+ * (engine/net/s3.h), so the slice is muxed once. */
 static void start_upload(ivcs_channel_s *c, eng_slice_s *s)
 {
     ivcs_engine_s *e = c->eng;
@@ -440,6 +451,13 @@ static void start_upload(ivcs_channel_s *c, eng_slice_s *s)
                             .keyframe = s->key};
     int rc = ivcs_layout_slice_key(&e->layout, c->index, &nm, u->key, sizeof u->key);
     int64_t size = rc < 0 ? rc : ivcs_ts_slice_size(&c->mux, &u->src);
+    u->integ = atomic_load_explicit(&e->integrity, memory_order_relaxed);
+    if (u->integ == IVCS_INTEGRITY_AUTO) u->integ = IVCS_INTEGRITY_MD5; /* not probed (yet) */
+    if (size > 0 && u->integ != IVCS_INTEGRITY_MD5) {
+        u->size = (uint64_t)size;
+        attempt(c);
+        return;
+    }
     if (size > 0)
         rc = ivcs_ts_slice_begin(&c->mux, &u->ts_first, &u->src);
     else
@@ -464,6 +482,20 @@ static void start_upload(ivcs_channel_s *c, eng_slice_s *s)
     attempt(c);
 }
 
+/* The failure is the integrity check at work: the body was damaged on the
+ * way (the slice is sent again, as after any failure). */
+static int integrity_refused(const ivcs_s3_op *op, int result, int integ)
+{
+    if (result == IVCS_ERR_INTEGRITY) return 1; /* md5-etag: ETag is not the MD5 */
+    if (result != IVCS_ERR_S3) return 0;
+    const char *code = op->res.code;
+    if (!strcmp(code, "BadDigest") || !strcmp(code, "XAmzContentSHA256Mismatch") ||
+        !strcmp(code, "InvalidChunkSizeError"))
+        return 1;
+    /* a chunk signature that does not match what was sent */
+    return integ == IVCS_INTEGRITY_SHA256_CHUNKED && !strcmp(code, "SignatureDoesNotMatch");
+}
+
 static void on_slice_done(ivcs_s3_op *op, int result)
 {
     ivcs_channel_s *c = op->arg;
@@ -472,7 +504,8 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     int64_t now = ivcs_eng_now(c->eng);
     eng_slice_s *s = u->slice;
     if (result == 0) {
-        (void)!ivcs_ts_slice_end(&c->mux, &u->ts_first);
+        /* the CCs of a slice read to its end: the MD5 pass, or the PUT */
+        ivcs_up_commit_cc(c, u->integ == IVCS_INTEGRITY_MD5 ? &u->ts_first : &u->ts);
         uint32_t frames = s->frames_v + s->frames_a;
         ivcs_eng_bump(&c->st_bytes_up, u->size);
         ivcs_eng_bump(&c->st_slices_up, 1);
@@ -496,6 +529,8 @@ static void on_slice_done(ivcs_s3_op *op, int result)
         return;
     }
     ivcs_eng_bump(&c->st_fail, 1);
+    if (integrity_refused(op, result, u->integ))
+        atomic_fetch_add_explicit(&c->eng->st_integ_fail, 1, memory_order_relaxed);
     if (!u->failing) {
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_UPLOAD_FAIL, .err = result, .key = u->key};
         ivcs_eng_notify(c, &n);

@@ -45,6 +45,7 @@
 #include <sys/uio.h>
 
 #include "ivcs_base.h"
+#include "engine/core/crc32c.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,9 +96,7 @@ typedef struct ivcs_spool_entry_s {
     uint32_t channel;
 } ivcs_spool_entry_s;
 
-/* CRC-32C (Castagnoli, reflected 0x82F63B78, init/xorout 0xFFFFFFFF).
- * crc = 0 to start; chain by passing the previous result. */
-uint32_t ivcs_crc32c(uint32_t crc, const void *p, size_t n);
+/* CRC-32C: ivcs_crc32c in engine/core/crc32c.h (included above). */
 
 /* Writes the 80-byte header of h into out. */
 void ivcs_spool_hdr_encode(const ivcs_spool_hdr_s *h, uint8_t out[IVCS_SPOOL_HDR_LEN]);

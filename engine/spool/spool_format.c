@@ -1,52 +1,12 @@
-/* spool_format.c - the spool's on-disk entry format (spool.h): CRC32C,
- * header encode/decode and the recovery parser. Pure functions. */
+/* spool_format.c - the spool's on-disk entry format (spool.h): header
+ * encode/decode and the recovery parser (CRC32C: engine/core/crc32c.h).
+ * Pure functions. */
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/core/crc32c.h"
 #include "engine/net/hash.h"
 #include "engine/spool/spool.h"
-
-/* ---------------------------------------------------------------- CRC32C */
-
-static uint32_t crc_tab[8][256];
-static int crc_ready;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        crc_tab[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++)
-            crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-    __atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
-}
-
-uint32_t ivcs_crc32c(uint32_t crc, const void *buf, size_t n)
-{
-    /* the tables are a pure function of nothing: racing initialisers write
-     * the same values, and the flag is only a shortcut */
-    if (!__atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE)) crc_init();
-    const uint8_t *p = buf;
-    uint32_t c = ~crc;
-    while (n && ((uintptr_t)p & 7)) {
-        c = (c >> 8) ^ crc_tab[0][(c ^ *p++) & 0xff];
-        n--;
-    }
-    while (n >= 8) {
-        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                           (uint32_t)p[3] << 24);
-        c = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^
-            crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^ crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^
-            crc_tab[0][p[7]];
-        p += 8;
-        n -= 8;
-    }
-    while (n--) c = (c >> 8) ^ crc_tab[0][(c ^ *p++) & 0xff];
-    return ~c;
-}
 
 /* ---------------------------------------------------------------- header */
 

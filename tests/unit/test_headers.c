@@ -319,6 +319,7 @@ static const struct {
     C(IVCS_ERR_STATE),
     C(IVCS_ERR_AUDIO_FRAME_SIZE),
     C(IVCS_ERR_IO_BACKEND),
+    C(IVCS_ERR_INTEGRITY),
 };
 #undef C
 #define NCODES (sizeof all_codes / sizeof all_codes[0])
