@@ -6,7 +6,8 @@
  * straight to the browser. --proxy streams segments and pictures through
  * the server instead (buckets without CORS). docs/VIEWER.md.
  *
- * One thread, poll(2), non-blocking sockets, Connection: close after each
+ * One thread, poll(2), non-blocking sockets (TLS with --cert/--key: OpenSSL
+ * on the same non-blocking sockets), Connection: close after each
  * response. Everything a client sends is bounded: request head 8 KiB, 64
  * header fields, a request target of 2 KiB, no request body, a deadline
  * for the whole head (--client-timeout) and for the answer to drain; at
@@ -34,6 +35,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "tools/cli_common.h"
 #include "tools/commands.h"
@@ -138,6 +142,9 @@ static web_file_s web_files[] = {
 
 typedef struct {
     int fd;
+    SSL *ssl;     /* --cert/--key: the connection's TLS, else NULL */
+    int hs_done;  /* TLS handshake finished */
+    short want;   /* TLS: the poll event the last SSL call waits for, 0: the default */
     int writing;
     int64_t deadline_ms;
     char head[HEAD_MAX + 1];
@@ -156,6 +163,7 @@ typedef struct {
     char host[128]; /* as listened on, for the Host check ("" = any) */
     uint16_t port;
     conn_s *conns;
+    SSL_CTX *tls; /* --cert/--key */
     uint64_t served, refused, timed_out;
 } srv_s;
 
@@ -787,19 +795,60 @@ static void handle(srv_s *s, conn_s *c)
 
 static void conn_close(conn_s *c)
 {
+    if (c->ssl) {
+        if (c->hs_done) SSL_shutdown(c->ssl); /* best effort: one close_notify, no wait */
+        SSL_free(c->ssl);
+        ERR_clear_error();
+    }
     if (c->fd >= 0) close(c->fd);
     free(c->out.p);
     memset(c, 0, sizeof *c);
     c->fd = -1;
 }
 
+/* After a TLS call returned r <= 0: 0 to wait (c->want set), -1 to close. */
+static int tls_wait(conn_s *c, int r)
+{
+    int e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ) {
+        c->want = POLLIN;
+        return 0;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        c->want = POLLOUT;
+        return 0;
+    }
+    return -1;
+}
+
+/* recv, or SSL_read after the handshake: > 0 bytes, 0 to wait, -1 to close
+ * (the peer closed or failed). */
+static ssize_t conn_recv(conn_s *c, void *p, size_t n)
+{
+    if (!c->ssl) {
+        ssize_t r = recv(c->fd, p, n, 0);
+        if (r == 0) return -1;
+        if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        return r;
+    }
+    c->want = 0;
+    if (!c->hs_done) {
+        int r = SSL_accept(c->ssl);
+        if (r != 1) return tls_wait(c, r);
+        c->hs_done = 1;
+    }
+    int r = SSL_read(c->ssl, p, (int)n);
+    return r > 0 ? r : tls_wait(c, r);
+}
+
 /* Reads what is there; returns -1 when the connection is to be closed. */
 static int conn_read(srv_s *s, conn_s *c)
 {
     for (;;) {
-        ssize_t n = recv(c->fd, c->head + c->head_len, HEAD_MAX - c->head_len, 0);
-        if (n == 0) return -1; /* vanished before a full request */
-        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        ssize_t n = conn_recv(c, c->head + c->head_len, HEAD_MAX - c->head_len);
+        if (n < 0) return -1; /* vanished before a full request */
+        if (n == 0) return 0;
         c->head_len += (size_t)n;
         c->head[c->head_len] = 0;
         if (memchr(c->head, 0, c->head_len)) {
@@ -815,7 +864,8 @@ static int conn_read(srv_s *s, conn_s *c)
             break;
         }
     }
-    shutdown(c->fd, SHUT_RD);
+    if (!c->ssl) shutdown(c->fd, SHUT_RD);
+    c->want = 0;
     c->deadline_ms = mono_ms() + (int64_t)s->client_ms + 30000; /* to drain the answer */
     return 0;
 }
@@ -823,6 +873,14 @@ static int conn_read(srv_s *s, conn_s *c)
 static int conn_write(conn_s *c)
 {
     while (c->out_off < c->out.len) {
+        if (c->ssl) {
+            c->want = 0;
+            size_t len = c->out.len - c->out_off;
+            int r = SSL_write(c->ssl, c->out.p + c->out_off, len > INT_MAX ? INT_MAX : (int)len);
+            if (r <= 0) return tls_wait(c, r);
+            c->out_off += (size_t)r;
+            continue;
+        }
         ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
         c->out_off += (size_t)n;
@@ -880,7 +938,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ivcs serve --config FILE [--listen HOST:PORT] [--channel N] [--proxy]\n"
             "                  [--cors] [--expires S] [--web DIR] [--max-conns N]\n"
-            "                  [--client-timeout MS]\n"
+            "                  [--client-timeout MS] [--cert FILE.pem --key FILE.pem]\n"
             "\n"
             "The web viewer: serves the page of viewer/web/ and a JSON API over the viewer\n"
             "library (docs/VIEWER.md) on http://HOST:PORT/ (default 127.0.0.1:8080; port 0:\n"
@@ -892,7 +950,8 @@ static void usage(FILE *out)
             "without CORS). --channel N: default 0. --web DIR: the page's files (default:\n"
             "<bindir>/../share/ivcs/web, else the source tree). --max-conns N: open\n"
             "connections (default 32, 1..1024; one more is answered 503). --client-timeout\n"
-            "MS: time a client has to send its request (default 10000).\n"
+            "MS: time a client has to send its request (default 10000). --cert/--key: serve\n"
+            "HTTPS with this certificate chain and private key (PEM), TLS 1.2 or later.\n"
             "Runs until SIGINT/SIGTERM. Credentials never leave the process.\n"
             "exit: 0 stopped by a signal, 1 cannot listen / no page files / S3 error,\n"
             "2 usage\n");
@@ -900,7 +959,8 @@ static void usage(FILE *out)
 
 int ivcs_cmd_serve(int argc, char **argv)
 {
-    const char *config = NULL, *listen_spec = "127.0.0.1:8080", *web = NULL;
+    const char *config = NULL, *listen_spec = "127.0.0.1:8080", *web = NULL, *cert = NULL,
+               *key = NULL;
     srv_s s;
     memset(&s, 0, sizeof s);
     s.expires = 3600;
@@ -918,6 +978,12 @@ int ivcs_cmd_serve(int argc, char **argv)
             i++;
         } else if (v && !strcmp(a, "--listen")) {
             listen_spec = v;
+            i++;
+        } else if (v && !strcmp(a, "--cert")) {
+            cert = v;
+            i++;
+        } else if (v && !strcmp(a, "--key")) {
+            key = v;
             i++;
         } else if (v && !strcmp(a, "--web")) {
             web = v;
@@ -942,9 +1008,10 @@ int ivcs_cmd_serve(int argc, char **argv)
         } else {
             return ivcs_cli_bad_option("serve", a,
                                        "--config --listen --web --channel --expires --max-conns "
-                                       "--client-timeout");
+                                       "--client-timeout --cert --key");
         }
     }
+    if (!cert != !key) return ivcs_cli_usage_error("serve", "give --cert and --key together");
     char webdir[PATH_MAX];
     if (load_web(web, webdir, sizeof webdir) < 0) {
         fprintf(stderr, "ivcs serve: the page's files (index.html app.js style.css "
@@ -957,6 +1024,22 @@ int ivcs_cmd_serve(int argc, char **argv)
     int lfd = -1;
     ret = ivcs_cli_viewer(&s.cli);
     if (ret) goto out;
+    if (cert) {
+        s.tls = SSL_CTX_new(TLS_server_method());
+        if (!s.tls || SSL_CTX_set_min_proto_version(s.tls, TLS1_2_VERSION) != 1 ||
+            SSL_CTX_use_certificate_chain_file(s.tls, cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(s.tls, key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(s.tls) != 1) {
+            char why[256];
+            ERR_error_string_n(ERR_get_error(), why, sizeof why);
+            ERR_clear_error();
+            fprintf(stderr, "ivcs serve: cannot use --cert %s --key %s: %s\n", cert, key, why);
+            ret = IVCS_EXIT_FAIL;
+            goto out;
+        }
+        SSL_CTX_set_mode(s.tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
     ivcs_viewer_set_timeouts(s.cli.viewer, 20000, 10000);
     lfd = listen_on(listen_spec, s.host, sizeof s.host, &s.port);
     if (lfd < 0) {
@@ -965,13 +1048,15 @@ int ivcs_cmd_serve(int argc, char **argv)
         goto out;
     }
     char origin[200];
-    snprintf(origin, sizeof origin, "http://%s:%u", s.host[0] ? s.host : "127.0.0.1", s.port);
+    const char *scheme = s.tls ? "https" : "http";
+    snprintf(origin, sizeof origin, "%s://%s:%u", scheme, s.host[0] ? s.host : "127.0.0.1",
+             s.port);
     if (set_cors && !s.proxy) {
         const char *o[2] = {origin, NULL};
         size_t no = 1;
         char o2[200];
         if (!strcmp(s.host, "127.0.0.1")) {
-            snprintf(o2, sizeof o2, "http://localhost:%u", s.port);
+            snprintf(o2, sizeof o2, "%s://localhost:%u", scheme, s.port);
             o[no++] = o2;
         }
         int rc = ivcs_viewer_cors_set(s.cli.viewer, o, no);
@@ -1016,8 +1101,8 @@ int ivcs_cmd_serve(int argc, char **argv)
         for (size_t i = 0; i < s.max_conns; i++) {
             if (s.conns[i].fd < 0) continue;
             idx[n] = i;
-            pf[n++] = (struct pollfd){.fd = s.conns[i].fd,
-                                      .events = s.conns[i].writing ? POLLOUT : POLLIN};
+            short ev = s.conns[i].want ? s.conns[i].want : s.conns[i].writing ? POLLOUT : POLLIN;
+            pf[n++] = (struct pollfd){.fd = s.conns[i].fd, .events = ev};
         }
         int pr = poll(pf, n, (int)wait);
         if (pr < 0) {
@@ -1057,6 +1142,14 @@ int ivcs_cmd_serve(int argc, char **argv)
                 }
                 c->fd = fd;
                 c->deadline_ms = mono_ms() + s.client_ms;
+                if (s.tls) {
+                    c->ssl = SSL_new(s.tls);
+                    if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+                        ERR_clear_error();
+                        conn_close(c);
+                        continue;
+                    }
+                }
             }
         }
     }
@@ -1070,6 +1163,7 @@ int ivcs_cmd_serve(int argc, char **argv)
     ret = 0;
 out:
     if (lfd >= 0) close(lfd);
+    SSL_CTX_free(s.tls);
     free(s.conns);
     for (size_t i = 0; i < N_WEB; i++) {
         free(web_files[i].data);

@@ -183,3 +183,53 @@ def test_proxy_serves_the_bucket_bytes(cfg, bucket):  # noqa: F811
         srv.wait(timeout=10)
         srv.stdout.close()
         srv.stderr.close()
+
+
+def test_serve_over_tls(cfg, bucket, tmp_path):  # noqa: F811
+    """--cert/--key: HTTPS verified against the certificate; a client that never
+    starts its handshake or speaks plain HTTP does not hold up others."""
+    _, _, conf = bucket
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    p = run("serve", "--config", conf, "--cert", cert)
+    assert p.returncode == 2 and "--key" in p.stderr
+    p = run("serve", "--config", conf, "--cert", cert, "--key", cert, "--listen", "127.0.0.1:0")
+    assert p.returncode == 1 and "cannot use --cert" in p.stderr, p.stderr
+    srv = subprocess.Popen([BIN, "serve", "--config", str(conf), "--listen", "127.0.0.1:0",
+                            "--cert", str(cert), "--key", str(key), "--client-timeout", "2000"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, text=True)
+    try:
+        base = srv.stdout.readline().split()[2]
+        assert base.startswith("https://127.0.0.1:"), base
+        port = int(base.rstrip("/").rsplit(":", 1)[1])
+        import socket
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)  # no ClientHello
+        plain = socket.create_connection(("127.0.0.1", port), timeout=10)
+        plain.sendall(f"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        ctx = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(base + "api/info", context=ctx, timeout=10) as r:
+            assert r.status == 200 and json.loads(r.read())["device"]
+        with urllib.request.urlopen(base, context=ctx, timeout=10) as r:
+            assert b"ivcs viewer" in r.read()
+        plain.settimeout(10)
+        try:
+            got = plain.recv(100)
+        except ConnectionResetError:  # closed with the request unread
+            got = b""
+        assert not got.startswith(b"HTTP/1.1 200")  # no plain answer
+        idle.settimeout(10)
+        assert idle.recv(100) == b""  # dropped at --client-timeout
+        plain.close()
+        idle.close()
+        # the system CA store does not know this certificate: refused
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(base + "api/info", timeout=10)
+    finally:
+        srv.terminate()
+        srv.wait(timeout=10)
+        srv.stdout.close()
+        srv.stderr.close()
