@@ -256,6 +256,13 @@ def test_page_plays_first_event(rec, serve, browser):
         "document.querySelectorAll('#track .range').length === 1 && "
         "document.querySelectorAll('#track .event').length === 2"), timeout=30)
     assert "1 recorded range" in b.msg() and "2 events" in b.msg(), b.msg()
+    # zoomed to the recording ("fit"): the range is wide, the markers apart
+    b.click("#zfit")
+    page_wait(b, "the zoomed timeline", lambda: b.js(
+        "(() => { const r = document.querySelector('#track .range').getBoundingClientRect();"
+        " const m = [...document.querySelectorAll('#track .event')].map("
+        "e => e.getBoundingClientRect().left); return r.width > 200 && m.length === 2 &&"
+        " m[1] - m[0] > 20; })()"))
     # hover: the event's JPEG, straight from the bucket
     b.hover("#track .event", 0)
     page_wait(b, "the event picture in the hover box", lambda: b.js(
@@ -264,7 +271,7 @@ def test_page_plays_first_event(rec, serve, browser):
     b.js("window.__errs = []; document.getElementById('video').addEventListener('error', "
          "() => window.__errs.push(String(document.getElementById('video').error && "
          "document.getElementById('video').error.message)))")
-    b.click("#events li", 0)
+    b.click("#track .event", 0)
     page_wait(b, "playback past 2 s", lambda: b.js(
         "document.getElementById('video').currentTime > 2 || window.__errs.length > 0"),
         timeout=45)
@@ -325,7 +332,8 @@ def test_page_says_what_went_wrong(rec, serve, browser):
         st, _, body = s1.get(f"/api/playlist.m3u8?from={rec['t0'] - 60000}&to={rec['t1'] + 60000}")
         assert st == 200
     finally:
-        s1.stop()
+        code, err = s1.stop()
+    assert code == 0, err
     time.sleep(2.5)  # past the links' 1 s life (what is tested is expiry itself)
     b.js(f"ivcsView.playText({json.dumps(body.decode())}, 'expired links', 0)")
     page_wait(b, "the expired-link message", lambda: "may have expired" in b.msg(), timeout=30)

@@ -181,8 +181,10 @@ def test_proxy_serves_the_bucket_bytes(cfg, bucket):  # noqa: F811
     finally:
         srv.terminate()
         srv.wait(timeout=10)
+        err = srv.stderr.read()
         srv.stdout.close()
         srv.stderr.close()
+    assert srv.returncode == 0, err  # SIGTERM: a clean stop (and no sanitizer report)
 
 
 def test_serve_over_tls(cfg, bucket, tmp_path):  # noqa: F811
@@ -231,5 +233,7 @@ def test_serve_over_tls(cfg, bucket, tmp_path):  # noqa: F811
     finally:
         srv.terminate()
         srv.wait(timeout=10)
+        err = srv.stderr.read()
         srv.stdout.close()
         srv.stderr.close()
+    assert srv.returncode == 0, err  # SIGTERM: a clean stop (and no sanitizer report)

@@ -75,6 +75,7 @@
     const d = parseLocal(key);
     S.from = d.getTime();
     S.to = new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
+    if (!(S.vFrom >= S.from && S.vTo <= S.to)) { S.vFrom = S.from; S.vTo = S.to; }
     const seq = ++S.loadSeq;
     drawTicks();
     try {
@@ -96,28 +97,84 @@
   }
 
   /* ------------------------------------------------------------ timeline */
-  const pct = (ms) => ((ms - S.from) / (S.to - S.from)) * 100;
+  /* The timeline shows [vFrom, vTo) of the day: 24 h at first; the wheel,
+   * + and - zoom around a point, "fit" zooms to the day's recordings. */
+  const pct = (ms) => ((ms - S.vFrom) / (S.vTo - S.vFrom)) * 100;
+  const atX = (clientX) => {
+    const box = $('track').getBoundingClientRect();
+    return S.vFrom + ((clientX - box.left) / box.width) * (S.vTo - S.vFrom);
+  };
+  const STEPS = [1e3, 2e3, 5e3, 1e4, 3e4, 6e4, 3e5, 6e5, 18e5, 36e5, 108e5];
 
   function drawTicks() {
     const t = $('ticks');
     t.textContent = '';
     const d = parseLocal(S.day);
-    for (let h = 0; h < 24; h += 1) {
-      const ms = new Date(d.getFullYear(), d.getMonth(), d.getDate(), h).getTime();
+    const span = S.vTo - S.vFrom;
+    if (span >= S.to - S.from) { /* the whole day: local hours (DST-proof) */
+      for (let h = 0; h < 24; h += 1) {
+        const ms = new Date(d.getFullYear(), d.getMonth(), d.getDate(), h).getTime();
+        const el = document.createElement('div');
+        el.className = 'tick';
+        el.style.left = pct(ms) + '%';
+        if (h % 3 === 0) { const sp = document.createElement('span'); sp.textContent = pad(h) + ':00'; el.appendChild(sp); }
+        t.appendChild(el);
+      }
+      return;
+    }
+    const step = STEPS.find((x) => span / x <= 24) || STEPS[STEPS.length - 1];
+    const every = span / step > 12 ? 2 : 1;
+    let k = Math.ceil((S.vFrom - S.from) / step);
+    for (let ms = S.from + k * step; ms < S.vTo; ms += step, k++) {
       const el = document.createElement('div');
       el.className = 'tick';
       el.style.left = pct(ms) + '%';
-      if (h % 3 === 0) { const s = document.createElement('span'); s.textContent = pad(h) + ':00'; el.appendChild(s); }
+      if (k % every === 0) {
+        const sp = document.createElement('span');
+        const dt = new Date(ms);
+        sp.textContent = `${pad(dt.getHours())}:${pad(dt.getMinutes())}` + (step < 6e4 ? `:${pad(dt.getSeconds())}` : '');
+        el.appendChild(sp);
+      }
       t.appendChild(el);
     }
   }
+
+  function zoom(factor, centerMs) {
+    const day = S.to - S.from;
+    let span = Math.min(day, Math.max(10000, (S.vTo - S.vFrom) * factor));
+    const c = centerMs === undefined ? (S.vFrom + S.vTo) / 2 : centerMs;
+    const f = (c - S.vFrom) / (S.vTo - S.vFrom);
+    let a = c - f * span;
+    a = Math.max(S.from, Math.min(a, S.to - span));
+    S.vFrom = a;
+    S.vTo = a + span;
+    drawTicks();
+    drawTimeline();
+  }
+
+  function fit() {
+    if (!S.tl) return;
+    const ts = [];
+    for (const r of S.tl.ranges) ts.push(r.start_ms, r.end_ms);
+    for (const e of S.tl.events) ts.push(e.stream_start_ms, e.event_stop_ms || e.event_start_ms);
+    if (!ts.length) return;
+    const a = Math.max(S.from, Math.min(...ts)), b = Math.min(S.to, Math.max(...ts));
+    const span = Math.max(20000, (b - a) * 1.2);
+    S.vFrom = Math.max(S.from, Math.min((a + b) / 2 - span / 2, S.to - span));
+    S.vTo = Math.min(S.to, S.vFrom + span);
+    drawTicks();
+    drawTimeline();
+  }
+  S.zoom = zoom;
+  S.fit = fit;
 
   function drawTimeline() {
     const track = $('track');
     track.textContent = '';
     if (!S.tl) { drawEvents(); return; }
     for (const r of S.tl.ranges) {
-      const a = Math.max(r.start_ms, S.from), b = Math.min(r.end_ms, S.to);
+      const a = Math.max(r.start_ms, S.vFrom), b = Math.min(r.end_ms, S.vTo);
+      if (b <= a) continue;
       const el = document.createElement('div');
       el.className = 'range';
       el.style.left = pct(a) + '%';
@@ -125,8 +182,7 @@
       el.title = `recorded ${fmtTime(r.start_ms)} - ${fmtTime(r.end_ms)}`;
       el.addEventListener('click', (ev) => {
         ev.stopPropagation();
-        const box = track.getBoundingClientRect();
-        const t = S.from + ((ev.clientX - box.left) / box.width) * (S.to - S.from);
+        const t = atX(ev.clientX);
         playRange(Math.max(r.start_ms, Math.floor(t)), r.end_ms, r.start_ms);
       });
       track.appendChild(el);
@@ -134,7 +190,8 @@
     for (const e of S.tl.events) {
       const el = document.createElement('div');
       el.className = 'event' + (e.event_stop_ms === null ? ' open' : '');
-      el.style.left = pct(Math.max(e.event_start_ms, S.from)) + '%';
+      if (e.event_start_ms >= S.vTo || (e.event_stop_ms !== null && e.event_stop_ms < S.vFrom)) continue;
+      el.style.left = pct(Math.max(e.event_start_ms, S.vFrom)) + '%';
       el.dataset.key = e.key;
       el.addEventListener('mouseenter', () => showTip(el, e));
       el.addEventListener('mouseleave', () => { $('tip').hidden = true; });
@@ -173,8 +230,7 @@
   }
 
   $('track').addEventListener('click', (ev) => {
-    const box = $('track').getBoundingClientRect();
-    const t = S.from + ((ev.clientX - box.left) / box.width) * (S.to - S.from);
+    const t = atX(ev.clientX);
     say(`Nothing was recorded at ${fmtTime(t)}: click a green range or a marker.`, 'error');
   });
 
@@ -299,7 +355,7 @@
     const ph = $('playhead');
     if (t === null || !S.tl) { ph.hidden = true; return; }
     $('clock').textContent = `${new Date(t).toLocaleString()} (${S.playing ? S.playing.label : ''})`;
-    if (t >= S.from && t < S.to) { ph.style.left = pct(t) + '%'; ph.hidden = false; } else ph.hidden = true;
+    if (t >= S.vFrom && t < S.vTo) { ph.style.left = pct(t) + '%'; ph.hidden = false; } else ph.hidden = true;
   });
   video.addEventListener('error', () => {
     if (video.error && !S.codecError) say(`The video element reports an error (${video.error.message || video.error.code}).`, 'error');
@@ -339,6 +395,21 @@
   $('prev').addEventListener('click', () => stepDay(-1));
   $('next').addEventListener('click', () => stepDay(1));
   $('reload').addEventListener('click', () => init(S.day));
+  $('zin').addEventListener('click', () => zoom(1 / 4));
+  $('zout').addEventListener('click', () => zoom(4));
+  $('zfit').addEventListener('click', fit);
+  $('timeline').addEventListener('wheel', (ev) => {
+    ev.preventDefault();
+    if (ev.shiftKey) { /* pan */
+      const span = S.vTo - S.vFrom, d = (Math.sign(ev.deltaY || ev.deltaX) * span) / 10;
+      S.vFrom = Math.max(S.from, Math.min(S.vFrom + d, S.to - span));
+      S.vTo = S.vFrom + span;
+      drawTicks();
+      drawTimeline();
+    } else {
+      zoom(ev.deltaY < 0 ? 1 / 2 : 2, atX(ev.clientX));
+    }
+  }, { passive: false });
   document.addEventListener('keydown', (ev) => {
     if (ev.target.tagName === 'INPUT' || ev.target.tagName === 'SELECT') return;
     const step = ev.shiftKey ? 60 : 5;
@@ -348,6 +419,10 @@
     else if (ev.key === '[') stepDay(-1);
     else if (ev.key === ']') stepDay(1);
     else if (ev.key === 'r') init(S.day);
+    else if (ev.key === '+' || ev.key === '=') zoom(1 / 4);
+    else if (ev.key === '-') zoom(4);
+    else if (ev.key === '0') { S.vFrom = S.from; S.vTo = S.to; drawTicks(); drawTimeline(); }
+    else if (ev.key === 'f') fit();
     else return;
     ev.preventDefault();
   });
