@@ -384,3 +384,40 @@ def test_slow_and_vanishing_clients(rec):
         code, err = s.stop()
     assert code == 0, err
     assert "timed out" in err
+
+
+def test_h265_is_told_in_words(cfg, browser, tmp_path):  # noqa: F811
+    """An H.265 recording: played if this Chromium decodes HEVC, else the page
+    says in words that the browser cannot decode H.265 (no black box)."""
+    dev = tl.device_id("web265-")
+    _, conf = tl.write_config(tmp_path / "ivcs.json", cfg, device_id=dev)
+    subprocess.run([BIN, "plan", "set", "--config", conf, "--type", "full_time", "--days", "1"],
+                   check=True, capture_output=True, timeout=120)
+    p = subprocess.run([BIN, "push", "--config", conf, "--video", MEDIA / "clip_h265.h265",
+                        "--fps", "25", "--speed", "max"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    s = Serve(conf, "--cors")
+    b = browser
+    try:
+        b.call("Page.navigate", url=s.url)
+        page_wait(b, "the H.265 range", lambda: b.js(
+            "document.querySelectorAll('#track .range').length === 1"))
+        b.click("#zfit")
+        b.click("#track .range")
+        state = page_wait(b, "playback or the H.265 message", lambda: b.js(
+            "(() => { const v = document.getElementById('video'); const m = "
+            "document.getElementById('msg').textContent; if (/H\\.265.*cannot decode/.test(m))"
+            " return 'told'; if (v.currentTime > 1 && v.videoWidth > 0) return 'played:' +"
+            " v.videoWidth; return ''; })()"), timeout=45)
+        if state.startswith("played:"):  # this Chromium decodes HEVC
+            assert int(state[7:]) == video_width(), state
+        else:
+            assert "ivcs export" in b.msg(), b.msg()
+        # and no black box left running: a picture, or the player stopped
+        page_wait(b, "a picture or a stopped player", lambda: b.js(
+            "(() => { const v = document.getElementById('video');"
+            " return v.videoWidth > 0 || v.paused; })()"), timeout=10)
+    finally:
+        code, err = s.stop()
+    assert code == 0, err

@@ -237,6 +237,7 @@
   /* ------------------------------------------------------------ playback */
   function stopPlayer() {
     if (S.hls) { S.hls.destroy(); S.hls = null; }
+    video.pause();
     video.removeAttribute('src');
     video.load();
   }
@@ -249,6 +250,7 @@
     const url = URL.createObjectURL(new Blob([lines.join('\n')], { type: 'application/vnd.apple.mpegurl' }));
     stopPlayer();
     S.codecError = false;
+    S.codec = '';
     S.playing = { label, startMs, pdt0: null, endMs: null };
     const m = /#EXT-X-PROGRAM-DATE-TIME:(\S+)/.exec(text);
     if (m) S.playing.pdt0 = Date.parse(m[1]);
@@ -268,6 +270,7 @@
       hls.on(Hls.Events.BUFFER_CODECS, (ev, data) => {
         const v = data.video || (data.audiovideo);
         const codec = v ? (v.codec || '') : '';
+        S.codec = codec;
         if (/^(hvc1|hev1)/.test(codec) && !MediaSource.isTypeSupported(`video/mp4; codecs="${codec}"`)) codecFail('H.265 (HEVC)');
       });
       hls.on(Hls.Events.ERROR, (ev, data) => onHlsError(data));
@@ -298,7 +301,7 @@
     const reason = (d.reason || d.error && d.error.message || '') + '';
     if (d.details === 'bufferAddCodecError' || d.details === 'bufferIncompatibleCodecsError' ||
         d.details === 'manifestIncompatibleCodecsError' || /hevc|hvc1|hev1|codec/i.test(reason)) {
-      codecFail(/avc/i.test(reason) ? 'this' : 'H.265 (HEVC)');
+      codecFail(S.codec ? codecName() : /avc/i.test(reason) ? 'this' : 'H.265 (HEVC)');
       return;
     }
     if (!d.fatal) return;
@@ -350,7 +353,11 @@
     return null;
   }
 
+  const codecName = () => (/^(hvc1|hev1)/.test(S.codec || '') ? 'H.265 (HEVC)' : /^avc/.test(S.codec || '') ? 'H.264' : 'this');
   video.addEventListener('timeupdate', () => {
+    /* time runs but no picture came: the browser took the stream and cannot
+     * decode it (no black box: say so) */
+    if (!S.codecError && video.currentTime > 1 && video.videoWidth === 0 && S.playing) codecFail(codecName());
     const t = playheadMs();
     const ph = $('playhead');
     if (t === null || !S.tl) { ph.hidden = true; return; }
