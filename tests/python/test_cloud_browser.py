@@ -421,3 +421,36 @@ def test_h265_is_told_in_words(cfg, browser, tmp_path):  # noqa: F811
     finally:
         code, err = s.stop()
     assert code == 0, err
+
+
+def test_live_edge_followed(cfg, browser, tmp_path):  # noqa: F811
+    """"follow live": while a recording is going on, the timeline grows by itself."""
+    dev = tl.device_id("weblive-")
+    _, conf = tl.write_config(tmp_path / "ivcs.json", cfg, device_id=dev)
+    subprocess.run([BIN, "plan", "set", "--config", conf, "--type", "full_time", "--days", "1"],
+                   check=True, capture_output=True, timeout=120)
+    push = subprocess.Popen([BIN, "push", "--config", conf, "--video", MEDIA / "clip_h264.h264",
+                             "--fps", "25", "--realtime"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    s = Serve(conf, "--cors")
+    b = browser
+    try:
+        b.call("Page.navigate", url=s.url)
+        page_wait(b, "the page", lambda: b.js("!!window.ivcsView && !!window.ivcsView.info"))
+        b.click("#live")
+        first = page_wait(b, "a first range while recording", lambda: b.js(
+            "ivcsView.tl && ivcsView.tl.ranges.length ? ivcsView.tl.ranges[0].end_ms : 0"),
+            timeout=30)
+        page_wait(b, "the range growing without a click", lambda: b.js(
+            f"ivcsView.tl && ivcsView.tl.ranges.length === 1 && "
+            f"ivcsView.tl.ranges[0].end_ms > {first} && "
+            "document.querySelectorAll('#track .range').length === 1"), timeout=30)
+        b.click("#live")  # off again
+    finally:
+        try:
+            push.wait(timeout=60)
+        finally:
+            push.stderr.close()
+        code, err = s.stop()
+    assert push.returncode == 0
+    assert code == 0, err
