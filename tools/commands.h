@@ -13,5 +13,7 @@ int ivcs_cmd_events(int argc, char **argv);
 int ivcs_cmd_playlist(int argc, char **argv);
 int ivcs_cmd_export(int argc, char **argv);
 int ivcs_cmd_spool(int argc, char **argv);
+int ivcs_cmd_serve(int argc, char **argv);
+int ivcs_cmd_cors(int argc, char **argv);
 
 #endif

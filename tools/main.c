@@ -23,6 +23,8 @@ static const command commands[] = {
     {"playlist", ivcs_cmd_playlist, "HLS VOD playlist of presigned URLs for a range or event"},
     {"export", ivcs_cmd_export, "download a range into one MPEG-TS file"},
     {"spool", ivcs_cmd_spool, "list or verify a local spool directory (spool_dir)"},
+    {"serve", ivcs_cmd_serve, "the web viewer: timeline, events, playback in the browser"},
+    {"cors", ivcs_cmd_cors, "set the bucket's CORS rule for the web viewer's origin"},
 };
 
 static void usage(FILE *out)

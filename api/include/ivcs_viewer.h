@@ -254,6 +254,23 @@ IVCS_API IVCS_MUST_CHECK int ivcs_viewer_retention_get(ivcs_viewer_s *v, uint32_
  * above (nothing written). */
 IVCS_API IVCS_MUST_CHECK int ivcs_viewer_retention_set(ivcs_viewer_s *v, uint32_t days);
 
+/* ---------------------------------------------------------------- web */
+
+/* A presigned GET URL (valid expires seconds, 1..604800) for key, which
+ * must be an object of this device's layout (a slice, an event record or
+ * its picture: ivcs_viewer_parse_key): IVCS_ERR_INVALID_ARG for any other
+ * key. No request is sent; the URL carries no secret, only a signature. */
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_presign(ivcs_viewer_s *v, const char *key,
+                                                 uint32_t expires, ivcs_viewer_text_s *out);
+
+/* Sets the bucket CORS rule of this device's web viewer to allow GET and
+ * HEAD from origins[0..n) ("*" or scheme://host[:port]; n <= 16), or
+ * removes it (n 0), keeping every other CORS rule of the bucket byte for
+ * byte. IVCS_ERR_INVALID_ARG (a bad origin), IVCS_ERR_UNSUPPORTED (the
+ * server has no bucket CORS: nothing written). */
+IVCS_API IVCS_MUST_CHECK int ivcs_viewer_cors_set(ivcs_viewer_s *v, const char *const *origins,
+                                                  size_t n);
+
 /* ---------------------------------------------------------------- keys and times */
 
 /* What an object key of this device names. */

@@ -215,7 +215,8 @@ static int on_body(void *arg, int status, const uint8_t *data, size_t len)
 {
     ivcs_s3_op *op = arg;
     if (status >= 200 && status < 300 &&
-        (op->kind == IVCS_S3_GET || op->kind == IVCS_S3_GET_LIFECYCLE)) {
+        (op->kind == IVCS_S3_GET || op->kind == IVCS_S3_GET_LIFECYCLE ||
+         op->kind == IVCS_S3_GET_CORS)) {
         if (op->resume && !op->body_checked) {
             int rc = resume_check(op, status);
             if (rc < 0) return rc;
@@ -475,6 +476,9 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     case IVCS_S3_PUT_LIFECYCLE: method = "PUT"; has_body = 1; break;
     case IVCS_S3_GET_LIFECYCLE: method = "GET"; break;
     case IVCS_S3_DELETE_LIFECYCLE: method = "DELETE"; break;
+    case IVCS_S3_PUT_CORS: method = "PUT"; has_body = 1; break;
+    case IVCS_S3_GET_CORS: method = "GET"; break;
+    case IVCS_S3_DELETE_CORS: method = "DELETE"; break;
     default: return IVCS_ERR_INVALID_ARG;
     }
     if (!has_body && op->body_len) return IVCS_ERR_INVALID_ARG;
@@ -505,6 +509,9 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     } else if (op->kind == IVCS_S3_PUT_LIFECYCLE || op->kind == IVCS_S3_GET_LIFECYCLE ||
                op->kind == IVCS_S3_DELETE_LIFECYCLE) {
         q[nq++] = (ivcs_sigv4_pair_s){"lifecycle", ""};
+    } else if (op->kind == IVCS_S3_PUT_CORS || op->kind == IVCS_S3_GET_CORS ||
+               op->kind == IVCS_S3_DELETE_CORS) {
+        q[nq++] = (ivcs_sigv4_pair_s){"cors", ""};
     }
 
     /* Signed headers. */

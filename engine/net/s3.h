@@ -66,6 +66,10 @@ typedef enum {
                                "NoSuchLifecycleConfiguration" (a missing bucket:
                                "NoSuchBucket") */
     IVCS_S3_DELETE_LIFECYCLE,
+    IVCS_S3_PUT_CORS,       /* body: the CORSConfiguration XML */
+    IVCS_S3_GET_CORS,       /* the configuration XML to on_data; none: IVCS_ERR_NOT_FOUND,
+                               res.code "NoSuchCORSConfiguration" */
+    IVCS_S3_DELETE_CORS,
 } ivcs_s3_kind_e;
 
 typedef struct ivcs_s3_meta {

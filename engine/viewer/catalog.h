@@ -246,6 +246,32 @@ IVCS_MUST_CHECK int ivcs_catalog_lifecycle_merge(const char *xml, size_t len, co
                                                  const char *prefix, uint32_t days, char **out,
                                                  size_t *out_len, int *found, uint32_t *old_days);
 
+/* ---------------------------------------------------------------- CORS
+ *
+ * The bucket CORS rule of the device's web viewer (`ivcs cors`, `ivcs
+ * serve`): one <CORSRule> with ID "ivcs-web:{prefix}{device}/" allowing GET
+ * and HEAD from the given origins, merged into the bucket's other rules
+ * byte for byte as the lifecycle rule is (same parser, same bounds). */
+
+/* 1 if o is "*" or http(s)://host[:port] (letters, digits, . - : [ ]). */
+int ivcs_catalog_cors_origin_ok(const char *o);
+
+/* The CORS configuration xml[0..len) (len 0: none) with rule id replaced by
+ * one allowing origins[0..n) (n 0: removed; at most 16). *out NULL when no
+ * rule is left. *found: the rule was there. IVCS_ERR_INVALID_ARG (a bad
+ * origin or id), IVCS_ERR_XML, IVCS_ERR_UNSUPPORTED (a listing came back),
+ * IVCS_ERR_TOO_LONG (over 1000 rules). */
+IVCS_MUST_CHECK int ivcs_catalog_cors_merge(const char *xml, size_t len, const char *id,
+                                            const char *const *origins, size_t n, char **out,
+                                            size_t *out_len, int *found);
+
+/* GET ?cors, merge, PUT ?cors (DELETE ?cors when no rule is left; nothing
+ * when the rule was absent and n is 0). IVCS_ERR_UNSUPPORTED if the server
+ * has no bucket CORS (reason in err->detail). */
+IVCS_MUST_CHECK int ivcs_catalog_cors_set(ivcs_s3 *s3, const ivcs_layout_s *l,
+                                          const char *const *origins, size_t n,
+                                          ivcs_s3_result *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
-/* lifecycle.c - the bucket lifecycle (retention) rule of a device: read,
- * merged into the bucket's other rules byte for byte, written (catalog.h). */
+/* lifecycle.c - the bucket lifecycle (retention) rule of a device, and the
+ * bucket CORS rule of its web viewer: read, merged into the bucket's other
+ * rules byte for byte, written (catalog.h). */
 #include <expat.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,7 +28,9 @@ static void op_defaults(ivcs_s3_op *op)
  * <Rule> elements to keep, and the Expiration/Days of ours. */
 typedef struct {
     XML_Parser p;
-    const char *id; /* ours */
+    const char *root_name; /* "LifecycleConfiguration" or "CORSConfiguration" */
+    const char *rule_name; /* "Rule" or "CORSRule" */
+    const char *id;        /* ours */
     int depth;
     long rule_start;
     int in_id, in_exp, in_days;
@@ -45,7 +48,7 @@ static void XMLCALL lc_start(void *ud, const XML_Char *name, const XML_Char **at
     lc_ctx *c = ud;
     (void)atts;
     c->depth++;
-    if (c->depth == 1 && strcmp(name, "LifecycleConfiguration")) {
+    if (c->depth == 1 && strcmp(name, c->root_name)) {
         /* Not a lifecycle configuration: a server without the ?lifecycle
          * subresource answers GET ?lifecycle with the bucket listing
          * (Swift's s3api); anything else is no answer we can read. */
@@ -53,7 +56,7 @@ static void XMLCALL lc_start(void *ud, const XML_Char *name, const XML_Char **at
         XML_StopParser(c->p, XML_FALSE);
         return;
     }
-    if (c->depth == 2 && !strcmp(name, "Rule")) {
+    if (c->depth == 2 && !strcmp(name, c->rule_name)) {
         c->rule_start = (long)XML_GetCurrentByteIndex(c->p);
         c->id_text.len = 0;
         c->days_text.len = 0;
@@ -71,7 +74,7 @@ static void XMLCALL lc_start(void *ud, const XML_Char *name, const XML_Char **at
 static void XMLCALL lc_end(void *ud, const XML_Char *name)
 {
     lc_ctx *c = ud;
-    if (c->depth == 2 && !strcmp(name, "Rule")) {
+    if (c->depth == 2 && !strcmp(name, c->rule_name)) {
         long end = (long)XML_GetCurrentByteIndex(c->p) + XML_GetCurrentByteCount(c->p);
         if (c->id_text.p && !strcmp(c->id_text.p, c->id)) {
             c->found = 1;
@@ -132,6 +135,8 @@ int ivcs_catalog_lifecycle_merge(const char *xml, size_t len, const char *id, co
     lc_ctx *c = calloc(1, sizeof *c);
     if (!c) return IV_ERR_SYS_MALLOC_FAIL;
     c->id = id;
+    c->root_name = "LifecycleConfiguration";
+    c->rule_name = "Rule";
     int rc = len ? lc_parse(c, xml, len) : 0;
     if (found) *found = rc == 0 && c->found;
     if (old_days) *old_days = rc == 0 && c->found ? c->our_days : 0;
@@ -261,4 +266,121 @@ int ivcs_catalog_retention_set(ivcs_s3 *s3, const ivcs_config_s *cfg, const ivcs
     if (rc < 0) return rc;
     snprintf(prefix, sizeof prefix, "%sch", l->root);
     return ivcs_catalog_lifecycle_set(s3, id, prefix, days, err);
+}
+
+/* ---------------------------------------------------------------- CORS */
+
+/* An origin as a browser sends it: "*", or scheme://host[:port] with
+ * nothing that needs escaping in XML. */
+int ivcs_catalog_cors_origin_ok(const char *o)
+{
+    if (!o) return 0;
+    if (!strcmp(o, "*")) return 1;
+    size_t n = strlen(o);
+    if (n < 8 || n > 255) return 0;
+    const char *h = !strncmp(o, "http://", 7) ? o + 7 : !strncmp(o, "https://", 8) ? o + 8 : NULL;
+    if (!h || !*h) return 0;
+    for (; *h; h++)
+        if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+              *h == '.' || *h == '-' || *h == ':' || *h == '[' || *h == ']'))
+            return 0;
+    return 1;
+}
+
+int ivcs_catalog_cors_merge(const char *xml, size_t len, const char *id,
+                            const char *const *origins, size_t n, char **out, size_t *out_len,
+                            int *found)
+{
+    if (!id || !out || !out_len || (!xml && len) || len > INT32_MAX || (n && !origins) || n > 16 ||
+        strlen(id) > 255 || strpbrk(id, "<>&\"'"))
+        return IVCS_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!ivcs_catalog_cors_origin_ok(origins[i])) return IVCS_ERR_INVALID_ARG;
+    *out = NULL;
+    *out_len = 0;
+    lc_ctx *c = calloc(1, sizeof *c);
+    if (!c) return IV_ERR_SYS_MALLOC_FAIL;
+    c->id = id;
+    c->root_name = "CORSConfiguration";
+    c->rule_name = "CORSRule";
+    int rc = len ? lc_parse(c, xml, len) : 0;
+    if (found) *found = rc == 0 && c->found;
+    ivcs_strbuf_s b = {0};
+    if (rc == 0 && (c->nkeep || n)) {
+        rc = ivcs_strbuf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                                    "<CORSConfiguration "
+                                    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+        for (size_t i = 0; i < c->nkeep && rc == 0; i++)
+            rc = ivcs_strbuf_add(&b, xml + c->keep[i][0], (size_t)(c->keep[i][1] - c->keep[i][0]));
+        if (rc == 0 && n) {
+            rc = ivcs_strbuf_printf(&b, "<CORSRule><ID>%s</ID>", id);
+            for (size_t i = 0; i < n && rc == 0; i++)
+                rc = ivcs_strbuf_printf(&b, "<AllowedOrigin>%s</AllowedOrigin>", origins[i]);
+            if (rc == 0)
+                rc = ivcs_strbuf_printf(
+                    &b, "<AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod>"
+                        "<AllowedHeader>*</AllowedHeader><ExposeHeader>Content-Length</ExposeHeader>"
+                        "<ExposeHeader>Content-Range</ExposeHeader>"
+                        "<MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule>");
+        }
+        if (rc == 0) rc = ivcs_strbuf_printf(&b, "</CORSConfiguration>");
+    }
+    free(c);
+    if (rc < 0) {
+        free(b.p);
+        return rc;
+    }
+    *out = b.p;
+    *out_len = b.len;
+    return 0;
+}
+
+#define CORS_MAX (1u << 20)
+
+int ivcs_catalog_cors_set(ivcs_s3 *s3, const ivcs_layout_s *l, const char *const *origins,
+                          size_t n, ivcs_s3_result *err)
+{
+    if (!s3 || !l) return IVCS_ERR_INVALID_ARG;
+    char id[300];
+    int nid = snprintf(id, sizeof id, "ivcs-web:%s", l->root);
+    if (nid < 0 || nid > 255) return IVCS_ERR_TOO_LONG;
+    ivcs_s3_result e;
+    memset(&e, 0, sizeof e);
+    char *cur = NULL, *x = NULL;
+    size_t cl = 0, xl = 0;
+    int found = 0;
+    int rc = ivcs_catalog_get_mem(s3, IVCS_S3_GET_CORS, NULL, CORS_MAX, &cur, &cl, &e);
+    if (rc == IVCS_ERR_NOT_FOUND && !strcmp(e.code, "NoSuchCORSConfiguration")) {
+        rc = 0;
+        cl = 0;
+    }
+    if (rc == IVCS_ERR_S3 && e.status == 501) {
+        snprintf(e.detail, sizeof e.detail, "the server does not support bucket CORS (501)");
+        rc = IVCS_ERR_UNSUPPORTED;
+    }
+    if (rc == 0) rc = ivcs_catalog_cors_merge(cur, cl, id, origins, n, &x, &xl, &found);
+    if (rc == IVCS_ERR_UNSUPPORTED && !e.detail[0])
+        snprintf(e.detail, sizeof e.detail,
+                 "the server does not support bucket CORS (GET ?cors answered with a listing)");
+    if (rc == 0 && (found || n)) {
+        ivcs_s3_op op;
+        ivcs_s3_op_init(&op, x ? IVCS_S3_PUT_CORS : IVCS_S3_DELETE_CORS, NULL);
+        op_defaults(&op);
+        if (x) {
+            op.body = (const uint8_t *)x;
+            op.body_len = xl;
+            op.content_type = "application/xml";
+        }
+        rc = ivcs_s3_run(s3, &op);
+        if (rc < 0) keep_err(&e, &op);
+        ivcs_s3_op_cleanup(&op);
+        if (rc == IVCS_ERR_S3 && e.status == 501) {
+            snprintf(e.detail, sizeof e.detail, "the server does not support bucket CORS (501)");
+            rc = IVCS_ERR_UNSUPPORTED;
+        }
+    }
+    if (rc < 0 && err) *err = e;
+    free(x);
+    free(cur);
+    return rc;
 }

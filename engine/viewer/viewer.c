@@ -527,6 +527,36 @@ int ivcs_viewer_retention_set(ivcs_viewer_s *v, uint32_t days)
     return fail(v, rc, &r);
 }
 
+int ivcs_viewer_presign(ivcs_viewer_s *v, const char *key, uint32_t expires,
+                        ivcs_viewer_text_s *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (!v || !key || !out || expires < 1 || expires > 604800) return IVCS_ERR_INVALID_ARG;
+    clear_error(v);
+    ivcs_viewer_key_s k;
+    if (ivcs_viewer_parse_key(v, key, &k) < 0) return fail(v, IVCS_ERR_INVALID_ARG, NULL);
+    char *url = malloc(8192);
+    if (!url) return fail(v, IV_ERR_SYS_MALLOC_FAIL, NULL);
+    int rc = ivcs_s3_presign_get(v->s3, key, expires, url, 8192);
+    if (rc < 0) {
+        free(url);
+        return fail(v, rc, NULL);
+    }
+    return fail(v, text_take(v, url, strlen(url), out), NULL);
+}
+
+int ivcs_viewer_cors_set(ivcs_viewer_s *v, const char *const *origins, size_t n)
+{
+    if (!v || (n && !origins) || n > 16) return IVCS_ERR_INVALID_ARG;
+    clear_error(v);
+    for (size_t i = 0; i < n; i++)
+        if (!ivcs_catalog_cors_origin_ok(origins[i])) return fail(v, IVCS_ERR_INVALID_ARG, NULL);
+    ivcs_s3_result r;
+    memset(&r, 0, sizeof r);
+    int rc = ivcs_catalog_cors_set(v->s3, &v->layout, origins, n, &r);
+    return fail(v, rc, &r);
+}
+
 int ivcs_viewer_parse_key(const ivcs_viewer_s *v, const char *key, ivcs_viewer_key_s *out)
 {
     if (out) memset(out, 0, sizeof *out);

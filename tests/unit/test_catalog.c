@@ -295,6 +295,66 @@ TEST(picture_key_only_the_events_own)
                                        "tenant/dev1/ch2/evt/2026-11-25/1795651190000_3.jpg"));
 }
 
+/* The web viewer's CORS rule (issue 15): merged like the lifecycle rule. */
+TEST(cors_merge)
+{
+    static const char others[] =
+        "<CORSConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<CORSRule><ID>app</ID><AllowedOrigin>https://app.example</AllowedOrigin>"
+        "<AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader></CORSRule>"
+        "<CORSRule><ID>ivcs-web:cams/cam-1/</ID><AllowedOrigin>http://old:1</AllowedOrigin>"
+        "<AllowedMethod>GET</AllowedMethod></CORSRule>"
+        "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>HEAD</AllowedMethod></CORSRule>"
+        "</CORSConfiguration>";
+    const size_t L = sizeof others - 1;
+    const char *id = "ivcs-web:cams/cam-1/";
+    const char *o[2] = {"http://127.0.0.1:8080", "http://localhost:8080"};
+    static const char app[] =
+        "<CORSRule><ID>app</ID><AllowedOrigin>https://app.example</AllowedOrigin>"
+        "<AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader></CORSRule>";
+    static const char anon[] =
+        "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>HEAD</AllowedMethod></CORSRule>";
+    char *x = NULL, *y = NULL;
+    size_t n = 0, yn = 0;
+    int found = -1;
+
+    /* ours replaced, the others kept byte for byte (one has no ID) */
+    CHECK_EQ(ivcs_catalog_cors_merge(others, L, id, o, 2, &x, &n, &found), 0);
+    CHECK_EQ(found, 1);
+    CHECK(x && strlen(x) == n && strstr(x, app) && strstr(x, anon));
+    CHECK(x && !strstr(x, "http://old:1"));
+    CHECK(x && strstr(x, "<AllowedOrigin>http://127.0.0.1:8080</AllowedOrigin>"
+                         "<AllowedOrigin>http://localhost:8080</AllowedOrigin>"));
+    if (x) { /* idempotent */
+        CHECK_EQ(ivcs_catalog_cors_merge(x, n, id, o, 2, &y, &yn, &found), 0);
+        CHECK(found == 1 && y && yn == n && !memcmp(x, y, n));
+        free(y);
+    }
+    free(x);
+    /* removed: the others remain */
+    CHECK_EQ(ivcs_catalog_cors_merge(others, L, id, NULL, 0, &x, &n, &found), 0);
+    CHECK(found == 1 && x && !strstr(x, "ivcs-web:") && strstr(x, app) && strstr(x, anon));
+    free(x);
+    /* none yet */
+    CHECK_EQ(ivcs_catalog_cors_merge(NULL, 0, id, o, 1, &x, &n, &found), 0);
+    CHECK(found == 0 && x && strstr(x, "<CORSRule><ID>ivcs-web:cams/cam-1/</ID>"));
+    free(x);
+    /* a bad origin, a broken document, a listing: errors, nothing to write */
+    const char *bad[] = {"http://a\"><x", "ftp://a", "http://", "javascript:x", "http://a/b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        x = NULL;
+        CHECK_EQ(ivcs_catalog_cors_merge(others, L, id, &bad[i], 1, &x, &n, NULL),
+                 IVCS_ERR_INVALID_ARG);
+        CHECK(x == NULL);
+    }
+    CHECK_EQ(ivcs_catalog_cors_merge(others, L - 7, id, o, 1, &x, &n, NULL), IVCS_ERR_XML);
+    CHECK(x == NULL);
+    static const char listing[] = "<ListBucketResult><Name>b</Name></ListBucketResult>";
+    CHECK_EQ(ivcs_catalog_cors_merge(listing, sizeof listing - 1, id, o, 1, &x, &n, NULL),
+             IVCS_ERR_UNSUPPORTED);
+    CHECK(x == NULL);
+}
+
 int main(void)
 {
     RUN(merge_ranges);
@@ -302,6 +362,7 @@ int main(void)
     RUN(discontinuities);
     RUN(filter_overlap_and_keyframe);
     RUN(lifecycle_merge);
+    RUN(cors_merge);
     RUN(picture_key_only_the_events_own);
     return check_done();
 }
