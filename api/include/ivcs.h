@@ -200,6 +200,11 @@ typedef struct ivcs_engine_stats_s {
     uint64_t backfill_slices;
     uint64_t backfill_frames;
     uint64_t spool_evicted;
+    /* Event records and event pictures whose PUT failed are spooled too
+     * (a record only in its final version) and backfilled under their keys:
+     * how many landed that way. */
+    uint64_t backfill_events;
+    uint64_t backfill_pictures;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

@@ -675,9 +675,12 @@ int64_t ivcs_up_deadline(const ivcs_channel_s *c)
         p = boundary_poll(c);
         if (p < d) d = p;
     }
-    for (int i = 0; i < ENG_EVENTS; i++)
-        if (c->ev[i].json_dirty || c->ev[i].pic_pending)
-            if (c->ev[i].retry_at < d) d = c->ev[i].retry_at;
+    /* an event PUT or spool write under way wakes the loop when it ends:
+     * until then a retry time in the past is no reason to spin */
+    if (!c->aux.active && !c->aux.spooling)
+        for (int i = 0; i < ENG_EVENTS; i++)
+            if (c->ev[i].json_dirty || c->ev[i].pic_pending)
+                if (c->ev[i].retry_at < d) d = c->ev[i].retry_at;
     const eng_slice_s *f = &c->q[c->q_head];
     if (c->q_len && f->state == SL_HELD) {
         int64_t h = f->utc0 + ENG_PRERECORD_MAX_MS;
