@@ -132,6 +132,8 @@ typedef struct eng_upload_s {
     unsigned attempt;
     int64_t retry_at;
     int failing; /* last attempt failed (for FAIL/RECOVER notices) */
+    unsigned outage_n; /* consecutive failed attempts (any slice) */
+    int64_t probe_at;  /* with a spool: no new slice is attempted before this */
     /* spooling the slice after a failed attempt (one write per channel) */
     int spooling;
     uint8_t *sp_buf; /* the slice's TS bytes while the spool writes them */

@@ -260,6 +260,13 @@ static void bf_done(ivcs_s3_op *op, int result)
     ivcs_channel_s *c = e->bf.seq >= e->own_seq0 ? chan_of(e, e->bf.channel) : NULL;
     if (result == 0) {
         if (!e->bf.lost) (void)ivcs_spool_remove(e->spool, e->bf.seq);
+        /* the server answers: live slices are attempted again at once */
+        uint32_t nch = atomic_load_explicit(&e->n_ch, memory_order_acquire);
+        for (uint32_t i = 0; i < nch; i++) {
+            eng_upload_s *u = &e->ch[i]->up;
+            u->probe_at = 0;
+            if (u->waiting && !u->active && !u->spooling && u->retry_at > now) u->retry_at = now;
+        }
         if (e->bf.kind == IVCS_SPOOL_EVENT) {
             atomic_fetch_add_explicit(&e->st_bf_events, 1, RLX);
             if (c) {
@@ -316,7 +323,8 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
     int live = 0;
     for (uint32_t i = 0; i < n; i++) {
         const ivcs_channel_s *c = e->ch[i];
-        if (c->up.failing || c->up.spooling) return 0;
+        /* a failing channel's probe time also lets a backfill PUT probe */
+        if (c->up.spooling || (c->up.failing && now < c->up.probe_at)) return 0;
         if (c->up.active || c->up.waiting || (c->q_len && c->q[c->q_head].state == SL_READY))
             live = 1;
     }
