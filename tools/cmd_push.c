@@ -784,7 +784,8 @@ int ivcs_cmd_push(int argc, char **argv)
         ",\"frames_spooled\":%" PRIu64 ",\"slices_spooled\":%" PRIu64 ",\"spool\":{\"on\":%d"
         ",\"fault\":%d,\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"oldest_ms\":%" PRId64
         ",\"recovered\":%" PRIu64 ",\"discarded_corrupt\":%" PRIu64 ",\"evicted\":%" PRIu64
-        ",\"backfill_slices\":%" PRIu64 ",\"backfill_frames\":%" PRIu64 ",\"plan_cached\":%d}"
+        ",\"backfill_slices\":%" PRIu64 ",\"backfill_frames\":%" PRIu64
+        ",\"backfill_events\":%" PRIu64 ",\"backfill_pictures\":%" PRIu64 ",\"plan_cached\":%d}"
         ",\"integrity\":\"%s\",\"integrity_note\":\"%s\",\"integrity_failures\":%" PRIu64 "}\n",
         pushed, tot.video_frames_pushed, tot.audio_frames_pushed, tot.audio_frames_encoded,
         refused, tot.frames_uploaded, tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped,
@@ -793,8 +794,8 @@ int ivcs_cmd_push(int argc, char **argv)
         ivcs_io_backend_name(es.io_backend), tot.frames_spooled, tot.slices_spooled, es.spool_on,
         es.spool_fault, es.spool_entries, es.spool_bytes, es.spool_oldest_ms, es.spool_recovered,
         es.spool_discarded_corrupt, es.spool_evicted, es.backfill_slices, es.backfill_frames,
-        es.plan_cached, ivcs_integrity_name(es.integrity), es.integrity_note,
-        es.integrity_failures);
+        es.backfill_events, es.backfill_pictures, es.plan_cached, ivcs_integrity_name(es.integrity),
+        es.integrity_note, es.integrity_failures);
     free(fr);
     if (unusable || tot.slices_dropped || tot.frames_dropped || tot.frames_held) return 1;
     return refused ? 3 : 0;

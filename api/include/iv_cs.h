@@ -24,7 +24,8 @@
  *    window covers them, else discarded silently).
  *  - Event start, callback order: capture_picture_cb, push_stream_start_cb
  *    (if the stream was not running), the event record is written, the JPEG
- *    is uploaded, then picture_result_cb(pic, 0). A NULL/0 picture gets no
+ *    is uploaded (or, with a spool_dir, stored there after a failed upload,
+ *    to be backfilled), then picture_result_cb(pic, 0). A NULL/0 picture gets no
  *    result callback; a buffer that is not a JPEG (FFD8 ... FFD9) gets
  *    picture_result_cb(pic, IV_ERR_CS_UPLOAD_OPEN_FILE_FAIL) at once.
  *    Event stop: the record is rewritten, push_stream_stop_cb when no other

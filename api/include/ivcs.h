@@ -209,6 +209,11 @@ typedef struct ivcs_engine_stats_s {
     int integrity;
     char integrity_note[192];
     uint64_t integrity_failures;
+    /* Event records and event pictures whose PUT failed are spooled too
+     * (a record only in its final version) and backfilled under their keys:
+     * how many landed that way. */
+    uint64_t backfill_events;
+    uint64_t backfill_pictures;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

@@ -320,6 +320,7 @@ static PyObject *py_channel_stats_dict(const ivcs_channel_stats_s *s)
     PY_STAT(d, *s, audio_ring_fill_pct); PY_STAT(d, *s, slices_queued);
     PY_STAT(d, *s, events_open); PY_STAT(d, *s, streaming);
     PY_STAT(d, *s, audio_frames_encoded); PY_STAT(d, *s, frames_held);
+    PY_STAT(d, *s, frames_spooled); PY_STAT(d, *s, slices_spooled);
     return d;
 }
 
@@ -331,7 +332,20 @@ static PyObject *py_engine_stats_dict(const ivcs_engine_stats_s *s)
     PY_STAT(d, *s, plan_not_modified); PY_STAT(d, *s, loop_iterations);
     PY_STAT(d, *s, channels); PY_STAT(d, *s, boot);
     PY_STAT(d, *s, wakeups);
-    PyObject *v = PyLong_FromLong(s->service);
+    PY_STAT(d, *s, plan_cached); PY_STAT(d, *s, spool_on);
+    PY_STAT(d, *s, spool_fault); PY_STAT(d, *s, spool_entries);
+    PY_STAT(d, *s, spool_bytes); PY_STAT(d, *s, spool_recovered);
+    PY_STAT(d, *s, spool_discarded_corrupt); PY_STAT(d, *s, backfill_slices);
+    PY_STAT(d, *s, backfill_frames); PY_STAT(d, *s, spool_evicted);
+    PY_STAT(d, *s, backfill_events); PY_STAT(d, *s, backfill_pictures);
+    PyObject *v = PyLong_FromLongLong((long long)s->spool_oldest_ms);
+    if (!v || PyDict_SetItemString(d, "spool_oldest_ms", v) < 0) {
+        Py_XDECREF(v);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(v);
+    v = PyLong_FromLong(s->service);
     if (!v || PyDict_SetItemString(d, "service", v) < 0) {
         Py_XDECREF(v);
         Py_DECREF(d);

@@ -679,6 +679,8 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->spool_discarded_corrupt = atomic_load_explicit(&e->st_spool_discarded, RLX);
     o->backfill_slices = atomic_load_explicit(&e->st_bf_slices, RLX);
     o->backfill_frames = atomic_load_explicit(&e->st_bf_frames, RLX);
+    o->backfill_events = atomic_load_explicit(&e->st_bf_events, RLX);
+    o->backfill_pictures = atomic_load_explicit(&e->st_bf_pictures, RLX);
     o->spool_evicted = atomic_load_explicit(&e->st_spool_evicted, RLX);
     o->integrity = atomic_load(&e->integrity);
     if (atomic_load(&e->integ_ready))

@@ -133,6 +133,8 @@ typedef struct eng_upload_s {
     unsigned attempt;
     int64_t retry_at;
     int failing; /* last attempt failed (for FAIL/RECOVER notices) */
+    unsigned outage_n; /* consecutive failed attempts (any slice) */
+    int64_t probe_at;  /* with a spool: no new slice is attempted before this */
     /* spooling the slice after a failed attempt (one write per channel) */
     int spooling;
     uint8_t *sp_buf; /* the slice's TS bytes while the spool writes them */
@@ -151,7 +153,13 @@ typedef struct eng_aux_s { /* event JSON and JPEG uploads, one at a time */
     int slot; /* event slot being written */
     uint32_t gen; /* the slot's gen when the PUT started */
     int is_pic;
-    uint8_t *pic; /* the picture being PUT (its result is owed to the firmware) */
+    uint8_t *pic; /* the picture being PUT or spooled (its result is owed to the firmware) */
+    /* a failed event record (final version) or picture being written to
+     * the spool; no other event PUT starts meanwhile (a->json is its body) */
+    int spooling;
+    struct iovec sp_iov;
+    uint8_t sp_md5[16];
+    ivcs_spool_put_s sp_put;
 } eng_aux_s;
 
 /* ---------------------------------------------------------------- channel */
@@ -336,10 +344,11 @@ struct ivcs_engine_s {
     _Atomic uint64_t st_spool_entries, st_spool_bytes, st_spool_recovered, st_spool_discarded;
     _Atomic int64_t st_spool_oldest_ms;
     _Atomic uint64_t st_bf_slices, st_bf_frames, st_spool_evicted;
+    _Atomic uint64_t st_bf_events, st_bf_pictures; /* event records / pictures backfilled */
     uint64_t own_seq0;       /* spool entries from seq own_seq0 on are this engine's */
     int64_t spool_retry_at;  /* after a fault: no spool writes before this */
     int spool_fault_shown;   /* SPOOL_FAULT notified for the fault in force */
-    struct {                 /* backfill: one spooled slice PUT at a time */
+    struct {                 /* backfill: one spooled entry's PUT at a time */
         ivcs_s3_op op;
         uint8_t *buf;
         size_t cap;
@@ -348,7 +357,7 @@ struct ivcs_engine_s {
         char key[IVCS_SPOOL_KEY_MAX + 1];
         char md5[32];
         uint64_t seq;
-        uint32_t frames, channel;
+        uint32_t frames, channel, kind;
         int64_t utc0;
         int have, active, waiting, lost;
         unsigned attempt;
@@ -394,6 +403,11 @@ void ivcs_up_commit_cc(ivcs_channel_s *c, ivcs_ts_slice_s *ts);
 /* spool_up.c: writes slice s (a failed upload) to the spool; 0 when it was
  * queued for writing, < 0 when the spool cannot take it. */
 int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now);
+/* After a failed event PUT (aux: a->is_pic, body of len bytes): write it to
+ * the spool under its key. 0 when queued (a->spooling), -1 when the spool
+ * cannot take it now (the PUT retries from RAM go on). */
+int ivcs_up_spool_aux(ivcs_channel_s *c, const uint8_t *body, size_t len, int64_t now);
+void ivcs_up_aux_retry(ivcs_channel_s *c, eng_event_s *x, int is_pic, int64_t now);
 /* Hands a picture the engine still holds back to the firmware: one
  * picture_result(err) (unless its PUT is running: on_aux_done owes it). */
 void ivcs_up_pic_give_back(ivcs_channel_s *c, eng_event_s *x, int err);

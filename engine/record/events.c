@@ -21,11 +21,29 @@ void ivcs_up_pic_give_back(ivcs_channel_s *c, eng_event_s *x, int err)
     uint8_t *pic = x->pic;
     x->pic = NULL;
     x->pic_pending = 0;
-    if (c->aux.active && c->aux.is_pic && c->aux.pic == pic && &c->ev[c->aux.slot] == x) {
-        c->aux.gen = x->gen - 1; /* stale from now on: on_aux_done gives it back */
+    if ((c->aux.active || c->aux.spooling) && c->aux.is_pic && c->aux.pic == pic &&
+        &c->ev[c->aux.slot] == x) {
+        /* stale from now on: on_aux_done / on_aux_spooled gives it back */
+        c->aux.gen = x->gen - 1;
         return;
     }
     pic_result(c, pic, err);
+}
+
+/* A failed event PUT: retried from RAM, at most 8 attempts (a picture
+ * then goes back to the firmware with an error, a record is abandoned). */
+void ivcs_up_aux_retry(ivcs_channel_s *c, eng_event_s *x, int is_pic, int64_t now)
+{
+    int retry = x->attempts < 8; /* as for slices: transient 4xx happen */
+    x->retry_at = now + ivcs_retry_backoff_ms(x->attempts++, &c->eng->rng_state);
+    if (!retry) {
+        if (is_pic)
+            ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
+        else
+            x->json_dirty = 0;
+    } else if (!is_pic) {
+        x->json_dirty = 1;
+    }
 }
 
 static void on_aux_done(ivcs_s3_op *op, int result)
@@ -63,18 +81,21 @@ static void on_aux_done(ivcs_s3_op *op, int result)
             ivcs_notify_s n = {.kind = IVCS_NOTIFY_EVENT_WRITTEN, .key = a->key};
             ivcs_eng_notify(c, &n);
         }
-    } else {
-        int retry = x->attempts < 8; /* as for slices: transient 4xx happen */
-        x->retry_at = now + ivcs_retry_backoff_ms(x->attempts++, &c->eng->rng_state);
-        if (!retry) {
-            if (a->is_pic) {
-                ivcs_up_pic_give_back(c, x, IV_ERR_CS_HTTP_DATA_FAIL);
-            } else {
-                x->json_dirty = 0;
-            }
-        } else if (!a->is_pic) {
-            x->json_dirty = 1;
+    } else if (a->is_pic || (x->state == 2 && !x->json_dirty && !x->pic_pending)) {
+        /* A picture, or the final version of the record (no newer one can
+         * follow it under this key), goes to the spool if there is one,
+         * like a slice: backfilled later under its key. */
+        uint64_t len = a->op.body_len;
+        ivcs_s3_op_cleanup(op);
+        if (ivcs_up_spool_aux(c, a->is_pic ? x->pic : (const uint8_t *)a->json, (size_t)len,
+                              now) == 0) {
+            if (a->is_pic) a->pic = x->pic;
+            return;
         }
+        ivcs_up_aux_retry(c, x, a->is_pic, now);
+        return;
+    } else {
+        ivcs_up_aux_retry(c, x, a->is_pic, now);
     }
     ivcs_s3_op_cleanup(op);
 }
@@ -82,7 +103,7 @@ static void on_aux_done(ivcs_s3_op *op, int result)
 int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
 {
     eng_aux_s *a = &c->aux;
-    if (a->active) return 0;
+    if (a->active || a->spooling) return 0;
     ivcs_engine_s *e = c->eng;
     for (int i = 0; i < ENG_EVENTS; i++) {
         eng_event_s *x = &c->ev[i];
@@ -100,6 +121,10 @@ int ivcs_up_aux_service(ivcs_channel_s *c, int64_t now)
         }
         /* record first (open), then the picture, then the record naming it */
         a->is_pic = !(x->json_dirty && (!x->rec_written || !x->pic_pending));
+        /* with a spool, a record that failed does not hold the picture
+         * back: the picture's PUT is tried (and spooled if it fails too),
+         * then the record names it */
+        if (e->spool && x->pic_pending && x->attempts > 0) a->is_pic = 1;
         ivcs_s3_op_init(&a->op, IVCS_S3_PUT, a->is_pic ? a->pic_key : a->key);
         if (a->is_pic) {
             a->op.body = x->pic;

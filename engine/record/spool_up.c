@@ -5,6 +5,7 @@
  * original keys, oldest first, while live uploads succeed (ivcs_bf_*).
  * Design: docs/ARCHITECTURE.md section 11.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "engine/record/engine_internal.h"
@@ -12,6 +13,11 @@
 #include "engine/net/retry.h"
 
 /* ---------------------------------------------------------------- spool */
+
+static void pic_result_of(ivcs_channel_s *c, uint8_t *pic, int err)
+{
+    if (c->cfg.cb.picture_result) c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic, err);
+}
 
 #define SPOOL_RETRY_MS 30000
 
@@ -118,7 +124,83 @@ int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now)
     return 0;
 }
 
+/* An event record or picture written to the spool (or not). */
+static void on_aux_spooled(ivcs_spool_put_s *p, int res)
+{
+    ivcs_channel_s *c = p->arg;
+    ivcs_engine_s *e = c->eng;
+    eng_aux_s *a = &c->aux;
+    eng_event_s *x = &c->ev[a->slot];
+    a->spooling = 0;
+    uint8_t *pic = a->is_pic ? a->pic : NULL;
+    a->pic = NULL;
+    if (res == 0) e->spool_fault_shown = 0;
+    ivcs_eng_spool_publish(e);
+    if (a->gen != x->gen) {
+        /* the slot was reused (or the picture given back) meanwhile: the
+         * result belongs to the old event; a spooled picture lands later */
+        if (pic) pic_result_of(c, pic, res == 0 ? 0 : IV_ERR_CS_HTTP_DATA_FAIL);
+        if (res != 0) spool_fault(e, c, res);
+        return;
+    }
+    if (res != 0) {
+        spool_fault(e, c, res);
+        ivcs_up_aux_retry(c, x, a->is_pic, ivcs_eng_now(e));
+        return;
+    }
+    x->attempts = 0;
+    if (a->is_pic) {
+        /* safe on disk: the firmware gets its buffer back (0: stored), and
+         * the record names the picture backfill will upload */
+        x->pic_pending = 0;
+        x->pic_done = 1;
+        x->json_dirty = 1;
+        x->pic = NULL;
+        pic_result_of(c, pic, 0);
+    } else {
+        x->rec_written = 1; /* the final version: stored when backfilled */
+    }
+}
+
+int ivcs_up_spool_aux(ivcs_channel_s *c, const uint8_t *body, size_t len, int64_t now)
+{
+    ivcs_engine_s *e = c->eng;
+    eng_aux_s *a = &c->aux;
+    if (!e->spool || now < e->spool_retry_at || !body || !len) return -1;
+    if (ivcs_digest_begin(&e->md5) != 0 || ivcs_digest_update(&e->md5, body, len) != 0 ||
+        ivcs_digest_final(&e->md5, a->sp_md5) != 0)
+        return -1;
+    eng_event_s *x = &c->ev[a->slot];
+    ivcs_spool_put_s *p = &a->sp_put;
+    memset(p, 0, sizeof *p);
+    a->sp_iov.iov_base = (void *)(uintptr_t)body;
+    a->sp_iov.iov_len = len;
+    p->kind = a->is_pic ? IVCS_SPOOL_PICTURE : IVCS_SPOOL_EVENT;
+    p->created_ms = x->ev_start;
+    p->key = a->is_pic ? a->pic_key : a->key;
+    p->key_len = strlen(p->key);
+    p->body = &a->sp_iov;
+    p->body_cnt = 1;
+    p->md5 = a->sp_md5;
+    p->channel = c->index;
+    p->done = on_aux_spooled;
+    p->arg = c;
+    int rc = ivcs_spool_put(e->spool, p);
+    if (rc != 0) {
+        if (rc != IVCS_ERR_BUFFER_FULL) e->spool_retry_at = now + SPOOL_RETRY_MS;
+        return -1;
+    }
+    a->spooling = 1;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- backfill */
+
+/* What backfill uploads: slices, event records, event pictures (oldest
+ * first, in the order they were spooled). */
+#define BF_KINDS                                                           \
+    ((1u << IVCS_SPOOL_SLICE) | (1u << IVCS_SPOOL_EVENT) |                 \
+     (1u << IVCS_SPOOL_PICTURE))
 
 static ivcs_channel_s *chan_of(ivcs_engine_s *e, uint32_t index)
 {
@@ -129,12 +211,12 @@ static ivcs_channel_s *chan_of(ivcs_engine_s *e, uint32_t index)
 /* Frames of an entry that left the spool without landing: dropped, counted
  * and notified on its channel (this engine's entries only; a previous
  * engine's frames are in no count of this one). */
-static void spool_entry_lost(ivcs_engine_s *e, uint64_t seq, uint32_t channel, uint32_t frames,
-                             uint64_t bytes, int64_t utc0, int err)
+static void spool_entry_lost(ivcs_engine_s *e, uint32_t kind, uint64_t seq, uint32_t channel,
+                             uint32_t frames, uint64_t bytes, int64_t utc0, int err)
 {
     if (err == IVCS_ERR_BUFFER_FULL) atomic_fetch_add_explicit(&e->st_spool_evicted, 1, RLX);
     ivcs_channel_s *c = seq >= e->own_seq0 ? chan_of(e, channel) : NULL;
-    if (!c) return;
+    if (!c || kind != IVCS_SPOOL_SLICE) return; /* an event record or picture: counted above */
     c->acc.spooled -= frames;
     c->acc.drop += frames;
     ivcs_eng_bump(&c->st_sl_drop, 1);
@@ -155,7 +237,7 @@ void ivcs_bf_lost(void *ctx, const ivcs_spool_entry_s *x, int why)
         e->bf.lost = 1; /* its PUT decides: landed, or dropped then */
         return;
     }
-    spool_entry_lost(e, x->seq, x->channel, x->frames, x->size, x->created_ms,
+    spool_entry_lost(e, x->kind, x->seq, x->channel, x->frames, x->size, x->created_ms,
                      why == 1 ? IVCS_ERR_BUFFER_FULL : IVCS_ERR_IO);
 }
 
@@ -178,9 +260,28 @@ static void bf_done(ivcs_s3_op *op, int result)
     ivcs_channel_s *c = e->bf.seq >= e->own_seq0 ? chan_of(e, e->bf.channel) : NULL;
     if (result == 0) {
         if (!e->bf.lost) (void)ivcs_spool_remove(e->spool, e->bf.seq);
-        atomic_fetch_add_explicit(&e->st_bf_slices, 1, RLX);
-        atomic_fetch_add_explicit(&e->st_bf_frames, e->bf.frames, RLX);
-        if (c) {
+        /* the server answers: live slices are attempted again at once */
+        uint32_t nch = atomic_load_explicit(&e->n_ch, memory_order_acquire);
+        for (uint32_t i = 0; i < nch; i++) {
+            eng_upload_s *u = &e->ch[i]->up;
+            u->probe_at = 0;
+            if (u->waiting && !u->active && !u->spooling && u->retry_at > now) u->retry_at = now;
+        }
+        if (e->bf.kind == IVCS_SPOOL_EVENT) {
+            atomic_fetch_add_explicit(&e->st_bf_events, 1, RLX);
+            if (c) {
+                ivcs_eng_bump(&c->st_records, 1);
+                ivcs_notify_s n = {.kind = IVCS_NOTIFY_EVENT_WRITTEN, .key = e->bf.key};
+                ivcs_eng_notify(c, &n);
+            }
+        } else if (e->bf.kind == IVCS_SPOOL_PICTURE) {
+            atomic_fetch_add_explicit(&e->st_bf_pictures, 1, RLX);
+            if (c) ivcs_eng_bump(&c->st_pics, 1);
+        } else {
+            atomic_fetch_add_explicit(&e->st_bf_slices, 1, RLX);
+            atomic_fetch_add_explicit(&e->st_bf_frames, e->bf.frames, RLX);
+        }
+        if (c && e->bf.kind == IVCS_SPOOL_SLICE) {
             c->acc.spooled -= e->bf.frames;
             c->acc.up += e->bf.frames;
             ivcs_eng_bump(&c->st_bytes_up, e->bf.body_len);
@@ -197,7 +298,8 @@ static void bf_done(ivcs_s3_op *op, int result)
         e->bf.attempt = 0;
         e->bf.waiting = 0;
     } else if (e->bf.lost) {
-        spool_entry_lost(e, e->bf.seq, e->bf.channel, e->bf.frames, e->bf.body_len, e->bf.utc0,
+        spool_entry_lost(e, e->bf.kind, e->bf.seq, e->bf.channel, e->bf.frames, e->bf.body_len,
+                         e->bf.utc0,
                          IVCS_ERR_BUFFER_FULL);
         e->bf.have = 0;
     } else {
@@ -221,13 +323,14 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
     int live = 0;
     for (uint32_t i = 0; i < n; i++) {
         const ivcs_channel_s *c = e->ch[i];
-        if (c->up.failing || c->up.spooling) return 0;
+        /* a failing channel's probe time also lets a backfill PUT probe */
+        if (c->up.spooling || (c->up.failing && now < c->up.probe_at)) return 0;
         if (c->up.active || c->up.waiting || (c->q_len && c->q[c->q_head].state == SL_READY))
             live = 1;
     }
     if (!e->bf.have) {
         ivcs_spool_entry_s x;
-        if (ivcs_spool_next(e->spool, 0, 1u << IVCS_SPOOL_SLICE, &x) != 0) {
+        if (ivcs_spool_next(e->spool, 0, BF_KINDS, &x) != 0) {
             e->bf.since = 0;
             return 0;
         }
@@ -255,6 +358,7 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
         e->bf.seq = x.seq;
         e->bf.frames = h.frames;
         e->bf.channel = h.channel;
+        e->bf.kind = h.kind;
         e->bf.utc0 = h.created_ms;
         e->bf.have = 1;
         e->bf.lost = 0;
@@ -269,7 +373,9 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
     op->body_arg = e;
     op->body_len = e->bf.body_len;
     op->content_md5 = e->bf.md5;
-    op->content_type = "video/mp2t";
+    op->content_type = e->bf.kind == IVCS_SPOOL_EVENT     ? "application/json"
+                       : e->bf.kind == IVCS_SPOOL_PICTURE ? "image/jpeg"
+                                                          : "video/mp2t";
     op->on_done = bf_done;
     op->arg = e;
     if (ivcs_s3_start(e->s3, op) < 0) {
@@ -292,7 +398,7 @@ int ivcs_bf_pending(const ivcs_engine_s *e)
         if (e->ch[i]->up.failing) return 0; /* the server is away: wait no longer */
     if (e->bf.waiting) return 0;
     ivcs_spool_entry_s x;
-    return e->bf.have || ivcs_spool_next(e->spool, 0, 1u << IVCS_SPOOL_SLICE, &x) == 0;
+    return e->bf.have || ivcs_spool_next(e->spool, 0, BF_KINDS, &x) == 0;
 }
 
 int ivcs_bf_busy(const ivcs_engine_s *e)

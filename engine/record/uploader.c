@@ -479,6 +479,15 @@ static void start_upload(ivcs_channel_s *c, eng_slice_s *s)
         return;
     }
     u->size = (uint64_t)size;
+    /* Outage: the last PUT failed and the probe time has not come: no
+     * attempt for this slice (each could wait a reply timeout while the
+     * ring fills); it goes straight to the spool (ivcs_up_service). The
+     * first slice after probe_at, or a backfill PUT, probes the server. */
+    if (u->failing && e->spool && ivcs_eng_now(e) < u->probe_at) {
+        u->waiting = 1;
+        u->retry_at = u->probe_at;
+        return;
+    }
     attempt(c);
 }
 
@@ -516,7 +525,11 @@ static void on_slice_done(ivcs_s3_op *op, int result)
             ivcs_notify_s r = {.kind = IVCS_NOTIFY_UPLOAD_RECOVER};
             ivcs_eng_notify(c, &r);
             u->failing = 0;
+            /* the server is back: backfill need not wait out its backoff */
+            c->eng->bf.waiting = 0;
+            c->eng->bf.attempt = 0;
         }
+        u->outage_n = 0;
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_UPLOADED,
                            .key = u->key,
                            .start_ms = (uint64_t)s->utc0,
@@ -546,6 +559,12 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     u->waiting = 1;
     u->retry_at = now + ivcs_retry_backoff_ms(u->attempt++, &c->eng->rng_state);
     if (u->retry_at == now) u->retry_at = now + 1;
+    /* with a spool, the next slices skip their attempts until probe_at:
+     * 0.5 s, 1 s, 2 s ... after consecutive failures, at most slice_ms */
+    uint32_t sms = c->eng->cfg.cloud.slice_ms ? c->eng->cfg.cloud.slice_ms : 4000;
+    uint32_t gap = ivcs_retry_backoff_cap_ms(u->outage_n);
+    if (u->outage_n < 64) u->outage_n++;
+    u->probe_at = now + (gap < sms ? gap : sms);
     (void)s;
 }
 
@@ -710,9 +729,12 @@ int64_t ivcs_up_deadline(const ivcs_channel_s *c)
         p = boundary_poll(c);
         if (p < d) d = p;
     }
-    for (int i = 0; i < ENG_EVENTS; i++)
-        if (c->ev[i].json_dirty || c->ev[i].pic_pending)
-            if (c->ev[i].retry_at < d) d = c->ev[i].retry_at;
+    /* an event PUT or spool write under way wakes the loop when it ends:
+     * until then a retry time in the past is no reason to spin */
+    if (!c->aux.active && !c->aux.spooling)
+        for (int i = 0; i < ENG_EVENTS; i++)
+            if (c->ev[i].json_dirty || c->ev[i].pic_pending)
+                if (c->ev[i].retry_at < d) d = c->ev[i].retry_at;
     const eng_slice_s *f = &c->q[c->q_head];
     if (c->q_len && f->state == SL_HELD) {
         int64_t h = f->utc0 + ENG_PRERECORD_MAX_MS;

@@ -182,3 +182,109 @@ def ivcs():
         b = os.path.join(os.environ.get("IVCS_BUILD_DIR", "build"), "ivcs")
     assert os.access(b, os.X_OK), f"ivcs binary not found: {b}"
     return b
+
+
+class Gate:
+    """A TCP relay on 127.0.0.1 in front of a real server, to make an outage
+    the server itself cannot: while `up` is False every connection is
+    accepted and reset at once (the client sees a refused/reset request), or
+    with `blackhole` True accepted and never answered (a reply timeout);
+    while True each connection is relayed byte for byte to (host, port). The
+    TLS session is the client's with the server (the relay sees only
+    ciphertext), so the certificate for 127.0.0.1 still verifies.
+
+        with tl.Gate(*tl.endpoint_host_port(cfg)) as g:
+            c = dict(cfg, endpoint=g.endpoint)   # down
+            ...
+            g.up = True                          # the server is back
+    """
+
+    def __init__(self, host, port):
+        import socket
+        import threading
+
+        self.host, self.port = host, port
+        self.up = False
+        self.blackhole = False  # while down: hold connections silently instead of resetting
+        self.accepted = self.refused = 0
+        self._ls = socket.socket()
+        self._ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._ls.bind(("127.0.0.1", 0))
+        self._ls.listen(64)
+        self._ls.settimeout(0.1)
+        self.endpoint = f"https://127.0.0.1:{self._ls.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._threads = []
+        self._socks = set()
+        self._lock = threading.Lock()
+        self._t = threading.Thread(target=self._accept, daemon=True)
+        self._t.start()
+
+    def _accept(self):
+        import socket
+        import struct
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                c, _ = self._ls.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            if not self.up and self.blackhole:
+                with self._lock:
+                    self._socks.add(c)  # held open, never answered
+                continue
+            if not self.up:
+                self.refused += 1
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()  # RST
+                continue
+            try:
+                s = socket.create_connection((self.host, self.port), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            with self._lock:
+                self._socks |= {c, s}
+            for a, b in ((c, s), (s, c)):
+                t = threading.Thread(target=self._pipe, args=(a, b), daemon=True)
+                t.start()
+                self._threads.append(t)
+
+    def _pipe(self, a, b):
+        import socket
+
+        a.settimeout(None)
+        try:
+            while True:
+                d = a.recv(1 << 16)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s, how in ((b, socket.SHUT_WR), (a, socket.SHUT_RD)):
+            try:
+                s.shutdown(how)
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop.set()
+        self._t.join(timeout=5)
+        self._ls.close()
+        with self._lock:
+            for s in self._socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -110,7 +110,7 @@ def test_sigkill_during_outage_every_spooled_frame_lands(cfg, s3, tmp_path):
     a complete spool entry at the kill lands, with its bytes, and an
     unfinished write left by the kill is discarded, not uploaded. What a
     kill can lose is what was only in RAM (at most the ring budget per
-    channel); that bound is documented (docs/ARCHITECTURE.md section 11), not checked here."""
+    channel): test_cloud_spool_outage.py checks that bound."""
     import signal
     import time
     spool = tmp_path / "spool"
