@@ -27,6 +27,7 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${OUT:?set OUT to the output folder}"
 link=${CXX:-$CC}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # absolute: the corpora are zipped from their folder
 own_work=0
 if [[ -z "${WORK:-}" ]]; then
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/ivcs-fuzz-build.XXXXXX")
