@@ -33,6 +33,8 @@
 // channel. IVCS_BENCH_PIN=1 pins the producer to CPU 0, the consumer to 1.
 #include <benchmark/benchmark.h>
 
+#include "smoke.h"
+
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
@@ -432,15 +434,15 @@ BENCHMARK(BM_memcpy_baseline)
     ->Args({5240, 1})
     ->Args({20000, 0})
     ->Args({20000, 1})
-    ->Iterations(20000);
+    ->Iterations(ivcs_bench_iters(20000));
 BENCHMARK(BM_ring_copy)
     ->ArgsProduct({{0, 1, 2, 3}, {5240, 20000}, {0, 1, 2}})
-    ->Iterations(20000)
+    ->Iterations(ivcs_bench_iters(20000))
     ->UseRealTime();
 
-BENCHMARK(BM_push_parts)->Arg(0)->Arg(20000)->Arg(100000)->Iterations(50000)
+BENCHMARK(BM_push_parts)->Arg(0)->Arg(20000)->Arg(100000)->Iterations(ivcs_bench_iters(50000))
     ->UseRealTime();
 
-BENCHMARK(BM_cross_cpu_wake)->Arg(0)->Arg(1)->Iterations(300)->UseRealTime();
+BENCHMARK(BM_cross_cpu_wake)->Arg(0)->Arg(1)->Iterations(ivcs_bench_iters(300))->UseRealTime();
 
 BENCHMARK_MAIN();

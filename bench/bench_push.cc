@@ -35,6 +35,8 @@
 // engine without TLS or the S3 server).
 #include <benchmark/benchmark.h>
 
+#include "smoke.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -493,7 +495,7 @@ BENCHMARK(BM_push_vs_memcpy)
     ->Args({20000, 1})
     ->Args({0, 2})
     ->Args({20000, 2})
-    ->Iterations(3000)
+    ->Iterations(ivcs_bench_iters(3000))
     ->UseRealTime();
 
 // The validation part of a push alone (ivcs_nalu_frame_info), per frame.
@@ -541,7 +543,7 @@ void BM_channels(benchmark::State &state)
         double cpu0 = ivcs_engine_thread_cpu_s(e);
         auto t0 = std::chrono::steady_clock::now();
         uint64_t i = 0, full = 0;
-        while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4)) {
+        while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(ivcs_bench_n(4000, 200))) {
             const Au &a = g_aus[i % g_aus.size()];
             for (auto *ch : chs) {
                 iv_cm_venc_pack_s pk{};
@@ -633,7 +635,7 @@ void BM_paced_channels(benchmark::State &state)
         double cpu0 = ivcs_engine_thread_cpu_s(e);
         auto t0 = std::chrono::steady_clock::now();
         uint64_t refused = 0, late = 0;
-        const int frames = 8 * 25;
+        const int frames = ivcs_bench_n(8 * 25, 10);
         for (int k = 0; k < frames; k++) {
             auto due = t0 + std::chrono::milliseconds(40 * k);
             std::this_thread::sleep_until(due);
@@ -712,7 +714,7 @@ void BM_latency(benchmark::State &state)
             return;
         }
         auto t0 = std::chrono::steady_clock::now();
-        const int frames = 25 * (int)std::max<int64_t>(12, state.range(0) * 5 / 1000);
+        const int frames = ivcs_bench_n(25 * (int)std::max<int64_t>(12, state.range(0) * 5 / 1000), 25);
         for (int k = 0; k < frames; k++) {
             std::this_thread::sleep_until(t0 + std::chrono::milliseconds(40 * k));
             const Au &a = g_aus[(size_t)k % g_aus.size()];
@@ -724,7 +726,7 @@ void BM_latency(benchmark::State &state)
             (void)ivcs_channel_push_video(ch, &pk);
         }
         // the last slice is closed only by the flush: not counted
-        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        std::this_thread::sleep_for(std::chrono::milliseconds(ivcs_bench_n(1500, 200)));
         std::vector<uint64_t> after;
         {
             std::lock_guard<std::mutex> g(log.mu);

@@ -12,6 +12,8 @@
 //   BM_crc32c  the software CRC32C (slice-by-8) over 1 MiB.
 #include <benchmark/benchmark.h>
 
+#include "smoke.h"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -101,13 +103,14 @@ BENCHMARK(BM_spool_write)
     ->Args({256, 1})->Args({2048, 1})->Args({2048, 0})->Args({8192, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
-constexpr unsigned kEntries = 512;
+// 1 GiB of entries; 16 MiB under the smoke (in another folder)
+const unsigned kEntries = ivcs_bench_n(512u, 8u);
 constexpr size_t kEntry = 2u << 20;
 
 void BM_spool_open(benchmark::State &state)
 {
     int deep = static_cast<int>(state.range(0));
-    std::string dir = make_dir("bench_spool_1g");
+    std::string dir = make_dir(ivcs_bench_smoke() ? "bench_spool_smoke" : "bench_spool_1g");
     ivcs_spool_config_s cfg = {dir.c_str(), 0, 0, 1, nullptr, nullptr};
     ivcs_spool *s = nullptr;
     if (ivcs_spool_open(&s, nullptr, &cfg, nullptr) != 0) {
