@@ -304,13 +304,16 @@ def _av_tuple(video, audio, width, height, fps, sample_rate, audio_channels, sam
 # ---------------------------------------------------------------- callbacks
 
 NOTIFY_KINDS = {1: "slice_uploaded", 2: "slice_dropped", 3: "upload_fail", 4: "upload_recover",
-                5: "buffer_high", 6: "buffer_low", 7: "paused", 8: "event_written"}
+                5: "buffer_high", 6: "buffer_low", 7: "paused", 8: "event_written",
+                9: "slice_spooled", 10: "spool_fault"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Notification:
     """ivcs_notify_s. kind: "slice_uploaded", "slice_dropped", "upload_fail",
-    "upload_recover", "buffer_high", "buffer_low", "paused", "event_written"."""
+    "upload_recover", "buffer_high", "buffer_low", "paused", "event_written",
+    "slice_spooled", "spool_fault" (value: 1 full, 2 read-only, 3 I/O error,
+    4 missing)."""
     channel: int
     kind: str
     err: int
