@@ -416,3 +416,31 @@ def test_keyboard_interrupt_in_a_push_loop_stops_the_engine(tmp_path):
     assert p.returncode == 130, err
     assert out.split() == ["interrupted", "True", "0", "True"], out + err
 
+
+
+def test_every_notification_kind_has_its_name():
+    """Issue 14 (found by the fault campaign): SLICE_SPOOLED (9) and
+    SPOOL_FAULT (10) reached Python as kind "9" / "10"."""
+    kinds = {getattr(core, k): k[len("IVCS_NOTIFY_"):].lower()
+             for k in dir(core) if k.startswith("IVCS_NOTIFY_")}
+    assert len(kinds) >= 10
+    assert ivcs.NOTIFY_KINDS == kinds
+
+
+def test_spooled_slices_are_notified_as_slice_spooled(h264_frames, tmp_path):
+    """Offline with a spool: what cannot be uploaded is spooled, and the
+    notification says so by name, with key and frames."""
+    seen = []
+    eng = ivcs.Engine(offline_config(spool_dir=str(tmp_path)), plan="full_time",
+                      upload_timeout_ms=300, check_exit=False)
+    ch = eng.channel(0, on_notify=seen.append)
+    pts = int(time.time() * 1000)
+    for f, key in h264_frames[:150]:  # 6 s: a 4 s slice and the rest at close
+        ch.push_video(f, pts, key=key)
+        pts += 40
+    eng.close()
+    kinds = {n.kind for n in seen}
+    assert not any(k.isdigit() for k in kinds), kinds
+    spooled = [n for n in seen if n.kind == "slice_spooled"]
+    assert spooled and all(n.key and n.frames for n in spooled), seen
+    assert sum(n.frames for n in spooled) == 150

@@ -312,7 +312,8 @@ NOTIFY_KINDS = {1: "slice_uploaded", 2: "slice_dropped", 3: "upload_fail", 4: "u
 class Notification:
     """ivcs_notify_s. kind: "slice_uploaded", "slice_dropped", "upload_fail",
     "upload_recover", "buffer_high", "buffer_low", "paused", "event_written",
-    "slice_spooled", "spool_fault"."""
+    "slice_spooled", "spool_fault" (value: 1 full, 2 read-only, 3 I/O error,
+    4 missing)."""
     channel: int
     kind: str
     err: int

@@ -1,0 +1,897 @@
+#!/usr/bin/python3
+"""The fault campaign of issue 14 (run by scripts/chaos and the ctest label
+chaos). Every scenario records the test clip with tests/chaos/recorder.py
+(the Python bindings) against the local radosgw of scripts/cloud, through
+tests/chaos/faultproxy.py, applies its fault, and then checks from the
+bucket with boto3, ffprobe and ffmpeg:
+
+  frames pushed == frames stored (ffprobe packet count of every stored
+  slice) + frames dropped (engine counters == slice_dropped notifications);
+  every notified upload is in the bucket, every object was notified, no key
+  was written twice; every stored slice decodes (ffmpeg -v error); nothing
+  held at the end; no crash; no hang beyond the hard timeout; the secret key
+  in no output. A drop is a failure unless the scenario expects one.
+
+Writes DIR/results.json, DIR/soak.tsv, DIR/soak.svg and the Markdown report.
+Every wait and loop here is bounded (timeouts in seconds below).
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parents[1]
+sys.path.insert(0, str(SRC / "tests" / "python"))
+sys.path.insert(0, str(HERE))
+
+import ivcs_testlib as tl  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
+
+RGW = "client.rgw.ivcs"
+
+
+def log(*a):
+    print("chaos:", *a, flush=True)
+
+
+# ------------------------------------------------------------------ cloud
+class Cloud:
+    def __init__(self, d):
+        self.dir = Path(d)
+        self.cfg = tl.load_config(self.dir / "ivcs.json")
+        self.s3 = tl.s3_client(self.cfg)
+        self.host, self.port = tl.endpoint_host_port(self.cfg)
+        self.restarts = 0
+
+    def rgw_pid(self):
+        try:
+            pid = int((self.dir / "run" / f"{RGW}.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        return pid if cmd and cmd[0].endswith(b"radosgw") else None
+
+    def kill_rgw(self):
+        """SIGKILL radosgw (only the one of this cloud dir); returns its argv."""
+        pid = self.rgw_pid()
+        assert pid, "radosgw of the chaos cloud not found"
+        argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(200):  # 10 s
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.05)
+        return argv
+
+    def start_rgw(self, argv):
+        """Start radosgw again with its old argv (it daemonizes) and wait,
+        at most 60 s, until a signed request succeeds."""
+        with open(self.dir / "log" / f"{RGW}.out", "ab") as lf:
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf, timeout=60,
+                           cwd=str(self.dir))
+        self.restarts += 1
+        self.wait_ready(60)
+
+    def wait_ready(self, limit):
+        t = time.monotonic() + limit
+        while time.monotonic() < t:
+            try:
+                self.s3.head_bucket(Bucket=self.cfg["bucket"])
+                return
+            except Exception:
+                time.sleep(0.2)
+        raise AssertionError(f"radosgw not answering after {limit} s")
+
+
+# ------------------------------------------------------------------ runs
+class Run:
+    """One recorder process: its lines, the last progress, the result."""
+
+    def __init__(self, ctx, cfgfile, seconds, channels=1, speed=1.0, budget=4 << 20,
+                 upload_timeout_ms=20000, env_extra=None, prefix_cmd=()):
+        self.ctx = ctx
+        env = dict(os.environ)
+        env.pop("IVCS_CONFIG", None)
+        env.update(env_extra or {})
+        cmd = [*prefix_cmd, sys.executable, str(HERE / "recorder.py"), "--config", str(cfgfile),
+               "--ivcs", ctx.ivcs, "--video", str(ctx.media / "clip_h264.h264"),
+               "--audio", str(ctx.media / "clip_aac.aac"), "--seconds", str(seconds),
+               "--channels", str(channels), "--speed", str(speed), "--budget", str(budget),
+               "--upload-timeout-ms", str(upload_timeout_ms)]
+        self.hard_timeout = seconds / speed + upload_timeout_ms / 1000 + 60
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, text=True, env=env)
+        self.lines = []
+        self.err = []
+        self.started = threading.Event()
+        self.progress = {"pushed": 0}
+        self.result = None
+        self._t = [threading.Thread(target=self._read_out, daemon=True),
+                   threading.Thread(target=self._read_err, daemon=True)]
+        for t in self._t:
+            t.start()
+
+    def _read_out(self):
+        for line in self.p.stdout:
+            if not line.startswith("progress "):
+                self.lines.append(line)
+            if line.startswith("started") or line.startswith("not-started"):
+                self.started.set()
+            elif line.startswith("progress "):
+                self.progress = json.loads(line[9:])
+            elif line.startswith("result "):
+                self.result = json.loads(line[7:])
+
+    def _read_err(self):
+        for line in self.p.stderr:
+            self.err.append(line)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def wait_started(self, limit=30):
+        end = time.monotonic() + limit
+        while not self.started.wait(0.1):
+            if self.p.poll() is not None or time.monotonic() > end:
+                break
+        if not self.started.is_set():
+            if self.p.poll() is not None:
+                for t in self._t:
+                    t.join(10)
+            tail = "".join(self.err[-2:])[-400:].replace(self.ctx.secret, "<secret>")
+            raise AssertionError(f"recorder did not start: {tail}")
+
+    def wait(self):
+        """Wait for the end within the hard timeout; a hang is killed and
+        reported."""
+        try:
+            self.p.wait(timeout=max(1.0, self.hard_timeout - (time.monotonic() - self.t0)))
+            hung = False
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(30)
+            hung = True
+        for t in self._t:
+            t.join(10)
+        self.wall_s = time.monotonic() - self.t0
+        return hung
+
+    def kill(self):
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait(30)
+        for t in self._t:
+            t.join(10)
+
+    def output(self):
+        return "".join(self.lines) + "".join(self.err)
+
+
+def list_keys(s3, bucket, prefix, limit=100000):
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+        if len(keys) > limit:
+            raise AssertionError(f"more than {limit} objects under {prefix}")
+    return keys
+
+
+def probe_frames(path):
+    """(frames, decode errors) of a TS file: ffprobe's packet count of all
+    streams, and whatever `ffmpeg -v error ... -f null` says."""
+    r = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+                        "stream=nb_read_packets", "-of", "json", str(path)],
+                       capture_output=True, text=True, timeout=300)
+    n = sum(int(s.get("nb_read_packets", 0)) for s in json.loads(r.stdout or "{}").get("streams", []))
+    d = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                       capture_output=True, text=True, timeout=600)
+    return n, (r.stderr + d.stderr).strip()
+
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.ivcs = args.ivcs
+        self.media = Path(args.media)
+        self.cloud = Cloud(args.cloud_dir)
+        self.proxy = FaultProxy(self.cloud.host, self.cloud.port).start()
+        self.work = Path(tempfile.mkdtemp(prefix="ivcs-chaos-"))
+        self.rng = random.Random(args.seed)
+        self.rows = []
+        self.secret = self.cloud.cfg["secret_key"]
+
+    def device(self, name, **changes):
+        dev = tl.device_id("chaos-" + re.sub(r"[^A-Za-z0-9]+", "-", name)[:24].strip("-") + "-")
+        c, path = tl.write_config(self.work / f"{dev}.json", self.cloud.cfg, device_id=dev,
+                                  endpoint=f"https://127.0.0.1:{self.proxy.port}", **changes)
+        tl.put_plan(self.cloud.s3, c, "full_time")
+        return c, path
+
+    def close(self):
+        self.proxy.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def verify(ctx, c, results, outputs, expect_drop=False, killed_pushed=0):
+    """The campaign's invariant over one device (all its runs). results: the
+    recorder results of the runs that ended; killed_pushed: frames pushed by
+    runs SIGKILLed (their loss is reported as 'lost', checked by the
+    scenario). Returns (row fields, failures)."""
+    fails = []
+    bucket = c["bucket"]
+    dev = c["device_id"]
+    channels = max((r["channels"] for r in results), default=1)
+    pushed = sum(r["pushed"] for r in results) + killed_pushed
+    dropped = sum(s["frames_dropped"] for r in results for s in r["stats"])
+    notified = sum(r["dropped_notified_frames"] for r in results)
+    held = sum(s["frames_held"] for r in results for s in r["stats"])
+    latency = max((s["upload_latency_ms_max"] for r in results for s in r["stats"]), default=0)
+    if dropped != notified:
+        fails.append(f"dropped {dropped} but notified {notified}")
+    if held:
+        fails.append(f"{held} frames still held at the end")
+    if dropped and not expect_drop:
+        why = [w for r in results for w in r.get("dropped_why", [])][:4]
+        fails.append(f"{dropped} frames dropped {why}")
+    for r in results:
+        if r["callback_errors"]:
+            fails.append("callback errors")
+    notified_keys = {}
+    for r in results:
+        for k, f in r["uploaded_keys"]:
+            if k in notified_keys:
+                fails.append(f"key uploaded twice: {k}")
+            notified_keys[k] = f
+    stored = 0
+    nobj = 0
+    for ch in range(channels):
+        keys = sorted(k for k in list_keys(ctx.cloud.s3, bucket, f"{c['prefix']}{dev}/ch{ch}/rec/")
+                      if k.endswith(".ts"))
+        nobj += len(keys)
+        cat = ctx.work / f"{dev}-ch{ch}.ts"
+        with open(cat, "wb") as f:
+            for k in keys:
+                f.write(ctx.cloud.s3.get_object(Bucket=bucket, Key=k)["Body"].read())
+        n, errs = probe_frames(cat) if keys else (0, "")
+        cat.unlink()
+        stored += n
+        if errs:
+            fails.append(f"ch{ch}: ffmpeg: {errs[:200]}")
+        want = sum(f for k, f in notified_keys.items() if f"/ch{ch}/rec/" in k)
+        if not killed_pushed and n != want:
+            fails.append(f"ch{ch}: {n} frames in the bucket, {want} notified uploaded")
+        for k in keys:
+            if k not in notified_keys and not killed_pushed:
+                fails.append(f"object never notified: {k}")
+    missing = []
+    for k in notified_keys:
+        try:
+            ctx.cloud.s3.head_object(Bucket=bucket, Key=k)
+        except Exception:
+            missing.append(k)
+    if missing:
+        fails.append(f"{len(missing)} notified slices not in the bucket")
+    if not killed_pushed and pushed != stored + dropped:
+        fails.append(f"pushed {pushed} != stored {stored} + dropped {dropped}")
+    for out in outputs:
+        if ctx.secret in out:
+            fails.append("the secret key appears in the output")
+    return dict(pushed=pushed, stored=stored, dropped=dropped, latency_ms=latency,
+                objects=nobj), fails
+
+
+def record(ctx, name, runs, fields, fails, expect_drop, wall, extra=""):
+    row = dict(scenario=name, runs=runs, expect_drop=expect_drop, wall_s=round(wall, 1),
+               outcome="pass" if not fails else "FAIL: " + "; ".join(fails)[:600], note=extra,
+               **fields)
+    ctx.rows.append(row)
+    log(f"{name}: {row['outcome']} pushed={fields.get('pushed')} stored={fields.get('stored')} "
+        f"dropped={fields.get('dropped')} latency={fields.get('latency_ms')} ms {extra}")
+    return row
+
+
+# ------------------------------------------------------------------ scenarios
+def timed_faults(ctx, run, schedule):
+    """schedule: [(seconds after start, callable)], run in order, bounded by
+    the recorder's hard timeout."""
+    run.wait_started()
+    t0 = time.monotonic()
+    for at, fn in schedule:
+        while time.monotonic() - t0 < at and run.p.poll() is None:
+            time.sleep(0.05)
+        fn()
+
+
+def net_scenario(ctx, name, mode, params, fault_at=3, fault_s=8, seconds=16, expect_drop=False,
+                 note="", budget=8 << 20):
+    """A network fault through the proxy from fault_at for fault_s seconds
+    of a recording of `seconds` (real time). The ring budget (8 MiB) holds
+    the stream for the fault plus a reply timeout (10 s) and the retries."""
+    c, path = ctx.device(name)
+    t = time.monotonic()
+    run = Run(ctx, path, seconds, budget=budget)
+    conns0, resets0 = ctx.proxy.connections, ctx.proxy.resets
+    try:
+        timed_faults(ctx, run, [(fault_at, lambda: ctx.proxy.set_mode(mode, **params)),
+                                (fault_at + fault_s, lambda: ctx.proxy.set_mode("pass"))])
+    finally:
+        ctx.proxy.set_mode("pass")
+    hung = run.wait()
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung (killed)" if hung else f"crashed rc={run.p.returncode}"],
+                      expect_drop, time.monotonic() - t)
+    fields, fails = verify(ctx, c, [run.result], [run.output()], expect_drop)
+    st = run.result["stats"][0]
+    felt = (f"retries {st['retries']}, upload failures {st['upload_failures']}, "
+            f"connections {ctx.proxy.connections - conns0}, resets {ctx.proxy.resets - resets0}")
+    if mode in ("bandwidth", "blackhole"):
+        # both hold bytes back without breaking a connection: felt as latency
+        if fields["latency_ms"] < 2000:
+            fails.append("the fault was not felt (upload latency under 2 s)")
+    elif mode == "latency":
+        if fields["latency_ms"] < params["ms"] - params.get("jitter_ms", 0):
+            fails.append("the fault was not felt (upload latency under the added delay)")
+    elif mode != "pass" and not (st["retries"] or ctx.proxy.resets - resets0):
+        fails.append("the fault was not felt (no retry, no reset)")
+    return record(ctx, name, 1, fields, fails, expect_drop, time.monotonic() - t,
+                  "; ".join(filter(None, [note, felt])))
+
+
+def sc_baseline(ctx):
+    net_scenario(ctx, "baseline (no fault)", "pass", {}, fault_s=0, seconds=12)
+
+
+def sc_selftest(ctx):
+    """The checker can fail: after a clean recording, one stored slice is
+    deleted and one overwritten with damaged bytes (objects this campaign
+    wrote); verify must report the missing slice, the frame count and the
+    decode error. Passes only if it does."""
+    name = "self-test: checker catches a lost and a damaged slice"
+    c, path = ctx.device("selftest")
+    t = time.monotonic()
+    run = Run(ctx, path, 12)
+    hung = run.wait()
+    if run.result is None:
+        return record(ctx, name, 1, {}, ["hung" if hung else "crashed"], False, 0)
+    keys = [k for k, _ in run.result["uploaded_keys"]]
+    s3, b = ctx.cloud.s3, c["bucket"]
+    s3.delete_object(Bucket=b, Key=keys[0])
+    body = bytearray(s3.get_object(Bucket=b, Key=keys[1])["Body"].read())
+    for i in range(2000, len(body), 3000):
+        body[i:i + 100] = bytes(100)  # zeroes over payload and headers
+    s3.put_object(Bucket=b, Key=keys[1], Body=bytes(body))
+    fields, found = verify(ctx, c, [run.result], [run.output()])
+    want = {"not in the bucket": False, "!= stored": False, "ffmpeg": False}
+    for f in found:
+        for w in want:
+            want[w] = want[w] or w in f
+    fails = [f"checker missed: {w}" for w, ok in want.items() if not ok]
+    return record(ctx, name, 1, fields, fails, True, time.monotonic() - t,
+                  "expected findings: " + " / ".join(x[:60] for x in found))
+
+
+def sc_latency(ctx):
+    net_scenario(ctx, "latency 200 +- 150 ms", "latency", {"ms": 200, "jitter_ms": 150},
+                 fault_at=0, fault_s=12, seconds=12)
+
+
+def sc_bandwidth(ctx):
+    net_scenario(ctx, "uplink 512 kbit/s for 12 s", "bandwidth", {"kbit": 512}, fault_at=2,
+                 fault_s=12, seconds=16, note="clip 1.24 Mbit/s")
+
+
+def sc_blackhole(ctx):
+    net_scenario(ctx, "blackhole 10 s", "blackhole", {}, fault_s=10, seconds=16)
+
+
+def sc_reset_req(ctx):
+    net_scenario(ctx, "reset mid-request (p=0.5)", "reset_req", {"after": 60000, "p": 0.5},
+                 fault_s=10, seconds=16)
+
+
+def sc_reset_resp(ctx):
+    net_scenario(ctx, "reset mid-response (p=0.5)", "reset_resp", {"after": 60000, "p": 0.5},
+                 fault_s=10, seconds=16)
+
+
+def sc_noanswer(ctx):
+    net_scenario(ctx, "accept, never answer 10 s", "noanswer", {}, fault_s=10, seconds=16)
+
+
+def sc_tls_cut(ctx):
+    net_scenario(ctx, "TLS handshake cut after 700 B", "tls_cut", {"after": 700},
+                 fault_s=8, seconds=16)
+
+
+def sc_rgw_kill(ctx, n):
+    name = f"radosgw SIGKILL + restart x{n}"
+    c, path = ctx.device("rgwkill")
+    t = time.monotonic()
+    seconds = max(20, 6 * n)
+    run = Run(ctx, path, seconds)
+    run.wait_started()
+    t0 = time.monotonic()
+    gaps = sorted(ctx.rng.uniform(1, seconds - 4) for _ in range(n))
+    kills = 0
+    for at in gaps:
+        while time.monotonic() - t0 < at and run.p.poll() is None:
+            time.sleep(0.05)
+        argv = ctx.cloud.kill_rgw()
+        time.sleep(ctx.rng.uniform(0.2, 2.0))
+        ctx.cloud.start_rgw(argv)
+        kills += 1
+    hung = run.wait()
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung" if hung else "crashed"], False, time.monotonic() - t)
+    fields, fails = verify(ctx, c, [run.result], [run.output()])
+    return record(ctx, name, 1, fields, fails, False, time.monotonic() - t,
+                  f"{kills} kills, retries {run.result['stats'][0]['retries']}")
+
+
+def spool_entries(d):
+    """{key: md5 hex} of the complete entries in a spool directory (entry
+    format of engine/spool/spool.h, as tests/python/test_cloud_spool.py
+    reads it)."""
+    out = {}
+    for f in sorted(Path(d).glob("e*.ivs")):
+        b = f.read_bytes()
+        if len(b) < 80:
+            continue
+        klen, mlen, blen = struct.unpack_from("<IIQ", b, 32)
+        body = b[80 + klen + mlen:]
+        if len(body) != blen or hashlib.md5(body).digest() != b[48:64]:
+            continue
+        out[b[80:80 + klen].decode()] = hashlib.md5(body).hexdigest()
+    return out
+
+
+def sc_kill_spool(ctx):
+    """SIGKILL of the recording process during an outage, spool on: every
+    slice complete in the spool at the kill lands after a restart."""
+    name = "process SIGKILL, spool on"
+    spool = ctx.work / "spool-kill"
+    spool.mkdir()
+    c, path = ctx.device("killspool", spool_dir=str(spool))
+    t = time.monotonic()
+    run = Run(ctx, path, 60)
+    run.wait_started()
+    ctx.proxy.set_mode("refuse")
+    end = time.monotonic() + 40
+    want = ctx.rng.randint(2, 3)
+    while time.monotonic() < end and len(spool_entries(spool)) < want:
+        time.sleep(0.1)
+    time.sleep(ctx.rng.uniform(0, 1.5))
+    run.kill()
+    ctx.proxy.set_mode("pass")
+    at_kill = spool_entries(spool)
+    pushed1 = run.progress["pushed"]
+    run2 = Run(ctx, path, 4)
+    hung = run2.wait()
+    fails = []
+    if len(at_kill) < 2:
+        fails.append(f"only {len(at_kill)} spool entries before the kill")
+    if run2.result is None:
+        fails.append("restart hung" if hung else "restart crashed")
+        return record(ctx, name, 2, dict(pushed=pushed1), fails, False, time.monotonic() - t)
+    fields, f2 = verify(ctx, c, [run2.result], [run.output(), run2.output()],
+                        killed_pushed=pushed1)
+    fails += f2
+    lost = [k for k, md5 in at_kill.items()
+            if _etag(ctx, c, k) != md5]
+    if lost:
+        fails.append(f"{len(lost)} spooled slices did not land intact")
+    if list(spool.glob("e*.ivs")):
+        fails.append("spool not empty after backfill")
+    return record(ctx, name, 2, fields, fails, False, time.monotonic() - t,
+                  f"{len(at_kill)} spooled slices at kill, all landed; "
+                  f"{pushed1 + run2.result['pushed'] - fields['stored']} frames lost (RAM only)"
+                  if not lost else "")
+
+
+def _etag(ctx, c, key):
+    try:
+        return ctx.cloud.s3.head_object(Bucket=c["bucket"], Key=key)["ETag"].strip('"')
+    except Exception:
+        return None
+
+
+def sc_kill_nospool(ctx):
+    """SIGKILL of the recording process at a random moment, no spool: what
+    is lost is what was in RAM: at most the ring budget."""
+    name = "process SIGKILL, no spool"
+    budget = 4 << 20
+    c, path = ctx.device("killnospool")
+    t = time.monotonic()
+    run = Run(ctx, path, 30, budget=budget)
+    run.wait_started()
+    time.sleep(ctx.rng.uniform(5, 11))
+    run.kill()
+    pushed1 = run.progress["pushed"]
+    run2 = Run(ctx, path, 4)
+    hung = run2.wait()
+    fails = []
+    if run2.result is None:
+        return record(ctx, name, 2, dict(pushed=pushed1), ["restart hung" if hung else "crashed"],
+                      True, time.monotonic() - t)
+    fields, fails = verify(ctx, c, [run2.result], [run.output(), run2.output()],
+                           killed_pushed=pushed1)
+    lost = fields["pushed"] - fields["stored"] - fields["dropped"]
+    # average frame of the clip: 1864960 B TS / 864 frames, about 2.2 KB
+    bound = budget // 2000
+    # -1: a SIGKILL between a push and its progress line
+    if lost < -1 or lost > bound:
+        fails.append(f"lost {lost} frames, bound {bound}")
+    fields["dropped"] = lost
+    return record(ctx, name, 2, fields, fails, True, time.monotonic() - t,
+                  f"{lost} frames lost at the kill (RAM), bound {bound} (ring budget)")
+
+
+def sc_clock(ctx, label, steps, expect_drop, seconds=16):
+    """The recorder's wall clock stepped (libfaketime, monotonic untouched)."""
+    name = f"clock {label}"
+    c, path = ctx.device("clock")
+    tsf = ctx.work / f"faketime-{c['device_id']}"
+    tsf.write_text("+0\n")
+    lib = _libfaketime()
+    env = {"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(tsf), "FAKETIME_NO_CACHE": "1",
+           "FAKETIME_DONT_FAKE_MONOTONIC": "1", "DONT_FAKE_MONOTONIC": "1"}
+    t = time.monotonic()
+    run = Run(ctx, path, seconds, env_extra=env)
+    timed_faults(ctx, run, [(at, (lambda o=off: tsf.write_text(o + "\n"))) for at, off in steps])
+    hung = run.wait()
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung" if hung else f"crashed rc={run.p.returncode}"], expect_drop,
+                      time.monotonic() - t)
+    fields, fails = verify(ctx, c, [run.result], [run.output()], expect_drop)
+    # playlist: ordered by time, every landed slice once
+    pl = subprocess.run([ctx.ivcs, "playlist", "--config", str(path)], capture_output=True,
+                        text=True, timeout=60)
+    segs = [l for l in pl.stdout.splitlines() if l.startswith("https://")]
+    if pl.returncode != 0:
+        fails.append(f"ivcs playlist rc={pl.returncode}")
+    elif len(segs) != fields["objects"]:
+        fails.append(f"playlist has {len(segs)} segments, bucket {fields['objects']}")
+    return record(ctx, name, 1, fields, fails, expect_drop, time.monotonic() - t,
+                  f"{fields['objects']} objects, {len(segs)} playlist segments")
+
+
+def _libfaketime():
+    for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+              "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"):
+        if os.path.exists(p):
+            return p
+    r = subprocess.run(["sh", "-c", "dpkg -L libfaketime | grep 'libfaketimeMT.so.1$' | head -1"],
+                       capture_output=True, text=True, timeout=30)
+    if not r.stdout.strip():
+        raise AssertionError("libfaketime not installed (scripts/setup installs faketime)")
+    return r.stdout.strip()
+
+
+# ------------------------------------------------------------------ soak
+def sc_soak(ctx, minutes, channels, outdir):
+    name = f"soak {channels} ch x {minutes} min, a fault a minute"
+    c, path = ctx.device("soak")
+    t = time.monotonic()
+    seconds = minutes * 60
+    run = Run(ctx, path, seconds, channels=channels, budget=8 << 20)
+    run.wait_started()
+    t0 = time.monotonic()
+    samples = []
+    faults = ["blackhole", "reset_req", "latency", "rgw_kill", "noanswer", "tls_cut"]
+    stop = threading.Event()
+
+    def sampler():
+        while not stop.is_set():
+            try:
+                rss = 0
+                for line in Path(f"/proc/{run.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        rss = int(line.split()[1])
+                if not rss:
+                    break  # exiting (a zombie has no VmRSS)
+                fds = len(os.listdir(f"/proc/{run.pid}/fd"))
+                samples.append((round(time.monotonic() - t0, 1), rss, fds))
+            except OSError:
+                break
+            stop.wait(10)
+
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
+    i = 0
+    fault_log = []
+    while time.monotonic() - t0 < seconds - 20 and run.p.poll() is None:
+        at = 30 + 60 * i
+        while time.monotonic() - t0 < at and run.p.poll() is None:
+            time.sleep(0.2)
+        if time.monotonic() - t0 > seconds - 20:
+            break
+        f = faults[i % len(faults)]
+        fault_log.append(f)
+        if f == "rgw_kill":
+            ctx.cloud.start_rgw(ctx.cloud.kill_rgw())
+        else:
+            ctx.proxy.set_mode(f, **{"after": 60000, "p": 0.5, "ms": 200, "jitter_ms": 100}
+                               if f != "tls_cut" else {"after": 700})
+            time.sleep(8)
+            ctx.proxy.set_mode("pass")
+        i += 1
+    hung = run.wait()
+    stop.set()
+    th.join(15)
+    with open(outdir / "soak.tsv", "w") as f:
+        f.write("# t_s\trss_kb\tfds\n")
+        for s in samples:
+            f.write("%s\t%d\t%d\n" % s)
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung" if hung else "crashed"], False, time.monotonic() - t), samples
+    fields, fails = verify(ctx, c, [run.result], [run.output()], expect_drop=False)
+    # flat after warm-up: the first third (at least 60 s) is warm-up
+    warm = [s for s in samples if s[0] >= max(60, seconds / 3)]
+    note = ""
+    if len(warm) >= 3:
+        rss0, fd0 = warm[0][1], warm[0][2]
+        rss_max = max(s[1] for s in warm)
+        fd_max = max(s[2] for s in warm)
+        rss_tol = max(8192, rss0 // 10)
+        fd_tol = 2 * channels + 8
+        if rss_max - rss0 > rss_tol:
+            fails.append(f"RSS grew {rss_max - rss0} KiB after warm-up (tolerance {rss_tol})")
+        if fd_max - fd0 > fd_tol:
+            fails.append(f"fds grew {fd_max - fd0} after warm-up (tolerance {fd_tol})")
+        note = (f"RSS {rss0} -> max {rss_max} KiB after warm-up (tol {rss_tol}); "
+                f"fds {fd0} -> max {fd_max} (tol {fd_tol}); faults: {', '.join(fault_log)}")
+    else:
+        fails.append("too few samples after warm-up")
+    return record(ctx, name, 1, fields, fails, False, time.monotonic() - t, note), samples
+
+
+def plot(outdir, title):
+    """soak.svg from soak.tsv with gnuplot (Debian gnuplot-nox)."""
+    gp = f"""set terminal svg size 800,420 dynamic font 'sans,11'
+set output '{outdir / 'soak.svg'}'
+set title '{title}'
+set xlabel 'time (s)'
+set ylabel 'RSS (MiB)'
+set y2label 'open fds'
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key bottom right
+# rows of an exiting process (RSS 0) are left out
+plot '{outdir / 'soak.tsv'}' using 1:($2 > 0 ? $2/1024 : 1/0) with linespoints title 'RSS (MiB)' axes x1y1, \\
+     '' using 1:($2 > 0 ? $3 : 1/0) with linespoints title 'open fds' axes x1y2
+"""
+    subprocess.run(["gnuplot"], input=gp, text=True, check=True, timeout=60)
+
+
+# ------------------------------------------------------------------ report
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(open("/proc/meminfo").readline().split()[1])
+        mem = f", {kb / 1048576:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}"
+
+
+FINDINGS = """## Findings
+
+- **Defect, fixed**: the Python bindings named only notifications 1..8;
+  `slice_spooled` and `spool_fault` reached Python callbacks as kind "9" and
+  "10" (the spool scenarios count them by name). Fixed in
+  bindings/python/ivcs/__init__.py; regression tests
+  `test_every_notification_kind_has_its_name` and
+  `test_spooled_slices_are_notified_as_slice_spooled` (tests/bindings/test_bindings.py).
+- **radosgw SIGKILLed 20 times in 2 minutes drops slices for space**: with a
+  kill every ~6 s and radosgw down for ~1-4 s of each (restart and ready),
+  the 4 MiB ring (about 26 s of this clip) overflowed three times in the
+  full run: three whole slices dropped with `IVCS_ERR_BUFFER_FULL`, counted
+  and notified (pushed = stored + dropped held). The slice's retry back-off
+  (full jitter, 500 ms doubling to a 16 s cap, per slice, engine/net/retry.c)
+  sleeps through the short windows in which radosgw is up. Not changed here
+  (a tuning decision shared with the S3 client); the CI version kills 3
+  times and loses nothing. A shorter cap, or a retry when another request
+  succeeds, would be the fix to evaluate.
+- **Campaign bug, fixed after the full run**: the blackhole row of the full
+  run says "fault not felt" because the check then asked for a retry; the
+  proxy's blackhole holds bytes as a dead link with TCP retransmissions
+  would, so the engine feels it as upload latency (9 s for a 10 s
+  blackhole), which is what the check now asks for.
+- **Clock stepped more than 15 minutes from the server's**: every upload is
+  refused (SigV4 `RequestTimeTooSkewed`, 403) until the clock is right again;
+  the slices are dropped at the end of the upload timeout, counted and
+  notified (the `clock forward 1 day` row: only the slice before the step
+  landed). ivcs does not correct its signing time from the server's `Date`
+  header as the AWS SDKs do; a camera whose clock jumps a day loses what it
+  records until NTP fixes it (or it lands later, with a spool). Not changed
+  here: it is a design decision for the engine (and the key times come from
+  the same clock). Steps within the skew window (the `back 10 min, forward
+  20 min` row) lose nothing, write no key twice and keep the playlist whole.
+- **A server that accepts and never answers for 10 s** costs a reply timeout
+  (10 s) per request in flight plus the retry back-off, about 20 s of stream:
+  with the default 4 MiB ring budget and this 1.24 Mbit/s clip the first
+  campaign run dropped one whole slice there (counted, notified,
+  `IVCS_ERR_BUFFER_FULL`), which is the budget working as documented; the
+  network scenarios therefore run with an 8 MiB budget, and the drop with
+  4 MiB is expected, not a defect.
+- The campaign's own checker is tested (the `self-test` row): a slice deleted
+  from the bucket and one overwritten with damaged bytes must be reported as
+  a missing slice, a frame-count mismatch and an ffmpeg decode error.
+
+## Not covered yet
+
+- a 503 storm: radosgw cannot be made to answer 503 and the proxy passes
+  TLS through, so it cannot inject answers. 503 then success is tested
+  against a fake server in `tests/unit/test_http_client.c`, and the
+  hostile-server cases of `tests/python/s3_fake.py` (`test_s3_fake.py`,
+  `test_s3_fuzz.py`) are not re-run here as scenarios;
+- spool storage faults are not scenarios here: a full tmpfs and a
+  read-only remount are tested by `test_engine_spool` and
+  `tests/unit/test_spool.c`; EIO (FUSE or device-mapper) is not tested;
+- the clock stepped across midnight (it would need the server's clock moved
+  too: any step beyond 15 minutes is refused, see above);
+- the soak samples RSS and fds of the recording process (Python + libivcs),
+  not jemalloc's arena statistics.
+"""
+
+
+def markdown(meta, rows):
+    L = ["# Reliability: the fault campaign and the soak", "",
+         "Generated by `scripts/chaos` (tests/chaos/chaos.py) from a real run; do not edit by "
+         "hand, rerun:", "", f"    {meta['command']}", "",
+         f"Run {meta['started']} UTC on {meta['machine']}, shared with other jobs; "
+         f"campaign {meta['campaign']}, seed {meta['seed']}; {meta['wall_s']:.0f} s wall.", "",
+         "Every scenario records the test clip (`clip_h264.h264` 640x360 25 fps + "
+         "`clip_aac.aac`, about 1.24 Mbit/s, looped) in real time with tests/chaos/recorder.py "
+         "(the Python bindings, package `ivcs`) against radosgw (scripts/cloud) through "
+         "tests/chaos/faultproxy.py (a TCP proxy: TLS passes through and is verified against "
+         "the cloud's CA), applies the fault, then checks from the bucket with boto3, ffprobe "
+         "and `ffmpeg -v error -f null`: frames pushed == stored (ffprobe packets of every "
+         "stored slice) + dropped (engine counters, equal to the frames of the slice_dropped "
+         "notifications); every notified slice is in the bucket and every object was "
+         "notified; no key written twice; every slice decodes; nothing held at the end; no "
+         "hang beyond the hard timeout (media time + upload timeout + 60 s); the secret key in "
+         "no output. A drop fails the scenario unless the row says it is expected. After a "
+         "SIGKILL of the recorder, 'pushed' is its last progress line and what is neither "
+         "stored nor dropped is the loss. Max upload latency is the engine's "
+         "`upload_latency_ms_max` (slice end to upload done).", "",
+         "| scenario | runs | frames pushed | stored | dropped (expected?) | "
+         "max upload latency | outcome | notes |",
+         "|---|---:|---:|---:|---|---:|---|---|"]
+    for r in rows:
+        note = r["note"].replace("|", "/")
+        note = re.sub(r" @ 0x[0-9a-f]+", "", note)
+        L.append(f"| {r['scenario']} | {r['runs']} | {r.get('pushed', '-')} | "
+                 f"{r.get('stored', '-')} | {r.get('dropped', '-')} "
+                 f"({'expected' if r['expect_drop'] else 'none expected'}) | "
+                 f"{r.get('latency_ms', '-')} ms | {r['outcome']} | {note} |")
+    L.append("")
+    if meta.get("soak"):
+        L += ["## Soak: RSS and open fds of the recording process", "",
+              "Sampled every 10 s from /proc/PID/status (VmRSS) and /proc/PID/fd. Flat after "
+              "warm-up (the first third, at least 60 s) is checked: RSS within max(8 MiB, "
+              "10 %) and fds within 2 x channels + 8 of the first sample after warm-up. The "
+              "faults, one a minute, rotate through blackhole, resets mid-request, latency, "
+              "radosgw SIGKILL, never-answer and TLS cut (8 s each).", "",
+              "![soak: RSS and open fds over time](reliability-soak.svg)", ""]
+    L += FINDINGS.splitlines()
+    return L
+
+
+def render(out, report):
+    data = json.loads((out / "results.json").read_text())
+    if data["meta"].get("soak") and (out / "soak.tsv").exists():
+        plot(out, data["meta"]["soak_title"])
+    md = markdown(data["meta"], data["rows"])
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    if report:
+        Path(report).write_text("\n".join(md) + "\n")
+    return md
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cloud-dir", required=True)
+    ap.add_argument("--ivcs", required=True)
+    ap.add_argument("--media", required=True)
+    ap.add_argument("--out", required=True, help="directory for results.json, soak.tsv, soak.svg")
+    ap.add_argument("--campaign", choices=("short", "full"), default="short")
+    ap.add_argument("--soak-minutes", type=float, default=3)
+    ap.add_argument("--soak-channels", type=int, default=2)
+    ap.add_argument("--rgw-kills", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated scenario ids")
+    ap.add_argument("--report", default="", help="write the Markdown report here")
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--command-line", default="scripts/chaos")
+    ap.add_argument("--render", action="store_true",
+                    help="only write the report again from OUT/results.json")
+    args = ap.parse_args()
+    out = Path(args.out)
+    if args.render:
+        render(out, args.report)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    t = time.monotonic()
+    ctx = Ctx(args)
+    scen = [
+        ("selftest", sc_selftest), ("baseline", sc_baseline), ("latency", sc_latency), ("bandwidth", sc_bandwidth),
+        ("blackhole", sc_blackhole), ("reset_req", sc_reset_req), ("reset_resp", sc_reset_resp),
+        ("noanswer", sc_noanswer), ("tls_cut", sc_tls_cut),
+        ("rgw_kill", lambda x: sc_rgw_kill(x, args.rgw_kills)),
+        ("kill_spool", sc_kill_spool), ("kill_nospool", sc_kill_nospool),
+        ("clock_small", lambda x: sc_clock(x, "stepped back 10 min, then forward 20 min",
+                                           [(5, "-600"), (12, "+600")], False)),
+        ("clock_day", lambda x: sc_clock(x, "forward 1 day (beyond SigV4's 15 min skew)",
+                                         [(5, "+86400")], True)),
+    ]
+    only = set(filter(None, args.only.split(",")))
+    samples = None
+    try:
+        for sid, fn in scen:
+            if only and sid not in only:
+                continue
+            log(f"--- {sid}")
+            try:
+                fn(ctx)
+            except Exception as e:  # a scenario that could not run is a failure
+                ctx.proxy.set_mode("pass")
+                record(ctx, sid, 0, {}, [f"error: {type(e).__name__}: {e}"], False, 0)
+            if ctx.cloud.rgw_pid() is None:
+                raise AssertionError("radosgw is gone")
+        if args.soak_minutes > 0 and (not only or "soak" in only):
+            log("--- soak")
+            _, samples = sc_soak(ctx, args.soak_minutes, args.soak_channels, out)
+
+    finally:
+        ctx.close()
+    wall = time.monotonic() - t
+    meta = dict(command=args.command_line, started=started, machine=machine(),
+                campaign=args.campaign, seed=args.seed, wall_s=round(wall, 1),
+                soak=bool(samples), soak_title=f"soak: {args.soak_channels} channels, "
+                f"{args.soak_minutes:g} min, a fault a minute")
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": ctx.rows}, indent=1))
+    md = render(out, args.report)
+    for line in md:
+        if line.startswith("|"):
+            print(line)
+    bad = [r for r in ctx.rows if r["outcome"] != "pass"]
+    log(f"{len(ctx.rows) - len(bad)}/{len(ctx.rows)} scenarios pass in {wall:.0f} s")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
