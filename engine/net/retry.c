@@ -42,3 +42,11 @@ uint32_t ivcs_retry_backoff_ms(unsigned attempt, uint64_t *rng)
     uint32_t cap = ivcs_retry_backoff_cap_ms(attempt);
     return (uint32_t)(x % ((uint64_t)cap + 1));
 }
+
+uint32_t ivcs_retry_delay_ms(int err, unsigned attempt, uint64_t *rng)
+{
+    uint32_t d = ivcs_retry_backoff_ms(attempt, rng);
+    if (err == IVCS_ERR_CONNECT && d > IVCS_RETRY_REFUSED_CAP_MS)
+        d %= IVCS_RETRY_REFUSED_CAP_MS + 1; /* still spread over [0, cap] */
+    return d;
+}

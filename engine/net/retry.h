@@ -31,6 +31,17 @@ uint32_t ivcs_retry_backoff_ms(unsigned attempt, uint64_t *rng);
 /* The upper bound of that draw, min(cap, base * 2^attempt). */
 uint32_t ivcs_retry_backoff_cap_ms(unsigned attempt);
 
+/* A refused connect (IVCS_ERR_CONNECT: nothing listens, e.g. a server
+ * restarting) costs a SYN and a RST, no TLS handshake and no body: its
+ * retries are drawn under this smaller cap, so the short windows of a
+ * restarting server are not slept through with a 16 s draw. */
+#define IVCS_RETRY_REFUSED_CAP_MS 2000u
+
+/* The delay before retry number attempt of a request that failed with err:
+ * ivcs_retry_backoff_ms, with the cap IVCS_RETRY_REFUSED_CAP_MS when err is
+ * IVCS_ERR_CONNECT. */
+uint32_t ivcs_retry_delay_ms(int err, unsigned attempt, uint64_t *rng);
+
 #ifdef __cplusplus
 }
 #endif

@@ -557,7 +557,7 @@ static void on_slice_done(ivcs_s3_op *op, int result)
     (void)ivcs_retry_should;
     ivcs_eng_bump(&c->st_retries, 1);
     u->waiting = 1;
-    u->retry_at = now + ivcs_retry_backoff_ms(u->attempt++, &c->eng->rng_state);
+    u->retry_at = now + ivcs_retry_delay_ms(result, u->attempt++, &c->eng->rng_state);
     if (u->retry_at == now) u->retry_at = now + 1;
     /* with a spool, the next slices skip their attempts until probe_at:
      * 0.5 s, 1 s, 2 s ... after consecutive failures, at most slice_ms */

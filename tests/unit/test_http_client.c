@@ -1151,6 +1151,15 @@ TEST(retry_backoff_full_jitter)
         CHECK(mean > caps[a] * 0.46 && mean < caps[a] * 0.54);
         CHECK(low_quarter > n / 5 && low_quarter < n * 3 / 10);
     }
+    /* A refused connect retries under the 2 s cap at every attempt (a
+     * restarting server's short windows); other failures keep the 16 s cap. */
+    int over = 0;
+    for (unsigned a = 0; a < 40; a++)
+        for (int i = 0; i < 500; i++) {
+            CHECK(ivcs_retry_delay_ms(IVCS_ERR_CONNECT, a, &rng) <= IVCS_RETRY_REFUSED_CAP_MS);
+            over += ivcs_retry_delay_ms(IVCS_ERR_TIMEOUT, a, &rng) > IVCS_RETRY_REFUSED_CAP_MS;
+        }
+    CHECK(over > 500 * 30);
     /* A zero seed still draws. */
     uint64_t z = 0;
     uint32_t d1 = ivcs_retry_backoff_ms(3, &z), d2 = ivcs_retry_backoff_ms(3, &z);
