@@ -348,6 +348,7 @@ struct ivcs_engine_s {
     uint64_t own_seq0;       /* spool entries from seq own_seq0 on are this engine's */
     int64_t spool_retry_at;  /* after a fault: no spool writes before this */
     int spool_fault_shown;   /* SPOOL_FAULT notified for the fault in force */
+    unsigned spool_attempt;  /* faults in a row: the next delay's exponent */
     struct {                 /* backfill: one spooled entry's PUT at a time */
         ivcs_s3_op op;
         uint8_t *buf;
@@ -407,6 +408,9 @@ int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now);
  * the spool under its key. 0 when queued (a->spooling), -1 when the spool
  * cannot take it now (the PUT retries from RAM go on). */
 int ivcs_up_spool_aux(ivcs_channel_s *c, const uint8_t *body, size_t len, int64_t now);
+/* The pause after the attempt-th spool fault in a row: 1 s doubling, at
+ * most 60 s. */
+uint32_t ivcs_up_spool_retry_ms(unsigned attempt);
 void ivcs_up_aux_retry(ivcs_channel_s *c, eng_event_s *x, int is_pic, int64_t now);
 /* Hands a picture the engine still holds back to the firmware: one
  * picture_result(err) (unless its PUT is running: on_aux_done owes it). */
