@@ -286,7 +286,12 @@ struct ivcs_engine_s {
      * the probe chose for auto (engine thread, before the first upload) */
     _Atomic int integrity;
     char integrity_note[192];  /* the probe's finding; written before integ_ready */
-    _Atomic int integ_ready;   /* 1 once integrity_note is final */
+    _Atomic int integ_ready;   /* 1 once integrity_note is set (plan_mu) */
+    /* auto, and the start-up probe got no answer at all: probe again once
+     * a slice or backfill PUT succeeded (reprobe_due), never sooner than
+     * reprobe_at (engine thread) */
+    int integ_reprobe, integ_reprobe_due;
+    int64_t integ_reprobe_at;
     _Atomic uint64_t st_integ_fail; /* slice PUTs the integrity check refused */
     size_t scratch_len;
     int wake_fd[2]; /* socketpair: [0] engine recv, [1] producers send */
@@ -370,6 +375,9 @@ struct ivcs_engine_s {
 
 /* engine.c */
 int64_t ivcs_eng_now(const ivcs_engine_s *e);
+/* A slice or backfill PUT succeeded: if the integrity probe of "auto" got
+ * no answer, it runs again (engine thread). */
+void ivcs_eng_server_answered(ivcs_engine_s *e);
 /* 1 when called on e's engine thread (from one of its callbacks). */
 int ivcs_eng_on_thread(const ivcs_engine_s *e);
 void ivcs_eng_notify(ivcs_channel_s *c, const ivcs_notify_s *n);

@@ -281,6 +281,7 @@ static void bf_done(ivcs_s3_op *op, int result)
     e->bf.used_ms += now - e->bf.started_at;
     ivcs_channel_s *c = e->bf.seq >= e->own_seq0 ? chan_of(e, e->bf.channel) : NULL;
     if (result == 0) {
+        ivcs_eng_server_answered(e);
         if (!e->bf.lost) (void)ivcs_spool_remove(e->spool, e->bf.seq);
         /* the server answers: live slices are attempted again at once */
         uint32_t nch = atomic_load_explicit(&e->n_ch, memory_order_acquire);
