@@ -1,9 +1,11 @@
 // bench_spool.cc - the local spool (engine/spool/spool.h) on the file system
 // of $IVCS_SPOOL_BENCH_DIR (default: the working directory).
 //
-//   BM_spool_write/<kib>/<sync>  put + poll to completion of one slice of
-//       <kib> KiB (2048 = 4 s at 4 Mbit/s) in two iovecs, then remove it;
-//       sync=1 with the two fsyncs, 0 without. bytes_per_second = spool
+//   BM_spool_write/<kib>/<sync>/<loop>  put + poll to completion of one
+//       slice of <kib> KiB (2048 = 4 s at 4 Mbit/s) in two iovecs, then
+//       remove it; sync=1 with the two fsyncs, 0 without; loop=1 through a
+//       loop (io_uring unless IVCS_IO_BACKEND=epoll), as the engine does,
+//       0 plain syscalls (ivcs spool, tests). bytes_per_second = spool
 //       write throughput; CPU time per iteration / MiB = CPU per MB;
 //       counter fsyncs = fsyncs per slice.
 //   BM_spool_open/<deep>  open (scan + verify) of a spool of 512 entries of
@@ -26,6 +28,7 @@
 
 extern "C" {
 #include "engine/net/hash.h"
+#include "engine/net/loop.h"
 #include "engine/spool/spool.h"
 }
 
@@ -53,6 +56,7 @@ void BM_spool_write(benchmark::State &state)
 {
     size_t n = static_cast<size_t>(state.range(0)) << 10;
     int sync = static_cast<int>(state.range(1));
+    int use_loop = state.range(2) != 0;
     std::string dir = make_dir("bench_spool_write");
     std::vector<uint8_t> body(n);
     for (size_t i = 0; i < n; i++) body[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
@@ -63,6 +67,16 @@ void BM_spool_write(benchmark::State &state)
     if (ivcs_spool_open(&s, nullptr, &cfg, nullptr) != 0) {
         state.SkipWithError("cannot open the spool");
         return;
+    }
+    ivcs_loop *loop = nullptr;
+    if (use_loop) {
+        if (ivcs_loop_new(&loop, nullptr, 8) != 0) {
+            ivcs_spool_close(s);
+            state.SkipWithError("cannot make a loop");
+            return;
+        }
+        ivcs_spool_set_loop(s, loop);
+        state.SetLabel(ivcs_loop_backend(loop) == IVCS_IO_URING ? "io_uring" : "epoll");
     }
     const char key[] = "cam-0001/ch0/rec/2026-12-04/1764806400000_4000_0badc0de_1k.ts";
     struct iovec iov[2] = {{body.data(), n / 2}, {body.data() + n / 2, n - n / 2}};
@@ -84,7 +98,7 @@ void BM_spool_write(benchmark::State &state)
             state.SkipWithError("put refused");
             break;
         }
-        ivcs_spool_drain(s);
+        ivcs_spool_drain(s); /* with a loop: runs it until the write is done */
         if (res != 0) {
             state.SkipWithError("put failed");
             break;
@@ -97,10 +111,12 @@ void BM_spool_write(benchmark::State &state)
     state.SetBytesProcessed(static_cast<int64_t>(slices * n));
     state.counters["fsyncs"] =
         benchmark::Counter(slices ? static_cast<double>(st.fsyncs) / static_cast<double>(slices) : 0);
+    if (loop) ivcs_loop_destroy(loop);
     ivcs_spool_close(s);
 }
 BENCHMARK(BM_spool_write)
-    ->Args({256, 1})->Args({2048, 1})->Args({2048, 0})->Args({8192, 1})
+    ->Args({256, 1, 0})->Args({256, 1, 1})->Args({2048, 1, 0})->Args({2048, 1, 1})
+    ->Args({2048, 0, 0})->Args({2048, 0, 1})->Args({8192, 1, 0})->Args({8192, 1, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // 1 GiB of entries; 16 MiB under the smoke (in another folder)

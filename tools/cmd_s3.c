@@ -389,7 +389,7 @@ static int do_probe(const ivcs_cli_s *c, const opts *o)
     if (o->npos != 1) return -2;
     char note[512];
     int m = ivcs_s3_probe_integrity(NULL, &c->cfg, o->pos[0],
-                                    o->reply_ms ? o->reply_ms : 10000, note, sizeof note);
+                                    o->reply_ms ? o->reply_ms : 10000, note, sizeof note, NULL);
     printf("%s\n%s\n", ivcs_integrity_name(m), note);
     return IVCS_EXIT_OK;
 }

@@ -144,6 +144,7 @@ int ivcs_loop_connect(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct socka
                       socklen_t addr_len, uint32_t timeout_ms)
 {
     if (!l || !op || !op->cb || op->active || fd < 0 || !addr) return IVCS_ERR_INVALID_ARG;
+    op->file = 0;
     return l->ops->connect(l, op, fd, addr, addr_len, timeout_ms);
 }
 
@@ -151,6 +152,7 @@ int ivcs_loop_send(ivcs_loop *l, ivcs_loop_op *op, int fd, const void *buf, size
                    uint32_t timeout_ms)
 {
     if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
+    op->file = 0;
     return l->ops->send(l, op, fd, buf, len, timeout_ms);
 }
 
@@ -158,12 +160,14 @@ int ivcs_loop_recv(ivcs_loop *l, ivcs_loop_op *op, int fd, void *buf, size_t len
                    uint32_t timeout_ms)
 {
     if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
+    op->file = 0;
     return l->ops->recv(l, op, fd, buf, len, timeout_ms);
 }
 
 int ivcs_loop_timer(ivcs_loop *l, ivcs_loop_op *op, uint32_t ms)
 {
     if (!l || !op || !op->cb || op->active) return IVCS_ERR_INVALID_ARG;
+    op->file = 0;
     return l->ops->timer(l, op, ms);
 }
 
@@ -174,10 +178,94 @@ int ivcs_loop_cancel(ivcs_loop *l, ivcs_loop_op *op)
     return l->ops->cancel(l, op);
 }
 
+int ivcs_loop_file_now(ivcs_loop_op *op)
+{
+    if (op->file == 1) {
+        ssize_t w;
+        do
+            w = pwritev(op->fd, op->iov, op->iovcnt, (off_t)op->off);
+        while (w < 0 && errno == EINTR);
+        return w < 0 ? -errno : w > INT32_MAX ? INT32_MAX : (int)w;
+    }
+    int r;
+    do
+        r = op->datasync ? fdatasync(op->fd) : fsync(op->fd);
+    while (r != 0 && errno == EINTR);
+    return r != 0 ? -errno : 0;
+}
+
+int ivcs_loop_file_result(ivcs_loop_op *op, int res)
+{
+    if (res >= 0) return res;
+    op->sys_errno = -res;
+    return IVCS_ERR_IO;
+}
+
+void ivcs_loop_file_sync(ivcs_loop *l, ivcs_loop_op *op)
+{
+    op->res = ivcs_loop_file_now(op);
+    op->ring = 0;
+    op->active = 1;
+    op->sync_next = NULL;
+    if (l->sync_tail) l->sync_tail->sync_next = op;
+    else l->sync_head = op;
+    l->sync_tail = op;
+    l->pending++;
+}
+
+static int file_op(ivcs_loop *l, ivcs_loop_op *op, int fd, int kind)
+{
+    op->fd = fd;
+    op->file = (uint8_t)kind;
+    op->sys_errno = 0;
+    op->cancelled = 0;
+    op->timer = 0;
+    if (l->ops->file && l->ops->file(l, op) == 0) return 0;
+    ivcs_loop_file_sync(l, op);
+    return 0;
+}
+
+int ivcs_loop_pwritev(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct iovec *iov, int cnt,
+                      uint64_t off)
+{
+    if (!l || !op || !op->cb || op->active || fd < 0 || cnt < 0 || (cnt && !iov))
+        return IVCS_ERR_INVALID_ARG;
+    op->iov = iov;
+    op->iovcnt = cnt;
+    op->off = off;
+    return file_op(l, op, fd, 1);
+}
+
+int ivcs_loop_fsync(ivcs_loop *l, ivcs_loop_op *op, int fd, int datasync)
+{
+    if (!l || !op || !op->cb || op->active || fd < 0) return IVCS_ERR_INVALID_ARG;
+    op->datasync = datasync ? 1 : 0;
+    return file_op(l, op, fd, 2);
+}
+
+uint64_t ivcs_loop_ring_file_ops(const ivcs_loop *l)
+{
+    return l ? l->ring_file_ops : 0;
+}
+
 int ivcs_loop_run_once(ivcs_loop *l, int wait_ms)
 {
     if (!l) return IVCS_ERR_INVALID_ARG;
-    return l->ops->run_once(l, wait_ms);
+    int rc = l->ops->run_once(l, l->sync_head ? 0 : wait_ms);
+    if (rc < 0) return rc;
+    /* the ops done synchronously before this run (one a callback submits
+     * now completes at the next run) */
+    ivcs_loop_op *op = l->sync_head;
+    l->sync_head = l->sync_tail = NULL;
+    while (op) {
+        ivcs_loop_op *next = op->sync_next;
+        op->active = 0;
+        l->pending--;
+        op->cb(op, ivcs_loop_file_result(op, op->res));
+        rc++;
+        op = next;
+    }
+    return rc;
 }
 
 uint64_t ivcs_loop_now_ms(void)

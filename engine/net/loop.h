@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "ivcs_config.h"
 
@@ -52,6 +53,13 @@ struct ivcs_loop_op {
     size_t len;
     uint64_t deadline_ns;
     ivcs_loop_op *next, *prev;
+    /* private: file operations */
+    const struct iovec *iov;
+    int iovcnt;
+    uint8_t file; /* 1 pwritev, 2 fsync */
+    uint8_t datasync, ring;
+    uint64_t off;
+    ivcs_loop_op *sync_next;
 };
 
 /* Creates a loop: ivcs_loop_new_backend with IVCS_IO_AUTO. */
@@ -107,6 +115,22 @@ IVCS_MUST_CHECK int ivcs_loop_recv(ivcs_loop *loop, ivcs_loop_op *op, int fd, vo
                                    size_t len, uint32_t timeout_ms);
 /* A timer: the callback gets 0 after ms milliseconds. */
 IVCS_MUST_CHECK int ivcs_loop_timer(ivcs_loop *loop, ivcs_loop_op *op, uint32_t ms);
+
+/* File operations (the spool's disk I/O; no timeout, not cancellable):
+ * pwritev of iov[0..cnt) at offset off, and fsync (datasync: fdatasync).
+ * io_uring: IORING_OP_WRITEV / IORING_OP_FSYNC (IORING_FSYNC_DATASYNC),
+ * run by the kernel while the thread goes on; an opcode the kernel lacks
+ * or refuses (EINVAL, EOPNOTSUPP) and the epoll backend: the syscall runs
+ * at once, on the calling thread, and the callback runs from the next
+ * ivcs_loop_run_once (which then does not wait). res: bytes written (0 for
+ * fsync), or IVCS_ERR_IO with op->sys_errno the errno. iov and what it
+ * points to must stay valid until the callback. */
+IVCS_MUST_CHECK int ivcs_loop_pwritev(ivcs_loop *loop, ivcs_loop_op *op, int fd,
+                                      const struct iovec *iov, int cnt, uint64_t off);
+IVCS_MUST_CHECK int ivcs_loop_fsync(ivcs_loop *loop, ivcs_loop_op *op, int fd, int datasync);
+/* File operations the kernel completed through the ring (io_uring only;
+ * the synchronous path does not count). */
+uint64_t ivcs_loop_ring_file_ops(const ivcs_loop *loop);
 
 /* Cancels op (io_uring: asks the kernel; epoll: at once); its callback then
  * runs from a later ivcs_loop_run_once with IVCS_ERR_CANCELLED (or its

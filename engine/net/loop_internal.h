@@ -16,6 +16,9 @@ typedef struct ivcs_loop_backend_ops {
     int (*timer)(ivcs_loop *l, ivcs_loop_op *op, uint32_t ms);
     int (*cancel)(ivcs_loop *l, ivcs_loop_op *op);
     int (*run_once)(ivcs_loop *l, int wait_ms);
+    /* a file operation (op->file, fd, iov, off, datasync set); NULL: the
+     * synchronous path (ivcs_loop_file_now, completed at the next run) */
+    int (*file)(ivcs_loop *l, ivcs_loop_op *op);
 } ivcs_loop_backend_ops;
 
 /* The first member of each backend's loop struct. */
@@ -24,6 +27,8 @@ struct ivcs_loop {
     const ivcs_allocator_s *alloc;
     unsigned pending;
     int backend; /* IVCS_IO_URING or IVCS_IO_EPOLL */
+    ivcs_loop_op *sync_head, *sync_tail; /* file ops done synchronously */
+    uint64_t ring_file_ops;
     char note[IVCS_IO_NOTE_MAX];
 };
 
@@ -37,5 +42,12 @@ int ivcs_loop_epoll_new(ivcs_loop **out, const ivcs_allocator_s *alloc);
  * op->sys_errno. ECANCELED/EINTR: cancelled if op->cancelled, else timed
  * out (io_uring's linked timeout). */
 int ivcs_loop_map_errno(ivcs_loop_op *op, int err);
+
+/* Runs a file operation's syscall now: bytes written / 0, or -errno. */
+int ivcs_loop_file_now(ivcs_loop_op *op);
+/* The callback's result for a file operation's raw result. */
+int ivcs_loop_file_result(ivcs_loop_op *op, int res);
+/* The synchronous path: runs op now, its callback at the next run_once. */
+void ivcs_loop_file_sync(ivcs_loop *l, ivcs_loop_op *op);
 
 #endif

@@ -14,6 +14,7 @@
 typedef struct {
     ivcs_loop base;
     struct io_uring ring;
+    int file_ok; /* the kernel has IORING_OP_WRITEV and IORING_OP_FSYNC */
 } uring_loop;
 
 #define U(l) ((uring_loop *)(void *)(l))
@@ -31,6 +32,17 @@ static int probe_ok(struct io_uring *ring)
     int ok = 1;
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!io_uring_opcode_supported(p, need[i])) ok = 0;
+    io_uring_free_probe(p);
+    return ok;
+}
+
+/* The file opcodes (5.1+): without them file ops take the synchronous path. */
+static int probe_file_ok(struct io_uring *ring)
+{
+    struct io_uring_probe *p = io_uring_get_probe_ring(ring);
+    if (!p) return 0;
+    int ok = io_uring_opcode_supported(p, IORING_OP_WRITEV) &&
+             io_uring_opcode_supported(p, IORING_OP_FSYNC);
     io_uring_free_probe(p);
     return ok;
 }
@@ -55,6 +67,7 @@ int ivcs_loop_uring_new(ivcs_loop **out, const ivcs_allocator_s *alloc, unsigned
         *sys_errno = -rc;
         return IV_ERR_SYS_COMMUNICATE_FAIL;
     }
+    l->file_ok = probe_file_ok(&l->ring);
     *out = &l->base;
     return 0;
 }
@@ -150,6 +163,23 @@ static int uring_timer(ivcs_loop *base, ivcs_loop_op *op, uint32_t ms)
     return 0;
 }
 
+static int uring_file(ivcs_loop *base, ivcs_loop_op *op)
+{
+    uring_loop *l = U(base);
+    if (!l->file_ok || reserve(l, 1) < 0) return -1; /* the synchronous path */
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+    if (op->file == 1)
+        io_uring_prep_writev(sqe, op->fd, op->iov, (unsigned)op->iovcnt, op->off);
+    else
+        io_uring_prep_fsync(sqe, op->fd, op->datasync ? IORING_FSYNC_DATASYNC : 0);
+    arm(l, op, sqe, 0);
+    op->ring = 1;
+    /* submitted now: the kernel copies the iovec array, and the work
+     * starts before the thread goes to sleep */
+    io_uring_submit(&l->ring);
+    return 0;
+}
+
 static int uring_cancel(ivcs_loop *base, ivcs_loop_op *op)
 {
     uring_loop *l = U(base);
@@ -200,6 +230,15 @@ static int uring_run_once(ivcs_loop *base, int wait_ms)
         ivcs_loop_op *op = (ivcs_loop_op *)(uintptr_t)ud;
         op->active = 0;
         l->base.pending--;
+        if (op->file) {
+            /* an opcode the kernel refuses for this file: the syscall */
+            if (res == -EINVAL || res == -EOPNOTSUPP) res = ivcs_loop_file_now(op);
+            else l->base.ring_file_ops++;
+            op->ring = 0;
+            op->cb(op, ivcs_loop_file_result(op, res));
+            ran++;
+            continue;
+        }
         int r = map_result(op, res);
         op->cb(op, r);
         ran++;
@@ -215,4 +254,5 @@ static const ivcs_loop_backend_ops uring_ops = {
     .timer = uring_timer,
     .cancel = uring_cancel,
     .run_once = uring_run_once,
+    .file = uring_file,
 };

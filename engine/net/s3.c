@@ -763,9 +763,11 @@ static int probe_put(ivcs_s3 *s, const char *key, const uint8_t *body, int mode,
 }
 
 int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *cfg,
-                            const char *key, uint32_t timeout_ms, char *note, size_t cap)
+                            const char *key, uint32_t timeout_ms, char *note, size_t cap,
+                            int *answered)
 {
     char tmp[8];
+    if (answered) *answered = 1;
     if (!note || !cap) {
         note = tmp;
         cap = sizeof tmp;
@@ -801,6 +803,7 @@ int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *
         rc = probe_put(s, key, body, m, 0, timeout_ms, &r);
         if (rc == 0) stored = 1;
         if (rc < 0 && !r.status) { /* no answer at all: nothing to learn */
+            if (answered) *answered = 0;
             n = 0;
             (void)append(note, cap, &n, "probe failed (%s%s%s): md5", ivcs_strerror(rc),
                          r.detail[0] ? ": " : "", r.detail);

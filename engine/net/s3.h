@@ -252,10 +252,12 @@ IVCS_MUST_CHECK int ivcs_s3_presign_get(ivcs_s3 *s3, const char *key, uint32_t e
  * SHA-256 instructions: ivcs_sha256_hw); else md5-etag if
  * the ETag of a plain PUT is the body's MD5; else md5. The probe object is
  * deleted after. Every request is bounded by timeout_ms and made once. A
- * probe that cannot reach the server gives md5. note (cap bytes) gets one
- * line saying what was seen. Returns the ivcs_integrity_e chosen. */
+ * probe that cannot reach the server gives md5 (and *answered, if not NULL,
+ * is 0: no answer at all to its first request; else 1). note (cap bytes)
+ * gets one line saying what was seen. Returns the ivcs_integrity_e chosen. */
 int ivcs_s3_probe_integrity(const ivcs_allocator_s *alloc, const ivcs_config_s *cfg,
-                            const char *key, uint32_t timeout_ms, char *note, size_t cap);
+                            const char *key, uint32_t timeout_ms, char *note, size_t cap,
+                            int *answered);
 
 /* Content-MD5 value (base64 of the MD5) of p[0..n) into out (>= 25 bytes). */
 IVCS_MUST_CHECK int ivcs_s3_content_md5(const void *p, size_t n, char *out, size_t cap);

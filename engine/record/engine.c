@@ -298,11 +298,21 @@ int ivcs_eng_on_thread(const ivcs_engine_s *e)
 
 /* integrity "auto": a few PUTs of a probe object next to plan.json (its own
  * client and loop, each request bounded by min(reply timeout, 5 s)), before
- * the first slice upload; the object is deleted after. */
+ * the first slice upload; the object is deleted after. A probe that got no
+ * answer at all leaves md5 in force and runs again after the first PUT
+ * that succeeds (so never while the server is away), at most every 30 s. */
+#define ENG_REPROBE_MIN_MS 30000
+
+void ivcs_eng_server_answered(ivcs_engine_s *e)
+{
+    if (e->integ_reprobe) e->integ_reprobe_due = 1;
+}
+
 static void probe_integrity(ivcs_engine_s *e)
 {
-    char key[IVCS_LAYOUT_KEY_MAX + 64];
-    int mode = IVCS_INTEGRITY_MD5;
+    char key[IVCS_LAYOUT_KEY_MAX + 64], note[sizeof e->integrity_note];
+    int mode = IVCS_INTEGRITY_MD5, answered = 1;
+    note[0] = 0;
     if (ivcs_layout_plan_key(&e->layout, key, sizeof key) >= 0) {
         char *slash = strrchr(key, '/');
         size_t at = slash ? (size_t)(slash + 1 - key) : 0;
@@ -310,11 +320,16 @@ static void probe_integrity(ivcs_engine_s *e)
         /* at most 5 s a request: the engine thread (and a destroy) waits */
         uint32_t ms = atomic_load_explicit(&e->reply_ms, RLX);
         if (!ms || ms > 5000) ms = 5000;
-        mode = ivcs_s3_probe_integrity(e->alloc, &e->cfg.cloud, key, ms,
-                                       e->integrity_note, sizeof e->integrity_note);
+        mode = ivcs_s3_probe_integrity(e->alloc, &e->cfg.cloud, key, ms, note, sizeof note,
+                                       &answered);
     }
+    pthread_mutex_lock(&e->plan_mu); /* ivcs_engine_stats copies the note */
+    memcpy(e->integrity_note, note, sizeof note);
+    pthread_mutex_unlock(&e->plan_mu);
     atomic_store(&e->integrity, mode);
     atomic_store(&e->integ_ready, 1);
+    e->integ_reprobe = !answered;
+    e->integ_reprobe_due = 0;
 }
 
 static void *engine_main(void *arg)
@@ -339,6 +354,12 @@ static void *engine_main(void *arg)
         uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
         for (uint32_t i = 0; i < n; i++)
             busy |= service_channel(e->ch[i], now, stopping);
+        if (e->integ_reprobe_due && !stopping && now >= e->integ_reprobe_at) {
+            probe_integrity(e); /* the server answered a PUT: it is back */
+            /* no answer again: not before another PUT succeeded and 30 s */
+            e->integ_reprobe_at = ivcs_eng_now(e) + ENG_REPROBE_MIN_MS;
+            busy = 1;
+        }
         if (e->spool) {
             busy |= ivcs_spool_poll(e->spool) > 0; /* one bounded disk step */
             if (!cancelled) busy |= ivcs_bf_service(e, now);
@@ -683,8 +704,11 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     o->backfill_pictures = atomic_load_explicit(&e->st_bf_pictures, RLX);
     o->spool_evicted = atomic_load_explicit(&e->st_spool_evicted, RLX);
     o->integrity = atomic_load(&e->integrity);
-    if (atomic_load(&e->integ_ready))
+    if (atomic_load(&e->integ_ready)) {
+        pthread_mutex_lock(&e->plan_mu);
         snprintf(o->integrity_note, sizeof o->integrity_note, "%s", e->integrity_note);
+        pthread_mutex_unlock(&e->plan_mu);
+    }
     o->integrity_failures = atomic_load_explicit(&e->st_integ_fail, RLX);
 }
 

@@ -286,7 +286,12 @@ struct ivcs_engine_s {
      * the probe chose for auto (engine thread, before the first upload) */
     _Atomic int integrity;
     char integrity_note[192];  /* the probe's finding; written before integ_ready */
-    _Atomic int integ_ready;   /* 1 once integrity_note is final */
+    _Atomic int integ_ready;   /* 1 once integrity_note is set (plan_mu) */
+    /* auto, and the start-up probe got no answer at all: probe again once
+     * a slice or backfill PUT succeeded (reprobe_due), never sooner than
+     * reprobe_at (engine thread) */
+    int integ_reprobe, integ_reprobe_due;
+    int64_t integ_reprobe_at;
     _Atomic uint64_t st_integ_fail; /* slice PUTs the integrity check refused */
     size_t scratch_len;
     int wake_fd[2]; /* socketpair: [0] engine recv, [1] producers send */
@@ -348,6 +353,7 @@ struct ivcs_engine_s {
     uint64_t own_seq0;       /* spool entries from seq own_seq0 on are this engine's */
     int64_t spool_retry_at;  /* after a fault: no spool writes before this */
     int spool_fault_shown;   /* SPOOL_FAULT notified for the fault in force */
+    unsigned spool_attempt;  /* faults in a row: the next delay's exponent */
     struct {                 /* backfill: one spooled entry's PUT at a time */
         ivcs_s3_op op;
         uint8_t *buf;
@@ -369,6 +375,9 @@ struct ivcs_engine_s {
 
 /* engine.c */
 int64_t ivcs_eng_now(const ivcs_engine_s *e);
+/* A slice or backfill PUT succeeded: if the integrity probe of "auto" got
+ * no answer, it runs again (engine thread). */
+void ivcs_eng_server_answered(ivcs_engine_s *e);
 /* 1 when called on e's engine thread (from one of its callbacks). */
 int ivcs_eng_on_thread(const ivcs_engine_s *e);
 void ivcs_eng_notify(ivcs_channel_s *c, const ivcs_notify_s *n);
@@ -407,6 +416,9 @@ int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now);
  * the spool under its key. 0 when queued (a->spooling), -1 when the spool
  * cannot take it now (the PUT retries from RAM go on). */
 int ivcs_up_spool_aux(ivcs_channel_s *c, const uint8_t *body, size_t len, int64_t now);
+/* The pause after the attempt-th spool fault in a row: 1 s doubling, at
+ * most 60 s. */
+uint32_t ivcs_up_spool_retry_ms(unsigned attempt);
 void ivcs_up_aux_retry(ivcs_channel_s *c, eng_event_s *x, int is_pic, int64_t now);
 /* Hands a picture the engine still holds back to the firmware: one
  * picture_result(err) (unless its PUT is running: on_aux_done owes it). */

@@ -63,6 +63,8 @@ void ivcs_poll_spool_init(ivcs_engine_s *e)
         return;
     }
     atomic_store_explicit(&e->st_spool_on, 1, RLX);
+    /* entry writes and fsyncs go through the engine thread's loop */
+    ivcs_spool_set_loop(e->spool, e->loop);
     ivcs_spool_stats_s st;
     ivcs_spool_get_stats(e->spool, &st);
     e->own_seq0 = st.next_seq;

@@ -73,7 +73,12 @@ void ivcs_slicer_frame(ivcs_slicer_s *s, int key, uint64_t pts, uint64_t bytes, 
         s->paused = 0;
         s->anchor_pts = pts;
         s->anchor_utc = now;
-    } else if (s->open && key && (pts - s->pts0 >= s->r.slice_ms || s->bytes >= s->r.max_bytes)) {
+    } else if (s->open && key &&
+               (s->orphan || pts - s->pts0 >= s->r.slice_ms || s->bytes >= s->r.max_bytes)) {
+        /* an I-frame always ends an orphan: it is the head the next slice
+         * needs (kept in the orphan, it was discarded with it, and with
+         * GOP cuts shorter than slice_ms every later slice stayed an
+         * orphan: all dropped, none ever attempted) */
         close_at(s, IVCS_CUT_KEY, pts, &out->before);
     }
     if (!s->open) {

@@ -13,7 +13,8 @@
  *    the slice after its current frame (PTS + frame_ms); the next slice
  *    continues the GOP without a key frame ('p').
  *  - orphan: a P-frame may open a slice only to continue one cut mid-GOP (or
- *    re-anchored); otherwise the slice is an orphan and is discarded.
+ *    re-anchored); otherwise the slice is an orphan and is discarded. An
+ *    I-frame always closes an open orphan and opens a slice of its own.
  *  - pause: no data for pause_ms (the engine's clock) closes the slice; the
  *    next frame re-anchors.
  *  - exit flush: the open slice closes at the last PTS + frame_ms.

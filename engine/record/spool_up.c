@@ -19,12 +19,34 @@ static void pic_result_of(ivcs_channel_s *c, uint8_t *pic, int err)
     if (c->cfg.cb.picture_result) c->cfg.cb.picture_result(c->cfg.cb.user, c->index, &pic, err);
 }
 
-#define SPOOL_RETRY_MS 30000
+/* After a spool fault (ENOSPC, EIO, EROFS, a missing directory): the spool
+ * is left alone for 1 s, 2 s, 4 s ... at most 60 s, the delay doubling with
+ * each fault in a row and starting again at 1 s after a successful write. */
+#define SPOOL_RETRY_MIN_MS 1000u
+#define SPOOL_RETRY_MAX_MS 60000u
+
+uint32_t ivcs_up_spool_retry_ms(unsigned attempt)
+{
+    if (attempt >= 6) return SPOOL_RETRY_MAX_MS; /* 1000 << 6 > 60000 */
+    uint32_t ms = SPOOL_RETRY_MIN_MS << attempt;
+    return ms < SPOOL_RETRY_MAX_MS ? ms : SPOOL_RETRY_MAX_MS;
+}
+
+static void spool_back_off(ivcs_engine_s *e, int64_t now)
+{
+    e->spool_retry_at = now + ivcs_up_spool_retry_ms(e->spool_attempt);
+    if (e->spool_attempt < 64) e->spool_attempt++;
+}
+
+static void spool_ok(ivcs_engine_s *e)
+{
+    e->spool_fault_shown = 0;
+    e->spool_attempt = 0;
+}
 
 static void spool_fault(ivcs_engine_s *e, ivcs_channel_s *c, int err)
 {
-    int64_t now = ivcs_eng_now(e);
-    e->spool_retry_at = now + SPOOL_RETRY_MS;
+    spool_back_off(e, ivcs_eng_now(e));
     ivcs_eng_spool_publish(e);
     if (e->spool_fault_shown) return;
     e->spool_fault_shown = 1;
@@ -46,7 +68,7 @@ static void on_spooled(ivcs_spool_put_s *p, int res)
         if (res != 0) spool_fault(e, c, res);
         return;
     }
-    e->spool_fault_shown = 0;
+    spool_ok(e);
     /* the bytes are fixed now: the continuity counters move on as if the
      * slice had landed, so the next slice concatenates with it */
     ivcs_up_commit_cc(c, &u->ts); /* every byte read by ivcs_up_spool_slice */
@@ -116,7 +138,7 @@ int ivcs_up_spool_slice(ivcs_channel_s *c, eng_slice_s *s, int64_t now)
     rc = ivcs_spool_put(e->spool, p);
     if (rc == IVCS_ERR_BUFFER_FULL) return -1; /* the queue: next service */
     if (rc != 0) {
-        e->spool_retry_at = now + SPOOL_RETRY_MS; /* too big for spool_max_mb */
+        spool_back_off(e, now); /* too big for spool_max_mb */
         return -1;
     }
     u->spooling = 1;
@@ -134,7 +156,7 @@ static void on_aux_spooled(ivcs_spool_put_s *p, int res)
     a->spooling = 0;
     uint8_t *pic = a->is_pic ? a->pic : NULL;
     a->pic = NULL;
-    if (res == 0) e->spool_fault_shown = 0;
+    if (res == 0) spool_ok(e);
     ivcs_eng_spool_publish(e);
     if (a->gen != x->gen) {
         /* the slot was reused (or the picture given back) meanwhile: the
@@ -187,7 +209,7 @@ int ivcs_up_spool_aux(ivcs_channel_s *c, const uint8_t *body, size_t len, int64_
     p->arg = c;
     int rc = ivcs_spool_put(e->spool, p);
     if (rc != 0) {
-        if (rc != IVCS_ERR_BUFFER_FULL) e->spool_retry_at = now + SPOOL_RETRY_MS;
+        if (rc != IVCS_ERR_BUFFER_FULL) spool_back_off(e, now);
         return -1;
     }
     a->spooling = 1;
@@ -259,6 +281,7 @@ static void bf_done(ivcs_s3_op *op, int result)
     e->bf.used_ms += now - e->bf.started_at;
     ivcs_channel_s *c = e->bf.seq >= e->own_seq0 ? chan_of(e, e->bf.channel) : NULL;
     if (result == 0) {
+        ivcs_eng_server_answered(e);
         if (!e->bf.lost) (void)ivcs_spool_remove(e->spool, e->bf.seq);
         /* the server answers: live slices are attempted again at once */
         uint32_t nch = atomic_load_explicit(&e->n_ch, memory_order_acquire);
@@ -347,7 +370,8 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
         int rc = ivcs_spool_read(e->spool, x.seq, e->bf.buf, e->bf.cap, &h, &k, &m, &b);
         if (rc != 0) {
             ivcs_eng_spool_publish(e); /* corrupt: removed, counted via the callback */
-            if (rc == IVCS_ERR_IO) e->bf.waiting = 1, e->bf.retry_at = now + SPOOL_RETRY_MS;
+            if (rc == IVCS_ERR_IO)
+                e->bf.waiting = 1, e->bf.retry_at = now + ivcs_up_spool_retry_ms(e->bf.attempt++);
             return rc == IVCS_ERR_NOT_FOUND;
         }
         memcpy(e->bf.key, k, h.key_len);

@@ -530,6 +530,7 @@ static void on_slice_done(ivcs_s3_op *op, int result)
             c->eng->bf.attempt = 0;
         }
         u->outage_n = 0;
+        ivcs_eng_server_answered(c->eng);
         ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_UPLOADED,
                            .key = u->key,
                            .start_ms = (uint64_t)s->utc0,

@@ -17,11 +17,13 @@
 
 #include "engine/core/alloc.h"
 #include "engine/net/hash.h"
+#include "engine/net/loop.h"
 
 #define BODY_IOV_MAX 8
 #define READ_CHUNK IVCS_SPOOL_SCRATCH
 
-enum { STAGE_CRC = 0, STAGE_OPEN, STAGE_WRITE, STAGE_SYNC, STAGE_COMMIT };
+enum { STAGE_CRC = 0, STAGE_OPEN, STAGE_WRITE, STAGE_SYNC, STAGE_COMMIT, STAGE_DIRSYNC };
+enum { IO_IDLE = 0, IO_RUNNING, IO_DONE };
 
 struct ivcs_spool {
     const ivcs_allocator_s *alloc;
@@ -36,6 +38,11 @@ struct ivcs_spool {
     unsigned queued;
     uint64_t pending_bytes;
     ivcs_spool_stats_s st;
+    /* ivcs_spool_set_loop: the write path's file ops, one at a time */
+    ivcs_loop *loop;
+    ivcs_loop_op io;
+    struct iovec io_iov[BODY_IOV_MAX + 3];
+    int io_state, io_res;
 };
 
 ivcs_spool_fault_e ivcs_spool_fault_of_errno(int err)
@@ -87,6 +94,64 @@ static int do_sync(ivcs_spool *s, int fd, int data_only)
     if (s->cfg.no_sync) return 0;
     s->st.fsyncs++;
     return data_only ? fdatasync(fd) : fsync(fd);
+}
+
+void ivcs_spool_set_loop(ivcs_spool *s, ivcs_loop *loop)
+{
+    if (s && s->io_state != IO_RUNNING) s->loop = loop;
+}
+
+static void io_done(ivcs_loop_op *op, int res)
+{
+    ivcs_spool *s = op->arg;
+    s->io_state = IO_DONE;
+    s->io_res = res >= 0 ? res : -(op->sys_errno ? op->sys_errno : EIO);
+}
+
+/* One file op of the write path: kind 1 pwritev(iov, cnt, off), 2
+ * fdatasync, 3 fsync. Returns 1 while it runs in the loop (ivcs_spool_poll
+ * then returns 0: the completion wakes the loop), 0 when done with *res:
+ * bytes written / 0, or -errno. Without a loop: the syscall, now. */
+static int io_step(ivcs_spool *s, int kind, int fd, const struct iovec *iov, int cnt,
+                   uint64_t off, int *res)
+{
+    if (kind != 1 && s->cfg.no_sync) {
+        *res = 0;
+        return 0;
+    }
+    if (!s->loop) {
+        if (kind == 1) {
+            ssize_t w = pwritev(fd, iov, cnt, (off_t)off);
+            *res = w < 0 ? -errno : (int)w;
+        } else {
+            *res = do_sync(s, fd, kind == 2) != 0 ? -errno : 0;
+        }
+        return 0;
+    }
+    if (s->io_state == IO_RUNNING) return 1;
+    if (s->io_state == IO_DONE) {
+        s->io_state = IO_IDLE;
+        *res = s->io_res;
+        return 0;
+    }
+    memset(&s->io, 0, sizeof s->io);
+    s->io.cb = io_done;
+    s->io.arg = s;
+    int rc;
+    if (kind == 1) {
+        memcpy(s->io_iov, iov, (size_t)cnt * sizeof *iov);
+        rc = ivcs_loop_pwritev(s->loop, &s->io, fd, s->io_iov, cnt, off);
+    } else {
+        s->st.fsyncs++;
+        rc = ivcs_loop_fsync(s->loop, &s->io, fd, kind == 2);
+    }
+    if (rc < 0) {
+        *res = -EIO;
+        return 0;
+    }
+    s->st.loop_ops++;
+    s->io_state = IO_RUNNING;
+    return 1;
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -534,35 +599,47 @@ unsigned ivcs_spool_poll(ivcs_spool *s)
         break;
     case STAGE_WRITE: {
         struct iovec iov[BODY_IOV_MAX + 3];
-        int n = gather(p, p->off_, IVCS_SPOOL_STEP_BYTES, iov);
-        ssize_t w = pwritev(p->fd_, iov, n, (off_t)p->off_);
-        if (w < 0 && errno == EINTR) break;
+        int n = gather(p, p->off_, IVCS_SPOOL_STEP_BYTES, iov), w = 0;
+        if (io_step(s, 1, p->fd_, iov, n, p->off_, &w)) return 0; /* in the loop */
+        if (w == -EINTR) break;
         if (w <= 0) {
-            int err = w < 0 ? errno : EIO;
-            finish(s, p, fail_errno(s, err));
+            finish(s, p, fail_errno(s, w < 0 ? -w : EIO));
             break;
         }
         p->off_ += (uint64_t)w;
         if (p->off_ >= p->total_) p->stage_ = STAGE_SYNC;
         break;
     }
-    case STAGE_SYNC:
-        if (do_sync(s, p->fd_, 1) != 0) {
-            int err = errno;
-            finish(s, p, fail_errno(s, err));
+    case STAGE_SYNC: {
+        int r = 0;
+        if (io_step(s, 2, p->fd_, NULL, 0, 0, &r)) return 0;
+        if (r != 0) {
+            finish(s, p, fail_errno(s, -r));
             break;
         }
         p->stage_ = STAGE_COMMIT;
         break;
-    case STAGE_COMMIT: {
+    }
+    case STAGE_COMMIT:
         close(p->fd_);
         p->fd_ = -1;
         ivcs_spool_entry_name(p->seq, 1, name);
         ivcs_spool_entry_name(p->seq, 0, fin);
-        if (renameat(s->dirfd, name, s->dirfd, fin) != 0 || do_sync(s, s->dirfd, 0) != 0) {
+        if (renameat(s->dirfd, name, s->dirfd, fin) != 0) {
             int err = errno;
             (void)unlinkat(s->dirfd, fin, 0);
             finish(s, p, fail_errno(s, err));
+            break;
+        }
+        p->stage_ = STAGE_DIRSYNC;
+        break;
+    case STAGE_DIRSYNC: {
+        int r = 0;
+        if (io_step(s, 3, s->dirfd, NULL, 0, 0, &r)) return 0;
+        if (r != 0) {
+            ivcs_spool_entry_name(p->seq, 0, fin);
+            (void)unlinkat(s->dirfd, fin, 0);
+            finish(s, p, fail_errno(s, -r));
             break;
         }
         int rc = ent_reserve(s);
@@ -593,7 +670,11 @@ unsigned ivcs_spool_poll(ivcs_spool *s)
 
 void ivcs_spool_drain(ivcs_spool *s)
 {
-    while (ivcs_spool_poll(s)) {
+    while (s->queued) {
+        if (ivcs_spool_poll(s)) continue;
+        /* an op in the loop: wait for its completion (a slow fsync is
+         * waited for, as the synchronous path would) */
+        if (s->io_state != IO_RUNNING || ivcs_loop_run_once(s->loop, 100) < 0) break;
     }
 }
 

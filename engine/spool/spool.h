@@ -170,6 +170,7 @@ typedef struct ivcs_spool_stats_s {
     uint64_t put_failed;         /* puts that ended with an error */
     uint64_t put_refused;        /* puts refused at submission (queue full, too big) */
     uint64_t fsyncs;
+    uint64_t loop_ops;           /* writes and fsyncs submitted to the loop */
     uint64_t scan_us;            /* duration of the scan at open */
     int fault;                   /* ivcs_spool_fault_e of the last error, 0 none */
     int fault_errno;
@@ -187,6 +188,17 @@ IVCS_MUST_CHECK int ivcs_spool_open(ivcs_spool **out, const ivcs_allocator_s *al
 void ivcs_spool_close(ivcs_spool *s);
 
 void ivcs_spool_get_stats(const ivcs_spool *s, ivcs_spool_stats_s *out);
+
+/* The write path's pwritev, fdatasync and directory fsync go through loop
+ * (engine/net/loop.h: io_uring, or the epoll backend's synchronous path)
+ * instead of running on the caller: ivcs_spool_poll submits one and
+ * returns 0 until its completion (a callback from ivcs_loop_run_once of
+ * the same thread). The order stays write, fdatasync, rename, directory
+ * fsync, each done before the next starts. NULL (the default): plain
+ * syscalls in ivcs_spool_poll. The loop must outlive the writes: destroy
+ * it (or let them finish) before ivcs_spool_close. */
+struct ivcs_loop;
+void ivcs_spool_set_loop(ivcs_spool *s, struct ivcs_loop *loop);
 
 /* One queued write. Caller-owned; it and the buffers it points to must stay
  * untouched until done() has run. */

@@ -12,7 +12,9 @@
   sent), the slice is sent again, and what is stored is the good slice;
 - `ivcs s3 put --debug-corrupt` shows the same per request, and what
   radosgw (Ceph 16) does with a CRC32C trailer: refuses the request;
-- the start-up probe of "auto" picks sha256-chunked here.
+- the start-up probe of "auto" picks sha256-chunked here; a start-up probe
+  that gets no answer at all (md5 meanwhile) runs again after the first
+  PUT that succeeds, and the later slices use what it picked.
 """
 
 import hashlib
@@ -27,7 +29,7 @@ import pytest
 
 import ivcs_testlib as tl
 from ivcs_testlib import cfg, put_plan, s3  # noqa: F401
-from s3_fake import FakeS3, reply
+from s3_fake import CLOSE, FakeS3, reply
 from test_cloud_record import MEDIA, device_config, fetch_slices, framemd5, push
 
 IVCS = os.environ.get("IVCS_BIN", "")
@@ -116,6 +118,7 @@ class FlipProxy:
         self.at = at
         self.flipped = []
         self.puts = []
+        self.put_headers = []
         self.lock = threading.Lock()
         host = c["endpoint"].split("//", 1)[1]
         self.host, self.port = host.rsplit(":", 1)
@@ -127,6 +130,7 @@ class FlipProxy:
         if req.method == "PUT" and self.match in req.path:
             with self.lock:
                 self.puts.append(req.path)
+                self.put_headers.append(req.headers)
                 if not self.flipped and len(body) > self.at:
                     b = bytearray(body)
                     b[self.at] ^= 0x20
@@ -242,3 +246,48 @@ def test_probe_without_sha256_instructions_picks_md5_etag(cfg, s3):
     r = subprocess.run([IVCS, "s3", "probe", "--config", tl.config_path(), key],
                        capture_output=True, text=True, timeout=120, env=env)
     assert r.stdout.splitlines()[0] == "sha256-chunked", r.stdout
+
+
+class NoAnswerFirstProxy(FlipProxy):
+    """The proxy above (nothing flipped) that gives no answer at all to the
+    first request of the integrity probe (the connection is closed): the
+    server looks unreachable at the engine's start, then it is back."""
+
+    def __init__(self, tmp_path, c):
+        super().__init__(tmp_path, c, at=1 << 40)
+        self.closed = []
+
+    def handle(self, req):
+        with self.lock:
+            if "integrity-probe" in req.path and not self.closed:
+                self.closed.append(req.path)
+                return CLOSE
+        return super().handle(req)
+
+
+def test_auto_probes_again_once_the_server_answers(cfg, s3, tmp_path):
+    c, _ = device_config(tmp_path, cfg)
+    put_plan(s3, c, "full_time")
+    loops = 2
+    with NoAnswerFirstProxy(tmp_path, c) as px:
+        pc, pfile = px.config(tmp_path / "proxy.json")  # integrity: auto
+        assert "integrity" not in pc
+        p, res, _ = push(pfile, "--video", MEDIA / "clip_h264.h264", "--audio",
+                         MEDIA / "clip_aac.aac", "--fps", 25, "--speed", "max", "--loop", loops)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert len(px.closed) == 1
+        heads = list(px.put_headers)
+    # md5 until the first slice landed, then what the second probe picked
+    assert res["integrity"] == "sha256-chunked", res
+    note = res["integrity_note"]
+    assert "sha256-chunked: a corrupted body is refused (HTTP 403 SignatureDoesNotMatch)" in note
+    assert "content-md5" in heads[0], heads[0]
+    modes = [h.get("x-amz-content-sha256", "") for h in heads]
+    assert modes[-1] == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", modes
+    assert res["integrity_failures"] == 0 and res["retries"] == 0, res
+    check_recording(s3, c, tmp_path, res, loops)
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=c["bucket"], Prefix=f"{c['prefix']}{c['device_id']}/"):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    assert not [k for k in keys if "integrity-probe" in k], keys

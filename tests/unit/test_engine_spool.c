@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "engine/net/hash.h"
+#include "engine/record/engine_internal.h"
 #include "engine/spool/spool.h"
 #include "engine_fixture.h"
 #include "iv_cs.h"
@@ -385,6 +386,13 @@ static int push_range(ivcs_channel_s *ch, int from, int to)
     return ok;
 }
 
+static int64_t fx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int acc_ok(const ivcs_channel_stats_s *s)
 {
     return s->video_frames_pushed + s->audio_frames_pushed ==
@@ -502,7 +510,8 @@ TEST(restart_backfills_what_the_last_engine_spooled)
 TEST(spool_on_a_full_then_read_only_filesystem)
 {
     /* a 1 MiB tmpfs: it fills after a few slices (ENOSPC): the fault is
-     * notified once, the spool is left alone for 30 s, and the slices it
+     * notified (once until a write succeeds again), the spool is left
+     * alone for 1 s, 2 s, 4 s ... (at most 60 s), and the slices it
      * cannot take are dropped from the ring as without a spool (counted,
      * notified); then the file system is remounted read-only and pushing
      * goes on (the spool's own EROFS handling: test_spool). Pushes never
@@ -527,8 +536,13 @@ TEST(spool_on_a_full_then_read_only_filesystem)
         WAIT_FOR((ivcs_engine_stats(e, &es), es.spool_fault == IVCS_SPOOL_FAULT_FULL));
         ivcs_engine_stats(e, &es);
         CHECK_EQ(es.spool_fault, IVCS_SPOOL_FAULT_FULL);
-        CHECK_EQ(atomic_load(&n_fault_notes), 1);
+        /* once per episode: a new note only after a write succeeded again
+         * (the retries come after 1 s, 2 s, ...: a smaller slice may fit);
+         * the notes first: the count of successes can only grow after */
+        int notes = atomic_load(&n_fault_notes);
         ivcs_channel_stats(ch, &cs);
+        CHECK(notes >= 1);
+        CHECK(notes <= 1 + (int)cs.slices_spooled);
         CHECK(cs.slices_spooled >= 1);
         CHECK(acc_ok(&cs));
         /* read-only now (the writes under way finish or fail first) */
@@ -545,6 +559,76 @@ TEST(spool_on_a_full_then_read_only_filesystem)
         CHECK(cs.frames_dropped > 0);
         CHECK(cs.slices_dropped > 0);
         CHECK_EQ(cs.frames_held, cs.frames_spooled); /* what is on disk waits */
+        CHECK(acc_ok(&cs));
+        (void)ivcs_engine_destroy(e);
+    }
+    CHECK_EQ(umount(d), 0);
+    rmdir(d);
+}
+
+TEST(spool_fault_retry_backs_off_exponentially)
+{
+    /* the pause after a fault: 1 s doubling, at most 60 s, never wrapping */
+    static const uint32_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++)
+        CHECK_EQ(ivcs_up_spool_retry_ms(i), want[i]);
+    CHECK_EQ(ivcs_up_spool_retry_ms(31), 60000);
+    CHECK_EQ(ivcs_up_spool_retry_ms(32), 60000);
+    CHECK_EQ(ivcs_up_spool_retry_ms(~0u), 60000);
+}
+
+TEST(spool_full_then_freed_is_used_again_within_seconds)
+{
+    /* a 1 MiB tmpfs filled by another file: the first slice write fails
+     * with ENOSPC (fault notified); the file is removed at once, and the
+     * spool takes slices again after the first short pause (1-2 s), not
+     * after a fixed 30 s. */
+    char d[64], filler[96];
+    snprintf(d, sizeof d, "/tmp/ivcs_bfback_XXXXXX");
+    CHECK(mkdtemp(d) != NULL);
+    if (geteuid() != 0 || mount("tmpfs", d, "tmpfs", 0, "size=1m,mode=0700") != 0) {
+        fprintf(stderr, "skip: cannot mount a tmpfs (%s)\n", strerror(errno));
+        rmdir(d);
+        return;
+    }
+    srv_set_fail(1);
+    atomic_store(&n_fault_notes, 0);
+    ivcs_channel_s *ch = NULL;
+    ivcs_engine_s *e = spool_engine(d, &ch, 256 << 10);
+    CHECK(e != NULL);
+    snprintf(filler, sizeof filler, "%s/filler", d);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    static uint8_t blk[4096];
+    while (fd >= 0 && write(fd, blk, sizeof blk) > 0) {
+    }
+    if (fd >= 0) close(fd);
+    if (e) {
+        int pushed = 0, i = 0;
+        ivcs_channel_stats_s cs;
+        ivcs_engine_stats_s es;
+        for (; i < 5000 && atomic_load(&n_fault_notes) == 0; i += 50) pushed += push_range(ch, i, i + 50);
+        CHECK_EQ(atomic_load(&n_fault_notes), 1);
+        ivcs_channel_stats(ch, &cs);
+        CHECK_EQ(cs.slices_spooled, 0);
+        CHECK_EQ(unlink(filler), 0);
+        int64_t t0 = fx_now_ms();
+        /* push on (20x real time) for at most 8 s of wall time */
+        for (int64_t end = t0 + 8000; fx_now_ms() < end; i += 50) {
+            pushed += push_range(ch, i, i + 50);
+            ivcs_channel_stats(ch, &cs);
+            if (cs.slices_spooled >= 1) break;
+        }
+        int64_t waited = fx_now_ms() - t0;
+        ivcs_channel_stats(ch, &cs);
+        fprintf(stderr, "spool used again %lld ms after the space was freed\n", (long long)waited);
+        CHECK(cs.slices_spooled >= 1);
+        /* published after the slice's count */
+        WAIT_FOR((ivcs_engine_stats(e, &es), es.spool_fault == 0));
+        CHECK_EQ(es.spool_fault, 0);
+        (void)ivcs_engine_stop(e);
+        ivcs_channel_stats(ch, &cs);
+        CHECK_EQ(cs.video_frames_pushed, (uint64_t)pushed);
         CHECK(acc_ok(&cs));
         (void)ivcs_engine_destroy(e);
     }
@@ -575,6 +659,8 @@ int main(void)
     RUN(outage_slices_spooled_then_backfilled);
     RUN(restart_backfills_what_the_last_engine_spooled);
     RUN(spool_on_a_full_then_read_only_filesystem);
+    RUN(spool_fault_retry_backs_off_exponentially);
+    RUN(spool_full_then_freed_is_used_again_within_seconds);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_spool);
     if (system(cmd) != 0) return 1;

@@ -7,7 +7,8 @@
  *  - 'p' cut: a GOP reaching gop_cut_bytes (a quarter of the ring) closes
  *    after its frame, the next slice continues without a key frame;
  *  - orphan: a P-frame that continues nothing opens a slice to discard,
- *    and a slice whose head was dropped becomes one;
+ *    and a slice whose head was dropped becomes one; the next I-frame
+ *    ends an orphan at once;
  *  - pause: no data for pause_ms closes the slice, the next frame
  *    re-anchors the timeline at the clock;
  *  - PTS jump forward / backwards re-anchors (a P-frame continues its GOP);
@@ -125,6 +126,32 @@ TEST(p_frame_without_head_is_an_orphan)
     CHECK_EQ(ivcs_slicer_lose_head(&s), 0); /* nothing open */
 }
 
+TEST(key_frame_ends_an_orphan)
+{
+    /* an orphan (its head dropped) cut into 'p' slices shorter than
+     * slice_ms: the next I-frame opens a slice of its own, not an orphan,
+     * however soon it comes (before: it stayed in the orphan, and every
+     * later 'p' slice was an orphan too, forever) */
+    ivcs_slicer_rules_s r = RULES;
+    r.gop_cut_bytes = 3000;
+    ivcs_slicer_s s;
+    ivcs_slicer_init(&s, &r);
+    CHECK_EQ(feed(&s, 0, 4, 0, 1000, NULL), 1); /* 'p' slice open after frame 3 */
+    CHECK_EQ(ivcs_slicer_lose_head(&s), 1);
+    CHECK(s.open && s.orphan);
+    ivcs_slicer_step_s st;
+    ivcs_slicer_frame(&s, 1, 160, 1000, T0 + 160, &st); /* an I-frame 40 ms later */
+    CHECK_EQ(st.before.why, IVCS_CUT_KEY);
+    CHECK_EQ(st.before.orphan, 1);
+    CHECK(st.opened && s.key && !s.orphan);
+    CHECK_EQ(s.pts0, 160);
+    /* and its GOP goes on in 'p' slices that land */
+    ivcs_slicer_close_s cl = {0};
+    CHECK_EQ(feed(&s, 200, 4, 0, 1000, &cl), 1);
+    CHECK_EQ(cl.orphan, 0);
+    CHECK(s.open && !s.orphan);
+}
+
 TEST(pause_after_pause_ms_reanchors)
 {
     ivcs_slicer_s s;
@@ -188,6 +215,7 @@ int main(void)
     RUN(key_frame_cut_at_max_bytes);
     RUN(p_cut_at_a_quarter_of_the_ring);
     RUN(p_frame_without_head_is_an_orphan);
+    RUN(key_frame_ends_an_orphan);
     RUN(pause_after_pause_ms_reanchors);
     RUN(pts_jump_reanchors);
     RUN(exit_flush_closes_at_last_pts_plus_a_frame);

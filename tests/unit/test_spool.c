@@ -14,7 +14,13 @@
 
 #include "check.h"
 #include "engine/net/hash.h"
+#include "engine/net/loop.h"
 #include "engine/spool/spool.h"
+
+#include <signal.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
 
 static char g_dir[256];
 
@@ -655,6 +661,176 @@ TEST(read_only_filesystem)
     rmdir(d);
 }
 
+/* ---------------------------------------------------------------- loop */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int loop_ticks;
+static void on_tick(ivcs_loop_op *op, int res)
+{
+    ivcs_loop *l = op->arg;
+    loop_ticks++;
+    if (res == 0) (void)!ivcs_loop_timer(l, op, 10); /* again in 10 ms */
+}
+
+/* One entry (with its fsyncs) written through loop l: ivcs_spool_poll and
+ * ivcs_loop_run_once (10 ms) in turn, as the engine thread does, with a 10
+ * ms timer ticking. Returns the put result; *longest: the longest single
+ * poll + run_once, *took: the whole write (ms). */
+static int put_through_loop(ivcs_spool *s, ivcs_loop *l, const uint8_t *body, size_t n,
+                            int64_t *longest, int64_t *took)
+{
+    uint8_t md5[16];
+    ivcs_md5(body, n, md5);
+    struct iovec iov = {(void *)body, n};
+    ivcs_spool_put_s p = {0};
+    p.kind = IVCS_SPOOL_SLICE;
+    p.created_ms = 1764800000000LL;
+    p.key = "dev/ch0/2026-12-04/slice-loop.ts";
+    p.key_len = strlen(p.key);
+    p.body = &iov;
+    p.body_cnt = 1;
+    p.md5 = md5;
+    p.done = on_done;
+    ivcs_loop_op tick = {.cb = on_tick, .arg = l};
+    loop_ticks = 0;
+    if (ivcs_loop_timer(l, &tick, 10) != 0) return -1;
+    int rc = ivcs_spool_put(s, &p);
+    if (rc != 0) return rc;
+    put_res = 1;
+    int64_t t0 = now_ms();
+    *longest = 0;
+    while (put_res == 1 && now_ms() - t0 < 20000) {
+        int64_t a = now_ms();
+        (void)ivcs_spool_poll(s);
+        (void)ivcs_loop_run_once(l, 10);
+        if (now_ms() - a > *longest) *longest = now_ms() - a;
+    }
+    *took = now_ms() - t0;
+    (void)ivcs_loop_cancel(l, &tick);
+    for (int i = 0; i < 100 && ivcs_loop_pending(l); i++) (void)ivcs_loop_run_once(l, 10);
+    return put_res;
+}
+
+TEST(writes_and_fsyncs_go_through_the_loop)
+{
+    /* the engine's way: the write, fdatasync and directory fsync of an
+     * entry are file ops of its loop; on io_uring the kernel runs them
+     * (counted by the loop), on epoll they run at submission and complete
+     * at the next run; the entry is the same either way */
+    char d[64];
+    mkdir_tmp(d, sizeof d);
+    ivcs_spool_config_s c = {d, 0, 1, 0, on_lost, NULL}; /* with the fsyncs */
+    ivcs_spool *s = NULL;
+    ivcs_loop *l = NULL;
+    CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+    CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 8), 0);
+    if (!s || !l) return;
+    ivcs_spool_set_loop(s, l);
+    static uint8_t body[3 << 20]; /* three 1 MiB write steps and a bit */
+    fill(body, sizeof body, 5);
+    int64_t longest = 0, took = 0;
+    CHECK_EQ(put_through_loop(s, l, body, sizeof body, &longest, &took), 0);
+    ivcs_spool_stats_s st;
+    ivcs_spool_get_stats(s, &st);
+    CHECK_EQ(st.written, 1);
+    CHECK_EQ(st.fsyncs, 2);
+    CHECK_EQ(st.loop_ops, 4 + 2); /* 4 writes (header and key first), 2 fsyncs */
+    if (ivcs_loop_backend(l) == IVCS_IO_URING)
+        CHECK_EQ(ivcs_loop_ring_file_ops(l), st.loop_ops);
+    else
+        CHECK_EQ(ivcs_loop_ring_file_ops(l), 0);
+    fprintf(stderr, "  %s: %llu file ops through the ring\n",
+            ivcs_loop_backend(l) == IVCS_IO_URING ? "io_uring" : "epoll",
+            (unsigned long long)ivcs_loop_ring_file_ops(l));
+    ivcs_loop_destroy(l);
+    ivcs_spool_close(s);
+    /* what is on disk is a complete, verified entry */
+    s = NULL;
+    CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+    if (!s) return;
+    ivcs_spool_get_stats(s, &st);
+    CHECK_EQ(st.recovered, 1);
+    ivcs_spool_entry_s x;
+    CHECK_EQ(ivcs_spool_next(s, 0, ~0u, &x), 0);
+    static uint8_t buf[(3 << 20) + 4096];
+    ivcs_spool_hdr_s h;
+    const uint8_t *k, *m, *b;
+    CHECK_EQ(ivcs_spool_read(s, x.seq, buf, sizeof buf, &h, &k, &m, &b), 0);
+    CHECK_EQ(h.body_len, sizeof body);
+    CHECK(b && memcmp(b, body, sizeof body) == 0);
+    ivcs_spool_close(s);
+    rm_dir(d);
+}
+
+#define FUSE_SUPER_MAGIC 0x65735546
+
+TEST(slow_fsync_does_not_stall_the_loop)
+{
+    /* the spool on a FUSE file system whose fsync sleeps 2 s
+     * (slow_fsync_fs.py): through io_uring the engine thread's loop goes on
+     * ticking while the kernel waits for the disk (before: ivcs_spool_poll
+     * blocked the thread in fdatasync for the 2 s) */
+    const char *src = getenv("IVCS_SOURCE_DIR");
+    ivcs_loop *l = NULL;
+    CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 8), 0);
+    if (!l) return;
+    if (ivcs_loop_backend(l) != IVCS_IO_URING || geteuid() != 0 || !src ||
+        access("/dev/fuse", R_OK | W_OK) != 0) {
+        fprintf(stderr, "skip: needs io_uring, root, /dev/fuse and IVCS_SOURCE_DIR\n");
+        ivcs_loop_destroy(l);
+        return;
+    }
+    char back[64], mnt[64], shim[512];
+    mkdir_tmp(back, sizeof back);
+    mkdir_tmp(mnt, sizeof mnt);
+    snprintf(shim, sizeof shim, "%s/tests/unit/slow_fsync_fs.py", src);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/usr/bin/python3", "python3", shim, back, mnt, "2", (char *)NULL);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    struct statfs fs = {0};
+    for (int i = 0; i < 100; i++) { /* mounted within 10 s */
+        if (statfs(mnt, &fs) == 0 && fs.f_type == FUSE_SUPER_MAGIC) break;
+        usleep(100000);
+    }
+    CHECK_EQ((long)fs.f_type, (long)FUSE_SUPER_MAGIC);
+    if (fs.f_type == FUSE_SUPER_MAGIC) {
+        ivcs_spool_config_s c = {mnt, 0, 1, 0, on_lost, NULL};
+        ivcs_spool *s = NULL;
+        CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+        if (s) {
+            ivcs_spool_set_loop(s, l);
+            static uint8_t body[200000];
+            fill(body, sizeof body, 9);
+            int64_t longest = 0, took = 0;
+            CHECK_EQ(put_through_loop(s, l, body, sizeof body, &longest, &took), 0);
+            fprintf(stderr, "  entry written in %lld ms (slow fdatasync), longest loop turn "
+                    "%lld ms, %d timer ticks meanwhile\n", (long long)took, (long long)longest,
+                    loop_ticks);
+            CHECK(took >= 1900);      /* the fdatasync really took 2 s */
+            CHECK(longest < 500);     /* and no turn of the loop waited for it */
+            CHECK(loop_ticks >= 50);  /* the 10 ms timer went on meanwhile */
+            ivcs_spool_close(s);
+        }
+    }
+    ivcs_loop_destroy(l);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "fusermount -u '%s'", mnt);
+    if (system(cmd) != 0) kill(pid, SIGTERM);
+    int status = 0;
+    (void)waitpid(pid, &status, 0);
+    rmdir(mnt);
+    rm_dir(back);
+}
+
 int main(void)
 {
     mkdir_tmp(g_dir, sizeof g_dir);
@@ -670,6 +846,8 @@ int main(void)
     RUN(power_cut_missing_rename);
     RUN(small_filesystem_fills_up);
     RUN(read_only_filesystem);
+    RUN(writes_and_fsyncs_go_through_the_loop);
+    RUN(slow_fsync_does_not_stall_the_loop);
     rm_dir(g_dir);
     return check_done();
 }

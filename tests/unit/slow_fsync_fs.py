@@ -1,0 +1,97 @@
+"""slow_fsync_fs.py BACKING MOUNTPOINT [SECONDS] - a FUSE pass-through file
+system (python3-fusepy) over the directory BACKING whose fsync and
+fdatasync of files sleep SECONDS (default 2) before syncing: a slow disk
+for test_spool (spool_slow_fsync_does_not_stall_the_loop). Runs in the
+foreground until unmounted (fusermount -u MOUNTPOINT)."""
+
+import errno
+import os
+import sys
+import time
+
+from fusepy import FUSE, FuseOSError, Operations
+
+
+class SlowFsync(Operations):
+    def __init__(self, root, delay):
+        self.root = root
+        self.delay = delay
+
+    def _p(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def access(self, path, mode):
+        if not os.access(self._p(path), mode):
+            raise FuseOSError(errno.EACCES)
+
+    def getattr(self, path, fh=None):
+        st = os.lstat(self._p(path))
+        return {k: getattr(st, k) for k in ("st_atime", "st_ctime", "st_gid", "st_mode",
+                                            "st_mtime", "st_nlink", "st_size", "st_uid")}
+
+    def readdir(self, path, fh):
+        return [".", ".."] + os.listdir(self._p(path))
+
+    def chmod(self, path, mode):
+        os.chmod(self._p(path), mode)
+
+    def chown(self, path, uid, gid):
+        os.chown(self._p(path), uid, gid)
+
+    def mkdir(self, path, mode):
+        os.mkdir(self._p(path), mode)
+
+    def rmdir(self, path):
+        os.rmdir(self._p(path))
+
+    def unlink(self, path):
+        os.unlink(self._p(path))
+
+    def rename(self, old, new):
+        os.rename(self._p(old), self._p(new))
+
+    def statfs(self, path):
+        st = os.statvfs(self._p(path))
+        return {k: getattr(st, k) for k in ("f_bavail", "f_bfree", "f_blocks", "f_bsize",
+                                            "f_favail", "f_ffree", "f_files", "f_flag",
+                                            "f_frsize", "f_namemax")}
+
+    def utimens(self, path, times=None):
+        os.utime(self._p(path), times)
+
+    def open(self, path, flags):
+        return os.open(self._p(path), flags)
+
+    def create(self, path, mode, fi=None):
+        return os.open(self._p(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+
+    def read(self, path, size, offset, fh):
+        return os.pread(fh, size, offset)
+
+    def write(self, path, data, offset, fh):
+        return os.pwrite(fh, data, offset)
+
+    def truncate(self, path, length, fh=None):
+        os.truncate(self._p(path), length)
+
+    def flush(self, path, fh):
+        return 0
+
+    def release(self, path, fh):
+        os.close(fh)
+
+    def fsync(self, path, datasync, fh):
+        time.sleep(self.delay)  # the slow disk
+        if datasync:
+            os.fdatasync(fh)
+        else:
+            os.fsync(fh)
+
+    def fsyncdir(self, path, datasync, fh):
+        return 0
+
+
+if __name__ == "__main__":
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
+    FUSE(SlowFsync(sys.argv[1], delay), sys.argv[2], foreground=True, nothreads=False,
+         allow_other=False)
