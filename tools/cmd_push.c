@@ -786,7 +786,7 @@ int ivcs_cmd_push(int argc, char **argv)
         ",\"recovered\":%" PRIu64 ",\"discarded_corrupt\":%" PRIu64 ",\"evicted\":%" PRIu64
         ",\"backfill_slices\":%" PRIu64 ",\"backfill_frames\":%" PRIu64
         ",\"backfill_events\":%" PRIu64 ",\"backfill_pictures\":%" PRIu64 ",\"plan_cached\":%d}"
-        ",\"integrity\":\"%s\",\"integrity_note\":\"%s\",\"integrity_failures\":%" PRIu64 "}\n",
+        ",\"integrity\":\"%s\",\"integrity_note\":\"%s\",\"integrity_failures\":%" PRIu64 ",\"clock_skew_s\":%d}\n",
         pushed, tot.video_frames_pushed, tot.audio_frames_pushed, tot.audio_frames_encoded,
         refused, tot.frames_uploaded, tot.bytes_uploaded, tot.slices_uploaded, tot.slices_dropped,
         tot.frames_dropped, tot.frames_held, tot.prerecord_discarded, tot.retries, tot.pictures_uploaded,
@@ -795,7 +795,7 @@ int ivcs_cmd_push(int argc, char **argv)
         es.spool_fault, es.spool_entries, es.spool_bytes, es.spool_oldest_ms, es.spool_recovered,
         es.spool_discarded_corrupt, es.spool_evicted, es.backfill_slices, es.backfill_frames,
         es.backfill_events, es.backfill_pictures, es.plan_cached, ivcs_integrity_name(es.integrity),
-        es.integrity_note, es.integrity_failures);
+        es.integrity_note, es.integrity_failures, (int)es.clock_skew_s);
     free(fr);
     if (unusable || tot.slices_dropped || tot.frames_dropped || tot.frames_held) return 1;
     return refused ? 3 : 0;

@@ -214,6 +214,12 @@ typedef struct ivcs_engine_stats_s {
      * how many landed that way. */
     uint64_t backfill_events;
     uint64_t backfill_pictures;
+    /* Seconds the S3 signing clock runs ahead of this host's clock: 0 until
+     * the server answered 403 RequestTimeTooSkewed (a device clock more than
+     * 15 minutes off, e.g. no RTC and no NTP yet); then requests are signed
+     * by the server's clock (its Date header). Object keys and recording
+     * times stay on the device's clock. */
+    int32_t clock_skew_s;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

@@ -352,6 +352,13 @@ static PyObject *py_engine_stats_dict(const ivcs_engine_stats_s *s)
         return NULL;
     }
     Py_DECREF(v);
+    v = PyLong_FromLong((long)s->clock_skew_s);
+    if (!v || PyDict_SetItemString(d, "clock_skew_s", v) < 0) {
+        Py_XDECREF(v);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(v);
     return d;
 }
 

@@ -163,6 +163,13 @@ int ivcs_http_parser_done(const ivcs_http_parser *p);
  * NUL-terminated lowercase literal; 1 if equal. For use in callbacks. */
 int ivcs_http_name_is(const char *name, size_t len, const char *lower);
 
+/* Parses an HTTP-date in the IMF-fixdate form every server sends
+ * ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 5.6.7; the obsolete forms are
+ * refused) of exactly len bytes into Unix seconds. Years 1970..9999, fields
+ * range-checked (a leap second 60 is accepted). 0 on success, else
+ * IVCS_ERR_HTTP_PARSE and *out untouched. */
+int ivcs_http_date_parse(const char *s, size_t len, int64_t *out);
+
 #ifdef __cplusplus
 }
 #endif

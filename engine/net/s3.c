@@ -27,7 +27,22 @@ struct ivcs_s3 {
     char host[300]; /* Host header (with the bucket for virtual-hosted style) */
     uint32_t upload_ms, reply_ms;
     uint64_t rng;
+    int64_t skew_s; /* signing clock - time(NULL): ivcs_s3_clock_skew */
 };
+
+/* A Date more than this far from ours is not believed (a hostile or broken
+ * server): 50 years, which also keeps the skew in 32 bits. */
+#define SKEW_MAX_S (50LL * 366 * 86400)
+
+int64_t ivcs_s3_clock_skew(const ivcs_s3 *s)
+{
+    return s ? s->skew_s : 0;
+}
+
+static int64_t sign_time(const ivcs_s3 *s)
+{
+    return (int64_t)time(NULL) + s->skew_s;
+}
 
 int ivcs_s3_new(ivcs_s3 **out, const ivcs_allocator_s *alloc, const ivcs_config_s *cfg,
                 ivcs_loop *loop)
@@ -155,6 +170,9 @@ static int on_header(void *arg, int status, const char *name, size_t nl, const c
         copy_str(r->last_modified, sizeof r->last_modified, value, vl);
     } else if (ivcs_http_name_is(name, nl, "content-range")) {
         copy_str(r->content_range, sizeof r->content_range, value, vl);
+    } else if (ivcs_http_name_is(name, nl, "date")) {
+        int64_t t;
+        r->date = ivcs_http_date_parse(value, vl, &t) == 0 ? t : 0;
     } else if (ivcs_http_name_is(name, nl, "x-amz-request-id")) {
         copy_str(r->request_id, sizeof r->request_id, value, vl);
     } else if (nl > 11 && !strncasecmp(name, "x-amz-meta-", 11) && r->n_meta < IVCS_S3_META_MAX) {
@@ -383,6 +401,14 @@ static int finish_result(ivcs_s3_op *op, int err)
     if ((st == 304 || st == 412) && op->if_none_match) return 0;
     if (op->ebuf_len) s3_error_parse(op);
     if (!r->code[0]) snprintf(r->code, sizeof r->code, "%s", status_code_name(st));
+    if (st == 403 && !strcmp(r->code, "RequestTimeTooSkewed") && r->date > 0) {
+        /* sign by the server's clock from now on (what the AWS SDKs do) */
+        int64_t skew = r->date - (int64_t)time(NULL);
+        if (skew > -SKEW_MAX_S && skew < SKEW_MAX_S && skew != op->s3->skew_s) {
+            op->s3->skew_s = skew;
+            r->skew_corrected = 1;
+        }
+    }
     return st == 404 ? IVCS_ERR_NOT_FOUND : IVCS_ERR_S3;
 }
 
@@ -585,7 +611,7 @@ int ivcs_s3_start(ivcs_s3 *s, ivcs_s3_op *op)
     if (rc < 0) return rc;
     ivcs_sigv4_request_s sr = {.method = method, .path = path, .query = nq ? q : NULL,
                                .n_query = nq, .headers = h, .n_headers = nh,
-                               .payload_hash = payload, .time = (int64_t)time(NULL)};
+                               .payload_hash = payload, .time = sign_time(s)};
     char date[IVCS_SIGV4_DATE_LEN + 1], auth[512];
     uint64_t wire_len = op->body_len;
     if (chunked) {
@@ -683,7 +709,7 @@ int ivcs_s3_run(ivcs_s3 *s, ivcs_s3_op *op)
     op->want_first = op->range_first;
     op->want_last = op->range_last;
     const char *want_if_match = op->if_match;
-    int rc = 0;
+    int rc = 0, skew_retried = 0;
     for (unsigned attempt = 0; attempt < max; attempt++) {
         op->res.attempts = attempt + 1;
         if (op->resume && op->delivered) {
@@ -708,6 +734,13 @@ int ivcs_s3_run(ivcs_s3 *s, ivcs_s3_op *op)
                 }
             }
             if (op->done) rc = op->result;
+        }
+        if (rc != 0 && op->res.skew_corrected && !skew_retried) {
+            /* signed by a wrong clock: once more at once, by the server's */
+            skew_retried = 1;
+            max++;
+            op->res.skew_corrected = 0;
+            continue;
         }
         if (rc == 0 || attempt + 1 >= max || !ivcs_retry_should(rc, op->res.status)) break;
         /* A server that went away leaves dead idle connections behind. */
@@ -735,7 +768,7 @@ int ivcs_s3_presign_get(ivcs_s3 *s, const char *key, uint32_t expires, char *url
     ivcs_sigv4_pair_s h[1] = {{"Host", s->host}};
     ivcs_sigv4_request_s sr = {.method = "GET", .path = path, .headers = h, .n_headers = 1,
                                .payload_hash = IVCS_SIGV4_UNSIGNED_PAYLOAD,
-                               .time = (int64_t)time(NULL)};
+                               .time = sign_time(s)};
     const char *scheme = strncasecmp(s->cfg.endpoint, "https://", 8) ? "http" : "https";
     rc = ivcs_sigv4_presign(&s->sig, &sr, scheme, expires, url, cap);
     return rc < 0 ? rc : 0;

@@ -104,6 +104,8 @@ typedef struct ivcs_s3_result {
     char next_token[IVCS_S3_TOKEN_MAX + 1]; /* NextContinuationToken */
     uint32_t key_count;
     unsigned attempts;         /* tries ivcs_s3_run made */
+    int64_t date;              /* the server's Date header, Unix s; 0 if absent or malformed */
+    int skew_corrected;        /* a RequestTimeTooSkewed answer reset the signing clock */
 } ivcs_s3_result;
 
 typedef struct ivcs_s3_op ivcs_s3_op;
@@ -241,7 +243,14 @@ void ivcs_s3_op_init(ivcs_s3_op *op, ivcs_s3_kind_e kind, const char *key);
 void ivcs_s3_op_cleanup(ivcs_s3_op *op);
 
 /* A presigned GET URL for key valid expires seconds from now. */
-IVCS_MUST_CHECK int ivcs_s3_presign_get(ivcs_s3 *s3, const char *key, uint32_t expires,
+IVCS_MUST_CHECK /* Seconds the signing clock is ahead of this host's clock: 0 until a
+ * server answered 403 RequestTimeTooSkewed with a valid Date header (a
+ * device whose clock is wrong, e.g. no RTC and no NTP yet); then every
+ * request and presigned URL is signed at time(NULL) + this. Recording times
+ * and object keys are not touched (they stay the device's clock). */
+int64_t ivcs_s3_clock_skew(const ivcs_s3 *s);
+
+int ivcs_s3_presign_get(ivcs_s3 *s3, const char *key, uint32_t expires,
                                         char *url, size_t cap);
 
 /* Picks the cheapest integrity mode the server really checks (config

@@ -354,6 +354,7 @@ static void *engine_main(void *arg)
         uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
         for (uint32_t i = 0; i < n; i++)
             busy |= service_channel(e->ch[i], now, stopping);
+        atomic_store_explicit(&e->st_skew, (int32_t)ivcs_s3_clock_skew(e->s3), RLX);
         if (e->integ_reprobe_due && !stopping && now >= e->integ_reprobe_at) {
             probe_integrity(e); /* the server answered a PUT: it is back */
             /* no answer again: not before another PUT succeeded and 30 s */
@@ -710,6 +711,7 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
         pthread_mutex_unlock(&e->plan_mu);
     }
     o->integrity_failures = atomic_load_explicit(&e->st_integ_fail, RLX);
+    o->clock_skew_s = atomic_load_explicit(&e->st_skew, RLX);
 }
 
 double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)

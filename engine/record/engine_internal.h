@@ -293,6 +293,7 @@ struct ivcs_engine_s {
     int integ_reprobe, integ_reprobe_due;
     int64_t integ_reprobe_at;
     _Atomic uint64_t st_integ_fail; /* slice PUTs the integrity check refused */
+    _Atomic int32_t st_skew;        /* ivcs_s3_clock_skew of s3, published by the engine thread */
     size_t scratch_len;
     int wake_fd[2]; /* socketpair: [0] engine recv, [1] producers send */
     ivcs_loop_op wake_op;

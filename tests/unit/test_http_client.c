@@ -87,6 +87,7 @@ typedef struct {
     uint64_t clen; /* Content-Length */
     uint64_t got;  /* body bytes read */
     int md5;       /* 1 Content-MD5 matched the body, 0 none sent, -1 mismatch */
+    char amz_date[24]; /* x-amz-date */
 } reqlog_t;
 
 typedef struct {
@@ -102,6 +103,7 @@ typedef struct {
     atomic_int stop, release;
     atomic_int conns, closed, nreq;
     atomic_int drop_below; /* requests on connections with a lower index: SV_DROP */
+    const char *date;      /* a Date header on error answers (NULL: none) */
     reqlog_t log[MAXREQ];
     /* one thread per connection */
     pthread_mutex_t mu;
@@ -277,10 +279,12 @@ static int respond(sconn *c, const char *method, int status, int announce_close,
                             "</Error>",
                             code, status, status);
     int has_body = strcmp(method, "HEAD") != 0;
+    char date[64] = "";
+    if (c->s->date) snprintf(date, sizeof date, "Date: %s\r\n", c->s->date);
     n = snprintf(head, sizeof head,
                  "HTTP/1.1 %d Whatever\r\nContent-Type: application/xml\r\nContent-Length: %zu\r\n"
-                 "%s\r\n",
-                 status, blen, conn);
+                 "%s%s\r\n",
+                 status, blen, date, conn);
     if (s_write(c, head, (size_t)n) < 0) return -1;
     return has_body ? s_write(c, body, blen) : 0;
 }
@@ -319,6 +323,7 @@ static int serve(sconn *c)
         if (*tg) tg++;
         snprintf(lg->target, sizeof lg->target, "%.*s", (int)strcspn(tg, " \r"), tg);
         if (header(head, "content-length", val, sizeof val)) lg->clen = strtoull(val, NULL, 10);
+        (void)header(head, "x-amz-date", lg->amz_date, sizeof lg->amz_date);
         int announce = p->close == C_ANNOUNCE;
         switch (p->mode) {
         case SV_CONTINUE:
@@ -1167,6 +1172,61 @@ TEST(retry_backoff_full_jitter)
     CHECK(d1 != d2 || ivcs_retry_backoff_ms(3, &z) != d1);
 }
 
+/* A device clock a day behind: the server answers 403 RequestTimeTooSkewed
+ * with its Date; the client signs by the server's clock from then on (the
+ * same request once more at once), and a Date it cannot parse is ignored. */
+TEST(clock_skew_from_date)
+{
+    srv s = {0};
+    s.plan[0] = (plan_t){.mode = SV_OK, .status = 403, .code = "RequestTimeTooSkewed"};
+    s.plan[1] = (plan_t){.mode = SV_OK, .status = 200};
+    s.nplan = 2;
+    char date[40];
+    time_t ahead = time(NULL) + 86400;
+    struct tm tm;
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&ahead, &tm));
+    s.date = date;
+    ivcs_s3 *s3 = start_pair(&s, 0, 0);
+    if (!s3) return;
+    CHECK_EQ(ivcs_s3_clock_skew(s3), 0);
+    uint8_t body[100] = {1};
+    ivcs_s3_op op;
+    ivcs_s3_op_init(&op, IVCS_S3_PUT, "k/skew");
+    op.body = body;
+    op.body_len = sizeof body;
+    int rc = ivcs_s3_run(s3, &op); /* max_attempts 1: the skew retry is extra */
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(op.res.attempts, 2);
+    CHECK_EQ(s.nreq, 2);
+    int64_t skew = ivcs_s3_clock_skew(s3);
+    CHECK(skew >= 86400 - 5 && skew <= 86400 + 5);
+    /* the second request is dated by the server's clock, the first by ours */
+    char want[20];
+    strftime(want, sizeof want, "%Y%m%d", gmtime_r(&ahead, &tm));
+    CHECK(!strncmp(s.log[1].amz_date, want, 8));
+    CHECK(strncmp(s.log[0].amz_date, want, 8) != 0);
+    ivcs_s3_op_cleanup(&op);
+    ivcs_s3_destroy(s3);
+    srv_stop(&s);
+
+    /* a 403 of another code, or a Date that is not an IMF-fixdate: no skew */
+    srv t = {0};
+    t.plan[0] = (plan_t){.mode = SV_OK, .status = 403, .code = "RequestTimeTooSkewed"};
+    t.nplan = 1;
+    t.date = "Sunday, 06-Nov-94 08:49:37 GMT";
+    s3 = start_pair(&t, 0, 0);
+    if (!s3) return;
+    ivcs_s3_op_init(&op, IVCS_S3_PUT, "k/skew2");
+    op.body = body;
+    op.body_len = sizeof body;
+    CHECK(ivcs_s3_run(s3, &op) < 0);
+    CHECK_EQ(op.res.attempts, 1);
+    CHECK_EQ(ivcs_s3_clock_skew(s3), 0);
+    ivcs_s3_op_cleanup(&op);
+    ivcs_s3_destroy(s3);
+    srv_stop(&t);
+}
+
 /* s3_run with statuses[] as the server's answers in turn. */
 static void retry_case(const int *statuses, int n, int kind, int want_rc, unsigned want_attempts)
 {
@@ -1657,6 +1717,7 @@ int main(void)
     RUN(endpoint_parse_agrees_with_config);
     RUN(retry_classification);
     RUN(retry_backoff_full_jitter);
+    RUN(clock_skew_from_date);
     RUN(retry_5xx_then_ok);
     RUN(retry_408_429_then_ok);
     RUN(retry_put_body_resent);

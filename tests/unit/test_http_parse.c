@@ -916,6 +916,46 @@ TEST(radosgw_keep_alive_two_responses_on_one_connection)
     free(in);
 }
 
+/* HTTP-date (IMF-fixdate) for the clock-skew correction: known values,
+ * and every malformed form refused. */
+TEST(http_date_imf_fixdate)
+{
+    int64_t t = -1;
+#define D(str) ivcs_http_date_parse(str, strlen(str), &t)
+    CHECK_EQ(D("Sun, 06 Nov 1994 08:49:37 GMT"), 0); /* RFC 9110's example */
+    CHECK_EQ(t, 784111777);
+    CHECK_EQ(D("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+    CHECK_EQ(t, 0);
+    CHECK_EQ(D("Tue, 29 Feb 2000 12:00:00 GMT"), 0);
+    CHECK_EQ(t, 951825600);
+    CHECK_EQ(D("Fri, 31 Dec 9999 23:59:59 GMT"), 0);
+    CHECK_EQ(t, 253402300799);
+    CHECK_EQ(D("Sat, 05 Dec 2026 02:00:60 GMT"), 0); /* a leap second */
+    t = 42;
+    static const char *const bad[] = {
+        "Mon, 06 Nov 1994 08:49:37 GMT",  /* wrong weekday */
+        "Mon, 29 Feb 2100 00:00:00 GMT",  /* 2100 is not a leap year */
+        "Wed, 31 Dec 1969 23:59:59 GMT",  /* before 1970 */
+        "Sun, 06 Nov 1994 24:00:00 GMT",  /* hour */
+        "Sun, 06 Nov 1994 08:60:37 GMT",  /* minute */
+        "Sun, 00 Nov 1994 08:49:37 GMT",  /* day 0 */
+        "Sun, 31 Nov 1994 08:49:37 GMT",  /* November 31 */
+        "Sun, 06 Nov 1994 08:49:37 UTC",  /* zone */
+        "Sun, 06 Nov 1994 08:49:37 GMT ", /* length */
+        "Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850 */
+        "Sun Nov  6 08:49:37 1994",       /* asctime */
+        "Sun, 06 Xyz 1994 08:49:37 GMT",  /* month */
+        "Sun, 0x Nov 1994 08:49:37 GMT",  /* digits */
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ(D(bad[i]), IVCS_ERR_HTTP_PARSE);
+        CHECK_EQ(t, 42);
+    }
+    CHECK_EQ(ivcs_http_date_parse(NULL, 29, &t), IVCS_ERR_HTTP_PARSE);
+#undef D
+}
+
 int main(void)
 {
     RUN(content_length_body_is_delivered_and_keep_alive_is_default);
@@ -950,6 +990,7 @@ int main(void)
     RUN(radosgw_error_responses);
     RUN(radosgw_head_get_range_304_continue_close);
     RUN(radosgw_keep_alive_two_responses_on_one_connection);
+    RUN(http_date_imf_fixdate);
     guard_release(&gsmall);
     guard_release(&gbig);
     return check_done();
