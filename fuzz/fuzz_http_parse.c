@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/net/http_parse.h"
 
@@ -151,6 +152,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* The Date header's parser (clock-skew correction) on the raw input:
+     * a date it accepts is in 1970..9999 and prints back the same. */
+    int64_t t = -1;
+    if (ivcs_http_date_parse((const char *)data, size, &t) == 0) {
+        if (t < 0 || t > 253402300799LL) abort();
+        time_t tt = (time_t)t;
+        struct tm tm;
+        char back[40];
+        if (!gmtime_r(&tt, &tm) || strftime(back, sizeof back, "%a, %d %b %Y %H:%M:%S GMT", &tm) != 29)
+            abort();
+        /* a leap second (:60) is accepted and lands on the next minute */
+        if (memcmp(back, data, 29) != 0 && !(data[23] == '6' && data[24] == '0')) abort();
+    }
     if (size < 2) return 0;
     unsigned flags = data[0] & 1u;
     int eof = (data[0] >> 1) & 1;
