@@ -1,6 +1,8 @@
 /* layout.c - object keys of the cloud contract, their parser, UTC dates. */
 #include "engine/layout/layout.h"
 
+#include "engine/core/civil.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
@@ -11,17 +13,9 @@
 
 /* ---------------------------------------------------------------- dates */
 
-/* Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms": eras of
- * 400 years make the leap rule periodic, and counting years from March
- * puts the leap day last, so day-of-year is a linear formula. */
 int64_t ivcs_layout_days_from_civil(int32_t y, uint32_t m, uint32_t d)
 {
-    int64_t yy = (int64_t)y - (m <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;                                                    /* [0, 399] */
-    int64_t doy = (153 * (int64_t)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (int64_t)d - 1; /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
-    return era * 146097 + doe - 719468;
+    return ivcs_days_from_civil(y, m, d);
 }
 
 void ivcs_layout_civil_from_days(int64_t days, int32_t *y, uint32_t *m, uint32_t *d)

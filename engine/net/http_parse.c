@@ -1,6 +1,8 @@
 /* http_parse.c - resumable HTTP/1.1 response parser (see http_parse.h). */
 #include "engine/net/http_parse.h"
 
+#include "engine/core/civil.h"
+
 #include <string.h>
 
 enum {
@@ -519,28 +521,6 @@ int ivcs_http_parser_eof(ivcs_http_parser *p)
     }
 }
 
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char *s, size_t n, unsigned *out)
-{
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 int ivcs_http_date_parse(const char *s, size_t len, int64_t *out)
 {
     /* "Sun, 06 Nov 1994 08:49:37 GMT": 29 bytes, every field at its place */
@@ -557,12 +537,13 @@ int ivcs_http_date_parse(const char *s, size_t len, int64_t *out)
     unsigned d, y, hh, mm, ss;
     if (w < 0 || m < 0 || memcmp(s + 3, ", ", 2) || s[7] != ' ' || s[11] != ' ' ||
         s[16] != ' ' || s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) ||
-        digits(s + 5, 2, &d) || digits(s + 12, 4, &y) || digits(s + 17, 2, &hh) ||
-        digits(s + 20, 2, &mm) || digits(s + 23, 2, &ss))
+        ivcs_dec_digits(s + 5, 2, &d) || ivcs_dec_digits(s + 12, 4, &y) ||
+        ivcs_dec_digits(s + 17, 2, &hh) || ivcs_dec_digits(s + 20, 2, &mm) ||
+        ivcs_dec_digits(s + 23, 2, &ss))
         return IVCS_ERR_HTTP_PARSE;
     if (y < 1970 || d < 1 || d > mdays[m] || hh > 23 || mm > 59 || ss > 60) return IVCS_ERR_HTTP_PARSE;
     if (m == 1 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) return IVCS_ERR_HTTP_PARSE;
-    int64_t days = days_from_civil(y, (unsigned)m + 1, d);
+    int64_t days = ivcs_days_from_civil(y, (unsigned)m + 1, d);
     /* the weekday must agree with the date (1970-01-01 was a Thursday) */
     if ((int)((days % 7 + 7 + 3) % 7) != w) return IVCS_ERR_HTTP_PARSE;
     *out = days * 86400 + (int64_t)hh * 3600 + mm * 60 + ss;

@@ -2,6 +2,8 @@
  * writer (see s3_xml.h). */
 #include "engine/net/s3_xml.h"
 
+#include "engine/core/civil.h"
+
 #include <expat.h>
 #include <limits.h>
 #include <stdio.h>
@@ -172,37 +174,15 @@ static int parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    /* H. Hinnant's algorithm: days since 1970-01-01 of a proleptic
-     * Gregorian date */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char *s, size_t n, unsigned *out)
-{
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 int64_t ivcs_s3_parse_time(const char *s, size_t n)
 {
     /* YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z */
     unsigned Y, M, D, h, m, sec, ms = 0;
     if (!s || n < 20) return -1;
     if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return -1;
-    if (digits(s, 4, &Y) || digits(s + 5, 2, &M) || digits(s + 8, 2, &D) || digits(s + 11, 2, &h) ||
-        digits(s + 14, 2, &m) || digits(s + 17, 2, &sec))
+    if (ivcs_dec_digits(s, 4, &Y) || ivcs_dec_digits(s + 5, 2, &M) ||
+        ivcs_dec_digits(s + 8, 2, &D) || ivcs_dec_digits(s + 11, 2, &h) ||
+        ivcs_dec_digits(s + 14, 2, &m) || ivcs_dec_digits(s + 17, 2, &sec))
         return -1;
     size_t i = 19;
     if (s[i] == '.') {
@@ -219,7 +199,7 @@ int64_t ivcs_s3_parse_time(const char *s, size_t n)
     if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60) return -1;
     int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
     if (M == 2 && D == 29 && !leap) return -1;
-    int64_t days = days_from_civil(Y, M, D);
+    int64_t days = ivcs_days_from_civil(Y, M, D);
     return ((days * 24 + h) * 60 + m) * 60000 + (int64_t)sec * 1000 + ms;
 }
 
