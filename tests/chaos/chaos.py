@@ -41,6 +41,7 @@ sys.path.insert(0, str(HERE))
 
 import ivcs_testlib as tl  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
+from tlsfault import TlsFaultProxy  # noqa: E402
 
 RGW = "client.rgw.ivcs"
 
@@ -214,6 +215,9 @@ class Ctx:
         self.media = Path(args.media)
         self.cloud = Cloud(args.cloud_dir)
         self.proxy = FaultProxy(self.cloud.host, self.cloud.port).start()
+        d = self.cloud.dir
+        self.tlsproxy = TlsFaultProxy(self.cloud.host, self.cloud.port, str(d / "tls" / "server.pem"),
+                                      str(d / "tls" / "server.key"), str(d / "ca.pem")).start()
         self.work = Path(tempfile.mkdtemp(prefix="ivcs-chaos-"))
         self.rng = random.Random(args.seed)
         self.rows = []
@@ -229,6 +233,7 @@ class Ctx:
 
     def close(self):
         self.proxy.stop()
+        self.tlsproxy.stop()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -356,6 +361,46 @@ def net_scenario(ctx, name, mode, params, fault_at=3, fault_s=8, seconds=16, exp
         fails.append("the fault was not felt (no retry, no reset)")
     return record(ctx, name, 1, fields, fails, expect_drop, time.monotonic() - t,
                   "; ".join(filter(None, [note, felt])))
+
+
+def tls_scenario(ctx, name, mode, params, fault_at=3, fault_s=8, seconds=18, budget=8 << 20):
+    """A fault in the server's answers (tests/chaos/tlsfault.py terminates
+    TLS with radosgw's own certificate) from fault_at for fault_s seconds;
+    every request before and after goes through to radosgw. Nothing may be
+    lost: the ring holds the stream for the fault and the retries."""
+    c, path = ctx.device(name, endpoint=f"https://127.0.0.1:{ctx.tlsproxy.port}")
+    t = time.monotonic()
+    run = Run(ctx, path, seconds, budget=budget)
+    a0 = ctx.tlsproxy.answered
+    k0 = dict(ctx.tlsproxy.kinds)
+    try:
+        timed_faults(ctx, run, [(fault_at, lambda: ctx.tlsproxy.set_mode(mode, **params)),
+                                (fault_at + fault_s, lambda: ctx.tlsproxy.set_mode("pass"))])
+    finally:
+        ctx.tlsproxy.set_mode("pass")
+    hung = run.wait()
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung (killed)" if hung else f"crashed rc={run.p.returncode}"], False,
+                      time.monotonic() - t)
+    fields, fails = verify(ctx, c, [run.result], [run.output()], False)
+    st = run.result["stats"][0]
+    n = ctx.tlsproxy.answered - a0
+    kinds = {k: v - k0.get(k, 0) for k, v in ctx.tlsproxy.kinds.items() if v - k0.get(k, 0)}
+    if not n or not st["retries"]:
+        fails.append("the fault was not felt (no fault answer or no retry)")
+    return record(ctx, name, 1, fields, fails, False, time.monotonic() - t,
+                  f"{n} fault answers ({', '.join(f'{k} x{v}' for k, v in kinds.items())}), "
+                  f"retries {st['retries']}")
+
+
+def sc_storm503(ctx):
+    tls_scenario(ctx, "503 SlowDown storm for 8 s", "status", {"status": 503, "code": "SlowDown"})
+
+
+def sc_hostile(ctx):
+    tls_scenario(ctx, "hostile answers for 20 s (malformed heads, bodies, trickle)", "hostile", {},
+                 fault_s=20, seconds=30)
 
 
 def sc_baseline(ctx):
@@ -795,7 +840,9 @@ def markdown(meta, rows):
          "`clip_aac.aac`, about 1.24 Mbit/s, looped) in real time with tests/chaos/recorder.py "
          "(the Python bindings, package `ivcs`) against radosgw (scripts/cloud) through "
          "tests/chaos/faultproxy.py (a TCP proxy: TLS passes through and is verified against "
-         "the cloud's CA), applies the fault, then checks from the bucket with boto3, ffprobe "
+         "the cloud's CA; for faults in the server's answers, tests/chaos/tlsfault.py "
+         "terminates TLS with radosgw's own certificate), or straight to radosgw for its "
+         "SIGKILLs, applies the fault, then checks from the bucket with boto3, ffprobe "
          "and `ffmpeg -v error -f null`: frames pushed == stored (ffprobe packets of every "
          "stored slice) + dropped (engine counters, equal to the frames of the slice_dropped "
          "notifications); every notified slice is in the bucket and every object was "
@@ -868,6 +915,7 @@ def main():
         ("selftest", sc_selftest), ("baseline", sc_baseline), ("latency", sc_latency), ("bandwidth", sc_bandwidth),
         ("blackhole", sc_blackhole), ("reset_req", sc_reset_req), ("reset_resp", sc_reset_resp),
         ("noanswer", sc_noanswer), ("tls_cut", sc_tls_cut),
+        ("storm503", sc_storm503), ("hostile", sc_hostile),
         ("rgw_kill", lambda x: sc_rgw_kill(x, args.rgw_kills)),
         ("kill_spool", sc_kill_spool), ("kill_nospool", sc_kill_nospool),
         ("clock_small", lambda x: sc_clock(x, "stepped back 10 min, then forward 20 min",
