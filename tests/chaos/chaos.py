@@ -81,22 +81,30 @@ class Cloud:
             time.sleep(0.05)
         return argv
 
-    def start_rgw(self, argv):
-        """Start radosgw again with its old argv (it daemonizes) and wait,
-        at most 60 s, until a signed request succeeds."""
+    def start_rgw(self, argv, env=None, skewed=False):
+        """Start radosgw again with its old argv (it daemonizes; env: extra
+        environment) and wait, at most 60 s, until a signed request succeeds
+        (skewed: until it is refused as RequestTimeTooSkewed, radosgw's clock
+        being far from ours)."""
         with open(self.dir / "log" / f"{RGW}.out", "ab") as lf:
             subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf, timeout=60,
-                           cwd=str(self.dir))
+                           cwd=str(self.dir), env={**os.environ, **(env or {})})
         self.restarts += 1
-        self.wait_ready(60)
+        self.wait_ready(60, skewed)
 
-    def wait_ready(self, limit):
+    def wait_ready(self, limit, skewed=False):
         t = time.monotonic() + limit
         while time.monotonic() < t:
             try:
                 self.s3.head_bucket(Bucket=self.cfg["bucket"])
+                if skewed:
+                    raise AssertionError("radosgw's clock is not skewed (libfaketime?)")
                 return
-            except Exception:
+            except AssertionError:
+                raise
+            except Exception as e:
+                if skewed and "403" in str(e):
+                    return
                 time.sleep(0.2)
         raise AssertionError(f"radosgw not answering after {limit} s")
 
@@ -581,6 +589,84 @@ def sc_clock(ctx, label, steps, expect_drop, seconds=16):
                   f"{fields['objects']} objects, {len(segs)} playlist segments")
 
 
+def sc_clock_midnight(ctx, before=10, seconds=20):
+    """The recorder's wall clock starts `before` s before 00:00 UTC and
+    records across midnight. SigV4 refuses a skew over 15 min, so radosgw
+    runs under the same libfaketime offset for the recording (restarted
+    with it, and restarted without it before the checks). Every frame
+    stored, objects under both days, `ivcs playlist` over a range spanning
+    midnight ordered, every slice once, and the slices it names decode."""
+    name = "clock across midnight UTC (recorder and radosgw)"
+    c, path = ctx.device("midnight")
+    tsf = ctx.work / f"faketime-{c['device_id']}"
+    now = time.time()
+    midnight = (int(now) // 86400 + 1) * 86400
+    off = midnight - before - 3 - int(now)
+    tsf.write_text(f"{off:+d}\n")
+    env = {"LD_PRELOAD": _libfaketime(), "FAKETIME_TIMESTAMP_FILE": str(tsf),
+           "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+           "DONT_FAKE_MONOTONIC": "1"}
+    t = time.monotonic()
+    argv = ctx.cloud.kill_rgw()
+    fails = []
+    try:
+        ctx.cloud.start_rgw(argv, env=env, skewed=abs(off) > 900)
+        # both clocks `before` s (+ the recorder's start-up, ~3 s) before
+        # midnight (libfaketime reads the file at every call)
+        now = time.time()
+        midnight = (int(now) // 86400 + 1) * 86400
+        tsf.write_text(f"{midnight - before - 3 - int(now):+d}\n")
+        run = Run(ctx, path, seconds, env_extra=env)
+        hung = run.wait()
+    finally:
+        ctx.cloud.start_rgw(ctx.cloud.kill_rgw() if ctx.cloud.rgw_pid() else argv)
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung" if hung else f"crashed rc={run.p.returncode}"], False,
+                      time.monotonic() - t)
+    fields, fails = verify(ctx, c, [run.result], [run.output()])
+    day0 = datetime.datetime.fromtimestamp(midnight - 1, datetime.timezone.utc).strftime("%Y-%m-%d")
+    day1 = datetime.datetime.fromtimestamp(midnight, datetime.timezone.utc).strftime("%Y-%m-%d")
+    keys = [k for k in list_keys(ctx.cloud.s3, c["bucket"], f"{c['prefix']}{c['device_id']}/ch0/rec/")
+            if k.endswith(".ts")]
+    per_day = {d: sum(f"/rec/{d}/" in k for k in keys) for d in (day0, day1)}
+    for d, n in per_day.items():
+        if not n:
+            fails.append(f"no slice under rec/{d}/")
+    if len(per_day) != 2 or sum(per_day.values()) != len(keys):
+        fails.append(f"slices outside {day0}/{day1}")
+    # a range spanning midnight: from 1 min before to 1 min after
+    pl = subprocess.run([ctx.ivcs, "playlist", "--config", str(path),
+                         "--from", str(midnight - 60), "--to", str(midnight + 60)],
+                        capture_output=True, text=True, timeout=60)
+    segs = [re.sub(r"\?.*", "", l).split(f"/{c['device_id']}/", 1)[-1]
+            for l in pl.stdout.splitlines() if l.startswith("https://")]
+    starts = [int(s.rsplit("/", 1)[-1].split("_", 1)[0]) for s in segs]
+    if pl.returncode != 0:
+        fails.append(f"ivcs playlist rc={pl.returncode}")
+    elif len(segs) != len(keys) or len(set(segs)) != len(segs):
+        fails.append(f"playlist has {len(segs)} segments ({len(set(segs))} distinct), "
+                     f"bucket {len(keys)}")
+    if starts != sorted(starts) or not starts or starts[0] >= midnight * 1000 or \
+            starts[-1] < midnight * 1000:
+        fails.append("playlist not ordered or not spanning midnight")
+    # the playlist's slices in its order, one file: ffprobe counts, ffmpeg decodes
+    cat = ctx.work / f"{c['device_id']}-playlist.ts"
+    with open(cat, "wb") as f:
+        for s in segs:
+            key = f"{c['prefix']}{c['device_id']}/{s}"
+            f.write(ctx.cloud.s3.get_object(Bucket=c["bucket"], Key=key)["Body"].read())
+    n, errs = probe_frames(cat) if segs else (0, "")
+    cat.unlink()
+    if errs:
+        fails.append(f"playlist: ffmpeg: {errs[:200]}")
+    if n != fields["stored"]:
+        fails.append(f"playlist's slices hold {n} frames, bucket {fields['stored']}")
+    return record(ctx, name, 1, fields, fails, False, time.monotonic() - t,
+                  f"{per_day.get(day0, 0)} slices on {day0}, {per_day.get(day1, 0)} on {day1}; "
+                  f"playlist {len(segs)} segments in order, {n} frames decode")
+
+
 def _libfaketime():
     for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
               "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"):
@@ -758,6 +844,11 @@ FINDINGS = """## Findings
   `IVCS_ERR_BUFFER_FULL`), which is the budget working as documented; the
   network scenarios therefore run with an 8 MiB budget, and the drop with
   4 MiB is expected, not a defect.
+- **Across midnight UTC** (the `clock across midnight` row): radosgw is
+  restarted under the same libfaketime offset as the recorder (SigV4 refuses
+  a skew over 15 minutes), the recording starts ~10 s before 00:00 UTC;
+  slices land under both days' `rec/YYYY-MM-DD/`, `ivcs playlist` over
+  23:59-00:01 lists every slice once, in order, and they decode.
 - The campaign's own checker is tested (the `self-test` row): a slice deleted
   from the bucket and one overwritten with damaged bytes must be reported as
   a missing slice, a frame-count mismatch and an ffmpeg decode error.
@@ -772,8 +863,6 @@ FINDINGS = """## Findings
 - spool storage faults are not scenarios here: a full tmpfs and a
   read-only remount are tested by `test_engine_spool` and
   `tests/unit/test_spool.c`; EIO (FUSE or device-mapper) is not tested;
-- the clock stepped across midnight (it would need the server's clock moved
-  too: any step beyond 15 minutes is refused, see above);
 - the soak samples RSS and fds of the recording process (Python + libivcs),
   not jemalloc's arena statistics.
 """
@@ -868,6 +957,7 @@ def main():
                                            [(5, "-600"), (12, "+600")], False)),
         ("clock_day", lambda x: sc_clock(x, "forward 1 day (beyond SigV4's 15 min skew)",
                                          [(5, "+86400")], True)),
+        ("clock_midnight", sc_clock_midnight),
     ]
     only = set(filter(None, args.only.split(",")))
     samples = None
