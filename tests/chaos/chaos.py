@@ -521,6 +521,95 @@ def sc_kill_spool(ctx):
                   if not lost else "")
 
 
+def _mount_tmpfs(d, size):
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(d)],
+                   check=True, timeout=30)
+
+
+def _umount(d):
+    r = subprocess.run(["umount", str(d)], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        log(f"umount {d}: {r.stderr.strip()}")
+
+
+def spool_fault_scenario(ctx, name, sid, size, ro_at=None, seconds=30, outage=(2, 20),
+                         budget=1 << 20):
+    """spool_dir on a tmpfs of `size` mounted here; the server refused
+    through the proxy from outage[0] to outage[1] s (slices go to the spool);
+    ro_at: the tmpfs remounted read-only that many seconds in. Checks: no
+    crash, pushes never blocked (longest push call, pacing), spool_fault
+    notified exactly once (and with the expected kind), whatever RAM could
+    not hold dropped as whole slices, counted and notified, the spooled
+    slices backfilled, and the campaign's invariant pushed == stored +
+    dropped."""
+    spool = ctx.work / f"spool-{sid}"
+    _mount_tmpfs(spool, size)
+    try:
+        c, path = ctx.device(sid, spool_dir=str(spool))
+        t = time.monotonic()
+        run = Run(ctx, path, seconds, budget=budget)
+        conns0 = ctx.proxy.connections
+        sched = [(outage[0], lambda: ctx.proxy.set_mode("refuse")),
+                 (outage[1], lambda: ctx.proxy.set_mode("pass"))]
+        if ro_at is not None:
+            sched.insert(1, (ro_at, lambda: subprocess.run(
+                ["mount", "-o", "remount,ro", str(spool)], check=True, timeout=30)))
+        try:
+            timed_faults(ctx, run, sched)
+        finally:
+            ctx.proxy.set_mode("pass")
+        hung = run.wait()
+    finally:
+        _umount(spool)
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung (killed)" if hung else f"crashed rc={run.p.returncode}"], True,
+                      time.monotonic() - t)
+    r = run.result
+    fields, fails = verify(ctx, c, [r], [run.output()], expect_drop=True)
+    faults = r["spool_faults"]
+    want = 2 if ro_at is not None else 1  # ivcs_spool_fault_e: 1 full, 2 read-only
+    if [f[0] for f in faults] != [want]:
+        fails.append(f"spool_fault notifications {faults}, want one of kind {want}")
+    if not r["spooled_keys"]:
+        fails.append("nothing spooled before the fault")
+    # a full ring refuses the push (IVCS_ERR_BUFFER_FULL, then P-frames
+    # until an I-frame fits): the frame is returned to the caller at once,
+    # not pushed (docs/ENGINE.md "Loss, drops, pause"); nothing else may be
+    other = {k: v for k, v in r["refused_by"].items()
+             if k not in ("IVCS_ERR_BUFFER_FULL", "IV_ERR_CS_NEED_IDR_FRAME")}
+    if other:
+        fails.append(f"pushes refused {other}")
+    if r["push_max_ms"] > 500 or r["push_s"] > seconds + 2:
+        fails.append(f"a push blocked: longest push {r['push_max_ms']} ms, "
+                     f"{r['push_s']} s to push {seconds} s")
+    if ctx.proxy.connections == conns0:
+        fails.append("the outage was not felt (no connection)")
+    landed = {k for k, _ in r["uploaded_keys"]}
+    lost = [k for k in r["spooled_keys"] if k not in landed]
+    if lost:
+        fails.append(f"{len(lost)} spooled slices not backfilled")
+    if ro_at is None and not fields["dropped"]:
+        fails.append("the full spool was not felt (no drop: outage too short?)")
+    eng = r["engine"]
+    return record(ctx, name, 1, fields, fails, True, time.monotonic() - t,
+                  f"{len(r['spooled_keys'])} slices spooled, all backfilled; spool_fault "
+                  f"{faults}; {r['dropped_notified_slices']} slices dropped (notified); "
+                  f"{r['refused']} pushes refused by the full ring; "
+                  f"longest push {r['push_max_ms']} ms")
+
+
+def sc_spool_full(ctx):
+    spool_fault_scenario(ctx, "spool on a full 2 MiB tmpfs, server refused 18 s", "spoolfull",
+                         "2m")
+
+
+def sc_spool_ro(ctx):
+    spool_fault_scenario(ctx, "spool tmpfs remounted read-only during an 18 s outage",
+                         "spoolro", "16m", ro_at=9)
+
+
 def _etag(ctx, c, key):
     try:
         return ctx.cloud.s3.head_object(Bucket=c["bucket"], Key=key)["ETag"].strip('"')
@@ -958,6 +1047,7 @@ def main():
         ("clock_day", lambda x: sc_clock(x, "forward 1 day (beyond SigV4's 15 min skew)",
                                          [(5, "+86400")], True)),
         ("clock_midnight", sc_clock_midnight),
+        ("spool_full", sc_spool_full), ("spool_ro", sc_spool_ro),
     ]
     only = set(filter(None, args.only.split(",")))
     samples = None
