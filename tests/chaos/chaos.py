@@ -203,6 +203,26 @@ def list_keys(s3, bucket, prefix, limit=100000):
     return keys
 
 
+def contiguous(keys, gap_ms=1500):
+    """Sorted slice keys split where a slice starts more than gap_ms after
+    the previous one ended (from {start_ms}_{dur_ms}_ in the names; dropped
+    slices leave such gaps). Each run is checked as one stream: ffmpeg
+    "corrects" a jump of over 10 s inside one stream (its
+    dts_delta_threshold) into equal timestamps and reports an error that is
+    not in the slices (a player gets #EXT-X-DISCONTINUITY there)."""
+    runs, end = [], None
+    for k in keys:
+        try:
+            start, dur = (int(x) for x in k.rsplit("/", 1)[-1].split("_")[:2])
+        except ValueError:
+            start, dur = end or 0, 0
+        if end is None or start - end > gap_ms:
+            runs.append([])
+        runs[-1].append(k)
+        end = start + dur
+    return runs
+
+
 def probe_frames(path):
     """(frames, decode errors) of a TS file: ffprobe's packet count of all
     streams, and whatever `ffmpeg -v error ... -f null` says."""
@@ -276,12 +296,16 @@ def verify(ctx, c, results, outputs, expect_drop=False, killed_pushed=0):
         keys = sorted(k for k in list_keys(ctx.cloud.s3, bucket, f"{c['prefix']}{dev}/ch{ch}/rec/")
                       if k.endswith(".ts"))
         nobj += len(keys)
-        cat = ctx.work / f"{dev}-ch{ch}.ts"
-        with open(cat, "wb") as f:
-            for k in keys:
-                f.write(ctx.cloud.s3.get_object(Bucket=bucket, Key=k)["Body"].read())
-        n, errs = probe_frames(cat) if keys else (0, "")
-        cat.unlink()
+        n, errs = 0, ""
+        for i, run in enumerate(contiguous(keys)):
+            cat = ctx.work / f"{dev}-ch{ch}-{i}.ts"
+            with open(cat, "wb") as f:
+                for k in run:
+                    f.write(ctx.cloud.s3.get_object(Bucket=bucket, Key=k)["Body"].read())
+            rn, rerrs = probe_frames(cat)
+            cat.unlink()
+            n += rn
+            errs = errs or rerrs
         stored += n
         if errs:
             fails.append(f"ch{ch}: ffmpeg: {errs[:200]}")
