@@ -702,7 +702,7 @@ def sc_clock(ctx, label, steps, expect_drop, seconds=16):
                   f"{fields['objects']} objects, {len(segs)} playlist segments")
 
 
-def sc_clock_midnight(ctx, before=10, seconds=20):
+def sc_clock_midnight(ctx, before=7, seconds=16):
     """The recorder's wall clock starts `before` s before 00:00 UTC and
     records across midnight. SigV4 refuses a skew over 15 min, so radosgw
     runs under the same libfaketime offset for the recording (restarted
@@ -957,11 +957,30 @@ FINDINGS = """## Findings
   `IVCS_ERR_BUFFER_FULL`), which is the budget working as documented; the
   network scenarios therefore run with an 8 MiB budget, and the drop with
   4 MiB is expected, not a defect.
-- **Across midnight UTC** (the `clock across midnight` row): radosgw is
+- **Three scenarios added after the full run above** (their rows appear in
+  the next one); `scripts/chaos --only clock_midnight,spool_full,spool_ro`
+  on 2026-12-05, 89 s: midnight (then 20 s of media; now 16 s, 21 s wall,
+  1149 pushed, 1149 stored) 1436 pushed, 1436 stored; spool full 2151
+  pushed, 2005 stored, 146 dropped (2 slices, notified); spool read-only
+  2100 pushed, 1431 stored, 669 dropped (5 slices, notified). All pass.
+- **Across midnight UTC** (`clock_midnight`): radosgw is
   restarted under the same libfaketime offset as the recorder (SigV4 refuses
-  a skew over 15 minutes), the recording starts ~10 s before 00:00 UTC;
+  a skew over 15 minutes), the recording starts ~7 s before 00:00 UTC;
   slices land under both days' `rec/YYYY-MM-DD/`, `ivcs playlist` over
   23:59-00:01 lists every slice once, in order, and they decode.
+- **Spool full / read-only during an outage** (2 MiB tmpfs; a tmpfs
+  remounted read-only 9 s in): `spool_fault` is notified once (kind full,
+  resp. read-only), the ring then drops whole slices (counted, notified;
+  pushes the full ring refuses get `IVCS_ERR_BUFFER_FULL` or
+  `IV_ERR_CS_NEED_IDR_FRAME` at once), no push blocks (the longest push
+  call is measured), every spooled slice is backfilled and pushed = stored
+  + dropped. No defect found.
+- **Campaign bug, fixed**: the checker decoded all of a channel's slices as
+  one stream; where dropped slices left a gap of over 10 s, ffmpeg's
+  `dts_delta_threshold` "corrected" the jump into equal timestamps and
+  reported "non monotonically increasing dts" (`spool_ro`'s first run).
+  The slices decode (`-copyts`, or the pieces on either side); the checker now decodes each gap-free run of slices separately (a player
+  gets `#EXT-X-DISCONTINUITY` there).
 - The campaign's own checker is tested (the `self-test` row): a slice deleted
   from the bucket and one overwritten with damaged bytes must be reported as
   a missing slice, a frame-count mismatch and an ffmpeg decode error.
@@ -973,9 +992,10 @@ FINDINGS = """## Findings
   against a fake server in `tests/unit/test_http_client.c`, and the
   hostile-server cases of `tests/python/s3_fake.py` (`test_s3_fake.py`,
   `test_s3_fuzz.py`) are not re-run here as scenarios;
-- spool storage faults are not scenarios here: a full tmpfs and a
-  read-only remount are tested by `test_engine_spool` and
-  `tests/unit/test_spool.c`; EIO (FUSE or device-mapper) is not tested;
+- spool EIO (a FUSE or device-mapper shim) is not a scenario; a full and a
+  read-only spool are (the `spool_full` and `spool_ro`
+  read-only` scenarios), and the unit tests `test_engine_spool` and
+  `tests/unit/test_spool.c` inject all three;
 - the soak samples RSS and fds of the recording process (Python + libivcs),
   not jemalloc's arena statistics.
 """
