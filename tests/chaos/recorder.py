@@ -98,6 +98,7 @@ def main():
     dropped = {"slices": 0, "frames": 0}
     uploaded = []       # [key, frames] per slice_uploaded
     spooled = {}        # key -> frames (slice_spooled)
+    spool_faults = []   # [value (1 full, 2 read-only, ...), err] per spool_fault
     started = set()
 
     t_start = time.monotonic()
@@ -114,6 +115,8 @@ def main():
                 uploaded.append([n.key, n.frames])
             elif n.kind == "slice_spooled" and n.key:
                 spooled[n.key] = n.frames
+            elif n.kind == "spool_fault":
+                spool_faults.append([n.value, n.err_name])
 
     def on_start(ch):
         started.add(ch)
@@ -133,6 +136,7 @@ def main():
     refused = [0] * a.channels
     refused_by = {}
     total_ms = a.seconds * 1000
+    push_max = 0.0      # the longest push call (s): the push path never blocks
     t0 = time.monotonic()
     loop = 0
     done = False
@@ -148,6 +152,7 @@ def main():
             if due > now:
                 sleep(due - now)
             for i, ch in enumerate(chans):
+                tp = time.monotonic()
                 try:
                     if video:
                         ch.push_video(data, p, key=key)
@@ -157,6 +162,7 @@ def main():
                 except ivcs.Error as e:
                     refused[i] += 1
                     refused_by[e.name] = refused_by.get(e.name, 0) + 1
+                push_max = max(push_max, time.monotonic() - tp)
             # after every step, so that a SIGKILL leaves the exact count
             print("progress " + json.dumps({"pushed": sum(pushed), "media_ms": p}), flush=True)
         loop += 1
@@ -171,7 +177,9 @@ def main():
             "dropped_notified_slices": dropped["slices"],
             "dropped_notified_frames": dropped["frames"],
             "dropped_why": dropped.get("why", []),
-            "uploaded_keys": uploaded, "spooled_keys": spooled,
+            "uploaded_keys": uploaded, "spooled_keys": spooled, "spool_faults": spool_faults,
+            "push_max_ms": round(push_max * 1000, 1),
+            "engine": {k: v for k, v in st.items() if k.startswith(("spool", "backfill"))},
             "stats": st["channels"],
             "callback_errors": len(eng.callback_errors),
         }
