@@ -63,35 +63,24 @@ class _Bucket:
             await asyncio.sleep(min(1.0, (n - self.tokens) / rate_bps))
 
 
-class FaultProxy:
-    def __init__(self, upstream_host, upstream_port, seed=1):
-        self.up = (upstream_host, upstream_port)
-        self.mode = {"mode": "pass"}
-        self.rng = random.Random(seed)
-        self.connections = 0
-        self.resets = 0
-        self._conns = set()
-        self._buckets = {"c2s": _Bucket(), "s2c": _Bucket()}
+class LoopServer:
+    """An asyncio server on 127.0.0.1 (a free port) whose loop runs in a
+    thread of its own; the subclass gives _handle(reader, writer),
+    _shutdown() and, for TLS, _ssl. start() waits until it listens."""
+
+    _ssl = None
+
+    def __init__(self):
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.port = None
 
-    # -- control (any thread)
     def start(self):
         self._thread.start()
         if not self._ready.wait(10):
-            raise RuntimeError("fault proxy did not start")
+            raise RuntimeError(f"{type(self).__name__} did not start")
         return self
-
-    def set_mode(self, mode="pass", **params):
-        m = dict(params, mode=mode)
-        self.mode = m
-        if mode in ("noanswer", "tls_cut", "refuse", "reset_all"):
-            # old connections would carry on unharmed: cut them
-            self._loop.call_soon_threadsafe(self._reset_all)
-        if mode == "reset_all":
-            self.mode = {"mode": "pass"}
 
     def stop(self):
         if self._loop.is_running():
@@ -103,14 +92,35 @@ class FaultProxy:
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
-    # -- loop thread
     def _run(self):
         asyncio.set_event_loop(self._loop)
+        kw = dict(ssl=self._ssl, ssl_handshake_timeout=10) if self._ssl else {}
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=128))
+            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=128, **kw))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
+
+
+class FaultProxy(LoopServer):
+    def __init__(self, upstream_host, upstream_port, seed=1):
+        super().__init__()
+        self.up = (upstream_host, upstream_port)
+        self.mode = {"mode": "pass"}
+        self.rng = random.Random(seed)
+        self.connections = 0
+        self.resets = 0
+        self._conns = set()
+        self._buckets = {"c2s": _Bucket(), "s2c": _Bucket()}
+
+    def set_mode(self, mode="pass", **params):
+        m = dict(params, mode=mode)
+        self.mode = m
+        if mode in ("noanswer", "tls_cut", "refuse", "reset_all"):
+            # old connections would carry on unharmed: cut them
+            self._loop.call_soon_threadsafe(self._reset_all)
+        if mode == "reset_all":
+            self.mode = {"mode": "pass"}
 
     async def _shutdown(self):
         self._server.close()

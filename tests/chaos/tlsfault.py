@@ -18,7 +18,8 @@ connections, answered (fault answers sent).
 
 import asyncio
 import ssl
-import threading
+
+from faultproxy import LoopServer
 
 
 def _abort(writer):
@@ -48,28 +49,19 @@ HOSTILE = [
 ]
 
 
-class TlsFaultProxy:
+class TlsFaultProxy(LoopServer):
     def __init__(self, upstream_host, upstream_port, cert, key, ca):
+        super().__init__()
         self.up = (upstream_host, upstream_port)
         self.mode = {"mode": "pass"}
         self.connections = 0
         self.answered = 0
         self.kinds = {}
         self._hostile_i = 0
-        self._srv_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._srv_ctx.load_cert_chain(cert, key)
+        self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ssl.load_cert_chain(cert, key)
         self._cli_ctx = ssl.create_default_context(cafile=ca)
         self._writers = set()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = None
-
-    def start(self):
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("tls fault proxy did not start")
-        return self
 
     def set_mode(self, mode="pass", **params):
         """New connections take the mode; a switch to a fault also cuts the
@@ -83,25 +75,6 @@ class TlsFaultProxy:
         for w in list(self._writers):
             _abort(w)
         self._writers.clear()
-
-    def stop(self):
-        if self._loop.is_running():
-            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-            try:
-                fut.result(10)
-            except Exception:
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self):
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._srv_ctx, backlog=128,
-                                 ssl_handshake_timeout=10))
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
 
     async def _shutdown(self):
         self._server.close()
