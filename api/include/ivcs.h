@@ -220,6 +220,15 @@ typedef struct ivcs_engine_stats_s {
      * by the server's clock (its Date header). Object keys and recording
      * times stay on the device's clock. */
     int32_t clock_skew_s;
+    /* The engine's private jemalloc arena (engine config alloc NULL and
+     * jemalloc in the process, ivcs_base.h): bytes in live allocations
+     * (each rounded up to its size class) and bytes of the arena resident
+     * in RAM, from jemalloc's per-arena statistics. Flat after
+     * ivcs_channel_open: the engine allocates at init. Both 0 when the
+     * engine allocates through libc or the firmware's allocator. Reading
+     * them takes jemalloc's control lock: for monitoring, not hot paths. */
+    uint64_t mem_allocated;
+    uint64_t mem_resident;
 } ivcs_engine_stats_s;
 IVCS_API void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *out);
 

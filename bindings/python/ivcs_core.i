@@ -338,6 +338,7 @@ static PyObject *py_engine_stats_dict(const ivcs_engine_stats_s *s)
     PY_STAT(d, *s, spool_discarded_corrupt); PY_STAT(d, *s, backfill_slices);
     PY_STAT(d, *s, backfill_frames); PY_STAT(d, *s, spool_evicted);
     PY_STAT(d, *s, backfill_events); PY_STAT(d, *s, backfill_pictures);
+    PY_STAT(d, *s, mem_allocated); PY_STAT(d, *s, mem_resident);
     PyObject *v = PyLong_FromLongLong((long long)s->spool_oldest_ms);
     if (!v || PyDict_SetItemString(d, "spool_oldest_ms", v) < 0) {
         Py_XDECREF(v);

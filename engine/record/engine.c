@@ -712,6 +712,11 @@ void ivcs_engine_stats(ivcs_engine_s *e, ivcs_engine_stats_s *o)
     }
     o->integrity_failures = atomic_load_explicit(&e->st_integ_fail, RLX);
     o->clock_skew_s = atomic_load_explicit(&e->st_skew, RLX);
+    ivcs_jemalloc_stats_s js;
+    if (e->ja && ivcs_jemalloc_allocator_stats(e->ja, &js) == 0) {
+        o->mem_allocated = js.allocated;
+        o->mem_resident = js.resident;
+    }
 }
 
 double ivcs_engine_thread_cpu_s(ivcs_engine_s *e)

@@ -364,7 +364,26 @@ TEST(memory_budget_and_no_alloc_push)
         fprintf(stderr, "jemalloc arena: per channel %lld B\n", jper);
         CHECK(jper <= BUDGET + 65536);
         CHECK(jper >= BUDGET / 2);
+        /* the public stats report the same arena */
+        ivcs_engine_stats_s es;
+        ivcs_engine_stats(e, &es);
+        CHECK_EQ(ivcs_jemalloc_allocator_stats(e->ja, &j2), 0);
+        CHECK_EQ(es.mem_allocated, (uint64_t)j2.allocated);
+        CHECK(es.mem_allocated >= (uint64_t)N * BUDGET / 2);
+        CHECK(es.mem_resident > 0);
+    } else {
+        ivcs_engine_stats_s es;
+        ivcs_engine_stats(e, &es);
+        CHECK_EQ(es.mem_allocated, 0);
     }
+    CHECK_EQ(ivcs_engine_destroy(e), 0);
+    /* an engine on the firmware's allocator reports no arena */
+    ec.alloc = &counting;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    ivcs_engine_stats_s es0;
+    ivcs_engine_stats(e, &es0);
+    CHECK_EQ(es0.mem_allocated, 0);
+    CHECK_EQ(es0.mem_resident, 0);
     CHECK_EQ(ivcs_engine_destroy(e), 0);
 }
 
