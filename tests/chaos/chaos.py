@@ -115,16 +115,17 @@ class Run:
     """One recorder process: its lines, the last progress, the result."""
 
     def __init__(self, ctx, cfgfile, seconds, channels=1, speed=1.0, budget=4 << 20,
-                 upload_timeout_ms=20000, env_extra=None, prefix_cmd=()):
+                 upload_timeout_ms=20000, env_extra=None, prefix_cmd=(),
+                 video="clip_h264.h264", extra_args=()):
         self.ctx = ctx
         env = dict(os.environ)
         env.pop("IVCS_CONFIG", None)
         env.update(env_extra or {})
         cmd = [*prefix_cmd, sys.executable, str(HERE / "recorder.py"), "--config", str(cfgfile),
-               "--ivcs", ctx.ivcs, "--video", str(ctx.media / "clip_h264.h264"),
+               "--ivcs", ctx.ivcs, "--video", str(ctx.media / video),
                "--audio", str(ctx.media / "clip_aac.aac"), "--seconds", str(seconds),
                "--channels", str(channels), "--speed", str(speed), "--budget", str(budget),
-               "--upload-timeout-ms", str(upload_timeout_ms)]
+               "--upload-timeout-ms", str(upload_timeout_ms), *extra_args]
         self.hard_timeout = seconds / speed + upload_timeout_ms / 1000 + 60
         self.t0 = time.monotonic()
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -133,6 +134,7 @@ class Run:
         self.err = []
         self.started = threading.Event()
         self.progress = {"pushed": 0}
+        self.mem = None  # the last "mem" line
         self.result = None
         self._t = [threading.Thread(target=self._read_out, daemon=True),
                    threading.Thread(target=self._read_err, daemon=True)]
@@ -141,6 +143,9 @@ class Run:
 
     def _read_out(self):
         for line in self.p.stdout:
+            if line.startswith("mem "):
+                self.mem = json.loads(line[4:])
+                continue
             if not line.startswith("progress "):
                 self.lines.append(line)
             if line.startswith("started") or line.startswith("not-started"):
@@ -602,11 +607,42 @@ def _umount(d):
         log(f"umount {d}: {r.stderr.strip()}")
 
 
+def _mount_faultfs(mnt, backing, flag):
+    """tests/unit/faultfs.py over `backing` at `mnt` (FUSE): writes fail with
+    EIO while `flag` exists. Returns the shim's process, mounted."""
+    backing.mkdir()
+    mnt.mkdir()
+    p = subprocess.Popen([sys.executable, str(SRC / "tests" / "unit" / "faultfs.py"), str(backing),
+                          str(mnt), "0", str(flag)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and p.poll() is None:
+        if any(l.split()[1] == str(mnt) for l in Path("/proc/mounts").read_text().splitlines()):
+            return p
+        time.sleep(0.1)
+    p.kill()
+    p.wait(10)
+    raise AssertionError(f"faultfs did not mount {mnt} within 10 s (python3-fusepy, /dev/fuse?)")
+
+
+def _umount_faultfs(mnt, p):
+    r = subprocess.run(["fusermount", "-u", str(mnt)], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        log(f"fusermount -u {mnt}: {r.stderr.strip()}")
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(10)
+
+
 def spool_fault_scenario(ctx, name, sid, size, ro_at=None, seconds=30, outage=(2, 20),
-                         budget=1 << 20):
+                         budget=1 << 20, eio_at=None):
     """spool_dir on a tmpfs of `size` mounted here; the server refused
     through the proxy from outage[0] to outage[1] s (slices go to the spool);
-    ro_at: the tmpfs remounted read-only that many seconds in. Checks: no
+    ro_at: the tmpfs remounted read-only that many seconds in; eio_at: the
+    spool is a FUSE shim (tests/unit/faultfs.py) over the tmpfs, failing
+    every write with EIO from that many seconds in. Checks: no
     crash, pushes never blocked (longest push call, pacing), spool_fault
     notified exactly once (and with the expected kind), whatever RAM could
     not hold dropped as whole slices, counted and notified, the spooled
@@ -614,8 +650,17 @@ def spool_fault_scenario(ctx, name, sid, size, ro_at=None, seconds=30, outage=(2
     dropped."""
     spool = ctx.work / f"spool-{sid}"
     _mount_tmpfs(spool, size)
+    shim = None
+    if eio_at is not None:
+        flag = ctx.work / f"eio-{sid}"
+        try:
+            shim = _mount_faultfs(ctx.work / f"spool-{sid}-fuse", spool / "backing", flag)
+        except BaseException:
+            _umount(spool)
+            raise
     try:
-        c, path = ctx.device(sid, spool_dir=str(spool))
+        c, path = ctx.device(sid, spool_dir=str(ctx.work / f"spool-{sid}-fuse"
+                                                 if shim else spool))
         t = time.monotonic()
         run = Run(ctx, path, seconds, budget=budget)
         conns0 = ctx.proxy.connections
@@ -624,12 +669,16 @@ def spool_fault_scenario(ctx, name, sid, size, ro_at=None, seconds=30, outage=(2
         if ro_at is not None:
             sched.insert(1, (ro_at, lambda: subprocess.run(
                 ["mount", "-o", "remount,ro", str(spool)], check=True, timeout=30)))
+        if eio_at is not None:
+            sched.insert(1, (eio_at, flag.touch))
         try:
             timed_faults(ctx, run, sched)
         finally:
             ctx.proxy.set_mode("pass")
         hung = run.wait()
     finally:
+        if shim:
+            _umount_faultfs(ctx.work / f"spool-{sid}-fuse", shim)
         _umount(spool)
     if run.result is None:
         return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
@@ -638,7 +687,8 @@ def spool_fault_scenario(ctx, name, sid, size, ro_at=None, seconds=30, outage=(2
     r = run.result
     fields, fails = verify(ctx, c, [r], [run.output()], expect_drop=True)
     faults = r["spool_faults"]
-    want = 2 if ro_at is not None else 1  # ivcs_spool_fault_e: 1 full, 2 read-only
+    # ivcs_spool_fault_e: 1 full, 2 read-only, 3 I/O error
+    want = 2 if ro_at is not None else 3 if eio_at is not None else 1
     if [f[0] for f in faults] != [want]:
         fails.append(f"spool_fault notifications {faults}, want one of kind {want}")
     if not r["spooled_keys"]:
@@ -659,7 +709,7 @@ def spool_fault_scenario(ctx, name, sid, size, ro_at=None, seconds=30, outage=(2
     lost = [k for k in r["spooled_keys"] if k not in landed]
     if lost:
         fails.append(f"{len(lost)} spooled slices not backfilled")
-    if ro_at is None and not fields["dropped"]:
+    if ro_at is None and eio_at is None and not fields["dropped"]:
         fails.append("the full spool was not felt (no drop: outage too short?)")
     eng = r["engine"]
     return record(ctx, name, 1, fields, fails, True, time.monotonic() - t,
@@ -677,6 +727,11 @@ def sc_spool_full(ctx):
 def sc_spool_ro(ctx):
     spool_fault_scenario(ctx, "spool tmpfs remounted read-only during an 18 s outage",
                          "spoolro", "16m", ro_at=9)
+
+
+def sc_spool_eio(ctx):
+    spool_fault_scenario(ctx, "spool writes failing with EIO (FUSE shim) during an 18 s outage",
+                         "spooleio", "16m", eio_at=9)
 
 
 def _etag(ctx, c, key):
@@ -837,13 +892,28 @@ def _libfaketime():
     return r.stdout.strip()
 
 
+def _libjemalloc():
+    """Debian's libjemalloc.so.2 (libjemalloc-dev, a build dependency)."""
+    r = subprocess.run(["sh", "-c", "ldconfig -p | grep -o '/.*/libjemalloc.so.2$' | head -1"],
+                       capture_output=True, text=True, timeout=30)
+    if not r.stdout.strip():
+        raise AssertionError("libjemalloc.so.2 not found (scripts/setup installs libjemalloc-dev)")
+    return r.stdout.strip()
+
+
 # ------------------------------------------------------------------ soak
+SOAK_CLIP = "clip_h264_2m.h264"  # 1280x720 25 fps 2 Mbit/s; + clip_aac.aac: ~2.2 Mbit/s
+
+
 def sc_soak(ctx, minutes, channels, outdir):
-    name = f"soak {channels} ch x {minutes} min, a fault a minute"
+    name = f"soak {channels} ch x {minutes:g} min at 2.2 Mbit/s, a fault a minute"
     c, path = ctx.device("soak")
     t = time.monotonic()
     seconds = minutes * 60
-    run = Run(ctx, path, seconds, channels=channels, budget=8 << 20)
+    # jemalloc preloaded: the engine then allocates in its private arena
+    # (the extension is not linked with it) and reports the arena's counters
+    run = Run(ctx, path, seconds, channels=channels, budget=8 << 20, video=SOAK_CLIP,
+              env_extra={"LD_PRELOAD": _libjemalloc()}, extra_args=["--mem-every", "10"])
     run.wait_started()
     t0 = time.monotonic()
     samples = []
@@ -860,7 +930,9 @@ def sc_soak(ctx, minutes, channels, outdir):
                 if not rss:
                     break  # exiting (a zombie has no VmRSS)
                 fds = len(os.listdir(f"/proc/{run.pid}/fd"))
-                samples.append((round(time.monotonic() - t0, 1), rss, fds))
+                mem = run.mem or {}
+                samples.append((round(time.monotonic() - t0, 1), rss, fds,
+                                mem.get("allocated", 0) // 1024, mem.get("resident", 0) // 1024))
             except OSError:
                 break
             stop.wait(10)
@@ -889,9 +961,9 @@ def sc_soak(ctx, minutes, channels, outdir):
     stop.set()
     th.join(15)
     with open(outdir / "soak.tsv", "w") as f:
-        f.write("# t_s\trss_kb\tfds\n")
+        f.write("# t_s\trss_kb\tfds\tarena_allocated_kb\tarena_resident_kb\n")
         for s in samples:
-            f.write("%s\t%d\t%d\n" % s)
+            f.write("%s\t%d\t%d\t%d\t%d\n" % s)
     if run.result is None:
         return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
                       ["hung" if hung else "crashed"], False, time.monotonic() - t), samples
@@ -909,8 +981,22 @@ def sc_soak(ctx, minutes, channels, outdir):
             fails.append(f"RSS grew {rss_max - rss0} KiB after warm-up (tolerance {rss_tol})")
         if fd_max - fd0 > fd_tol:
             fails.append(f"fds grew {fd_max - fd0} after warm-up (tolerance {fd_tol})")
+        # the arena: the engine allocates at init, so its live bytes must
+        # not move at all; resident pages like RSS
+        al0, al_max = warm[0][3], max(s[3] for s in warm)
+        rs0, rs_max = warm[0][4], max(s[4] for s in warm)
+        rs_tol = max(8192, rs0 // 10)
+        if not al0:
+            fails.append("no jemalloc arena statistics (mem lines) from the recorder")
+        elif al_max != al0 or min(s[3] for s in warm) != al0:
+            fails.append(f"arena allocated moved after warm-up: {al0} -> "
+                         f"{min(s[3] for s in warm)}..{al_max} KiB")
+        if rs_max - rs0 > rs_tol:
+            fails.append(f"arena resident grew {rs_max - rs0} KiB after warm-up (tol {rs_tol})")
         note = (f"RSS {rss0} -> max {rss_max} KiB after warm-up (tol {rss_tol}); "
-                f"fds {fd0} -> max {fd_max} (tol {fd_tol}); faults: {', '.join(fault_log)}")
+                f"fds {fd0} -> max {fd_max} (tol {fd_tol}); jemalloc arena allocated "
+                f"{al0} -> max {al_max} KiB (must not move), resident {rs0} -> max {rs_max} KiB "
+                f"(tol {rs_tol}); faults: {', '.join(fault_log)}")
     else:
         fails.append("too few samples after warm-up")
     return record(ctx, name, 1, fields, fails, False, time.monotonic() - t, note), samples
@@ -922,7 +1008,7 @@ def plot(outdir, title):
 set output '{outdir / 'soak.svg'}'
 set title '{title}'
 set xlabel 'time (s)'
-set ylabel 'RSS (MiB)'
+set ylabel 'MiB'
 set y2label 'open fds'
 set ytics nomirror
 set y2tics
@@ -931,6 +1017,8 @@ set y2range [0:*]
 set key bottom right
 # rows of an exiting process (RSS 0) are left out
 plot '{outdir / 'soak.tsv'}' using 1:($2 > 0 ? $2/1024 : 1/0) with linespoints title 'RSS (MiB)' axes x1y1, \\
+     '' using 1:($2 > 0 && $4 > 0 ? $4/1024 : 1/0) with lines lw 2 title 'jemalloc arena allocated (MiB)' axes x1y1, \\
+     '' using 1:($2 > 0 && $5 > 0 ? $5/1024 : 1/0) with lines dt 2 title 'jemalloc arena resident (MiB)' axes x1y1, \\
      '' using 1:($2 > 0 ? $3 : 1/0) with linespoints title 'open fds' axes x1y2
 """
     subprocess.run(["gnuplot"], input=gp, text=True, check=True, timeout=60)
@@ -1052,8 +1140,8 @@ FINDINGS = """## Findings
 - spool EIO (a FUSE or device-mapper shim) is not a scenario; a full and a
   read-only spool are (the `spool_full` and `spool_ro` scenarios), and the unit tests `test_engine_spool` and
   `tests/unit/test_spool.c` inject all three;
-- the soak samples RSS and fds of the recording process (Python + libivcs),
-  not jemalloc's arena statistics.
+- the soak's network faults come from the proxy (rates and delays included);
+  no network namespace or `tc` qdisc is used.
 """
 
 
@@ -1091,13 +1179,18 @@ def markdown(meta, rows):
                  f"{r.get('latency_ms', '-')} ms | {r['outcome']} | {note} |")
     L.append("")
     if meta.get("soak"):
-        L += ["## Soak: RSS and open fds of the recording process", "",
-              "Sampled every 10 s from /proc/PID/status (VmRSS) and /proc/PID/fd. Flat after "
-              "warm-up (the first third, at least 60 s) is checked: RSS within max(8 MiB, "
-              "10 %) and fds within 2 x channels + 8 of the first sample after warm-up. The "
-              "faults, one a minute, rotate through blackhole, resets mid-request, latency, "
-              "radosgw SIGKILL, never-answer and TLS cut (8 s each).", "",
-              "![soak: RSS and open fds over time](reliability-soak.svg)", ""]
+        L += ["## Soak: RSS, open fds and the jemalloc arena of the recording process", "",
+              f"Each channel records `{SOAK_CLIP}` (1280x720 25 fps, 2 Mbit/s) + `clip_aac.aac`, "
+              "about 2.2 Mbit/s, with an 8 MiB ring; jemalloc is preloaded, so the engine "
+              "allocates in its private arena. Sampled every 10 s: /proc/PID/status (VmRSS), "
+              "/proc/PID/fd, and the arena's counters (`Engine.stats()` mem_allocated and "
+              "mem_resident, printed by the recorder every 10 s). Flat after warm-up (the first "
+              "third, at least 60 s) is checked against the first sample after warm-up: RSS "
+              "and arena resident within max(8 MiB, 10 %), fds within 2 x channels + 8, and "
+              "arena allocated not moving at all (the engine allocates at init). The faults, "
+              "one a minute, rotate through blackhole, resets mid-request, latency, radosgw "
+              "SIGKILL, never-answer and TLS cut (8 s each).", "",
+              "![soak: RSS, jemalloc arena and open fds over time](reliability-soak.svg)", ""]
     L += FINDINGS.splitlines()
     return L
 
@@ -1150,7 +1243,7 @@ def main():
         ("clock_day", lambda x: sc_clock(x, "forward 1 day (beyond SigV4's 15 min skew)",
                                          [(5, "+86400")], False)),
         ("clock_midnight", sc_clock_midnight),
-        ("spool_full", sc_spool_full), ("spool_ro", sc_spool_ro),
+        ("spool_full", sc_spool_full), ("spool_ro", sc_spool_ro), ("spool_eio", sc_spool_eio),
     ]
     only = set(filter(None, args.only.split(",")))
     samples = None
@@ -1175,7 +1268,7 @@ def main():
     wall = time.monotonic() - t
     meta = dict(command=args.command_line, started=started, machine=machine(),
                 campaign=args.campaign, seed=args.seed, wall_s=round(wall, 1),
-                soak=bool(samples), soak_title=f"soak: {args.soak_channels} channels, "
+                soak=bool(samples), soak_title=f"soak: {args.soak_channels} channels at 2.2 Mbit/s, "
                 f"{args.soak_minutes:g} min, a fault a minute")
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": ctx.rows}, indent=1))
     md = render(out, args.report)

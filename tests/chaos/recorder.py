@@ -6,6 +6,9 @@ engine, paced at --speed times real time, looped for --seconds of media.
 It prints, flushed, one line per event the campaign reads:
   started                       every channel streams (plan seen)
   progress {"pushed": N, ...}   after every frame step (what a SIGKILL leaves)
+  mem {"allocated": B, ...}     every --mem-every s: the engine's jemalloc
+                                arena (Engine.stats() mem_allocated and
+                                mem_resident; 0 unless jemalloc is preloaded)
   result {json}                 at the end: the engine's final counters per
                                 channel, the notifications counted by kind,
                                 frames and slices dropped as notified, the
@@ -89,6 +92,7 @@ def main():
     ap.add_argument("--upload-timeout-ms", type=int, default=15000)
     ap.add_argument("--reply-timeout-ms", type=int, default=0)
     ap.add_argument("--wait-start", type=float, default=20)
+    ap.add_argument("--mem-every", type=float, default=0)
     a = ap.parse_args()
 
     clip = split_media(a.ivcs, a.video, a.audio, a.fps)
@@ -138,6 +142,7 @@ def main():
     total_ms = a.seconds * 1000
     push_max = 0.0      # the longest push call (s): the push path never blocks
     t0 = time.monotonic()
+    mem_at = t0
     loop = 0
     done = False
     while not done:
@@ -165,6 +170,11 @@ def main():
                 push_max = max(push_max, time.monotonic() - tp)
             # after every step, so that a SIGKILL leaves the exact count
             print("progress " + json.dumps({"pushed": sum(pushed), "media_ms": p}), flush=True)
+            if a.mem_every and time.monotonic() >= mem_at:
+                mem_at += a.mem_every
+                st = eng.stats()
+                print("mem " + json.dumps({"allocated": st["mem_allocated"],
+                                           "resident": st["mem_resident"]}), flush=True)
         loop += 1
     push_s = time.monotonic() - t0
     eng.close()

@@ -773,7 +773,7 @@ TEST(writes_and_fsyncs_go_through_the_loop)
 TEST(slow_fsync_does_not_stall_the_loop)
 {
     /* the spool on a FUSE file system whose fsync sleeps 2 s
-     * (slow_fsync_fs.py): through io_uring the engine thread's loop goes on
+     * (faultfs.py): through io_uring the engine thread's loop goes on
      * ticking while the kernel waits for the disk (before: ivcs_spool_poll
      * blocked the thread in fdatasync for the 2 s) */
     const char *src = getenv("IVCS_SOURCE_DIR");
@@ -789,7 +789,7 @@ TEST(slow_fsync_does_not_stall_the_loop)
     char back[64], mnt[64], shim[512];
     mkdir_tmp(back, sizeof back);
     mkdir_tmp(mnt, sizeof mnt);
-    snprintf(shim, sizeof shim, "%s/tests/unit/slow_fsync_fs.py", src);
+    snprintf(shim, sizeof shim, "%s/tests/unit/faultfs.py", src);
     pid_t pid = fork();
     if (pid == 0) {
         execl("/usr/bin/python3", "python3", shim, back, mnt, "2", (char *)NULL);

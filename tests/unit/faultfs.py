@@ -1,8 +1,15 @@
-"""slow_fsync_fs.py BACKING MOUNTPOINT [SECONDS] - a FUSE pass-through file
-system (python3-fusepy) over the directory BACKING whose fsync and
-fdatasync of files sleep SECONDS (default 2) before syncing: a slow disk
-for test_spool (spool_slow_fsync_does_not_stall_the_loop). Runs in the
-foreground until unmounted (fusermount -u MOUNTPOINT)."""
+"""faultfs.py BACKING MOUNTPOINT [SECONDS [EIO_FLAG]] - a FUSE pass-through
+file system (python3-fusepy) over the directory BACKING, with two faults:
+
+- a slow disk: fsync and fdatasync of files sleep SECONDS (default 2)
+  before syncing (test_spool's slow_fsync_does_not_stall_the_loop);
+- a failing disk: while the file EIO_FLAG exists (a path outside the mount,
+  created and removed by the test), every write to the file system fails
+  with EIO: create, write, truncate, fsync, mkdir, rename. Reads, listing
+  and unlink still work, as on a medium that went bad for writing (the
+  fault campaign's spool_eio scenario).
+
+Runs in the foreground until unmounted (fusermount -u MOUNTPOINT)."""
 
 import errno
 import os
@@ -12,10 +19,15 @@ import time
 from fusepy import FUSE, FuseOSError, Operations
 
 
-class SlowFsync(Operations):
-    def __init__(self, root, delay):
+class FaultFs(Operations):
+    def __init__(self, root, delay, eio_flag=None):
         self.root = root
         self.delay = delay
+        self.eio_flag = eio_flag
+
+    def _eio(self):
+        if self.eio_flag and os.path.exists(self.eio_flag):
+            raise FuseOSError(errno.EIO)
 
     def _p(self, path):
         return os.path.join(self.root, path.lstrip("/"))
@@ -39,6 +51,7 @@ class SlowFsync(Operations):
         os.chown(self._p(path), uid, gid)
 
     def mkdir(self, path, mode):
+        self._eio()
         os.mkdir(self._p(path), mode)
 
     def rmdir(self, path):
@@ -48,6 +61,7 @@ class SlowFsync(Operations):
         os.unlink(self._p(path))
 
     def rename(self, old, new):
+        self._eio()
         os.rename(self._p(old), self._p(new))
 
     def statfs(self, path):
@@ -63,15 +77,18 @@ class SlowFsync(Operations):
         return os.open(self._p(path), flags)
 
     def create(self, path, mode, fi=None):
+        self._eio()
         return os.open(self._p(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
 
     def read(self, path, size, offset, fh):
         return os.pread(fh, size, offset)
 
     def write(self, path, data, offset, fh):
+        self._eio()
         return os.pwrite(fh, data, offset)
 
     def truncate(self, path, length, fh=None):
+        self._eio()
         os.truncate(self._p(path), length)
 
     def flush(self, path, fh):
@@ -81,6 +98,7 @@ class SlowFsync(Operations):
         os.close(fh)
 
     def fsync(self, path, datasync, fh):
+        self._eio()
         time.sleep(self.delay)  # the slow disk
         if datasync:
             os.fdatasync(fh)
@@ -93,5 +111,6 @@ class SlowFsync(Operations):
 
 if __name__ == "__main__":
     delay = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
-    FUSE(SlowFsync(sys.argv[1], delay), sys.argv[2], foreground=True, nothreads=False,
+    flag = sys.argv[4] if len(sys.argv) > 4 else None
+    FUSE(FaultFs(sys.argv[1], delay, flag), sys.argv[2], foreground=True, nothreads=False,
          allow_other=False)
