@@ -111,6 +111,11 @@ class Cloud:
 
 
 # ------------------------------------------------------------------ runs
+# the clips a recorder pushes (scripts/make-media): their size, for the channel
+SOAK_CLIP = "clip_h264_2m.h264"  # 1280x720 25 fps 2 Mbit/s; + clip_aac.aac: ~2.2 Mbit/s
+CLIP_SIZE = {"clip_h264.h264": (640, 360), SOAK_CLIP: (1280, 720)}
+
+
 class Run:
     """One recorder process: its lines, the last progress, the result."""
 
@@ -121,8 +126,10 @@ class Run:
         env = dict(os.environ)
         env.pop("IVCS_CONFIG", None)
         env.update(env_extra or {})
+        w, h = CLIP_SIZE[video]
         cmd = [*prefix_cmd, sys.executable, str(HERE / "recorder.py"), "--config", str(cfgfile),
-               "--ivcs", ctx.ivcs, "--video", str(ctx.media / video),
+               "--ivcs", ctx.ivcs, "--video", str(ctx.media / video), "--width", str(w),
+               "--height", str(h),
                "--audio", str(ctx.media / "clip_aac.aac"), "--seconds", str(seconds),
                "--channels", str(channels), "--speed", str(speed), "--budget", str(budget),
                "--upload-timeout-ms", str(upload_timeout_ms), *extra_args]
@@ -365,13 +372,13 @@ def timed_faults(ctx, run, schedule):
 
 
 def net_scenario(ctx, name, mode, params, fault_at=3, fault_s=8, seconds=16, expect_drop=False,
-                 note="", budget=8 << 20):
+                 note="", budget=8 << 20, video="clip_h264.h264"):
     """A network fault through the proxy from fault_at for fault_s seconds
     of a recording of `seconds` (real time). The ring budget (8 MiB) holds
     the stream for the fault plus a reply timeout (10 s) and the retries."""
     c, path = ctx.device(name)
     t = time.monotonic()
-    run = Run(ctx, path, seconds, budget=budget)
+    run = Run(ctx, path, seconds, budget=budget, video=video)
     conns0, resets0 = ctx.proxy.connections, ctx.proxy.resets
     try:
         timed_faults(ctx, run, [(fault_at, lambda: ctx.proxy.set_mode(mode, **params)),
@@ -480,7 +487,8 @@ def sc_latency(ctx):
 
 def sc_bandwidth(ctx):
     net_scenario(ctx, "uplink 512 kbit/s for 12 s", "bandwidth", {"kbit": 512}, fault_at=2,
-                 fault_s=12, seconds=16, note="clip 1.24 Mbit/s")
+                 fault_s=12, seconds=16, note="stream 2.2 Mbit/s (720p 2 Mbit/s + AAC)",
+                 video=SOAK_CLIP)
 
 
 def sc_blackhole(ctx):
@@ -902,8 +910,6 @@ def _libjemalloc():
 
 
 # ------------------------------------------------------------------ soak
-SOAK_CLIP = "clip_h264_2m.h264"  # 1280x720 25 fps 2 Mbit/s; + clip_aac.aac: ~2.2 Mbit/s
-
 
 def sc_soak(ctx, minutes, channels, outdir):
     name = f"soak {channels} ch x {minutes:g} min at 2.2 Mbit/s, a fault a minute"
@@ -981,21 +987,22 @@ def sc_soak(ctx, minutes, channels, outdir):
             fails.append(f"RSS grew {rss_max - rss0} KiB after warm-up (tolerance {rss_tol})")
         if fd_max - fd0 > fd_tol:
             fails.append(f"fds grew {fd_max - fd0} after warm-up (tolerance {fd_tol})")
-        # the arena: the engine allocates at init, so its live bytes must
-        # not move at all; resident pages like RSS
+        # the arena: the engine allocates its rings and buffers at init; only
+        # a connection's objects come and go (connect and close on the engine
+        # thread, about 176 KiB each over TLS, a few at a time): a leak of
+        # even 72 B a slice would pass 512 KiB in the 30-minute soak
         al0, al_max = warm[0][3], max(s[3] for s in warm)
         rs0, rs_max = warm[0][4], max(s[4] for s in warm)
         rs_tol = max(8192, rs0 // 10)
         if not al0:
             fails.append("no jemalloc arena statistics (mem lines) from the recorder")
-        elif al_max != al0 or min(s[3] for s in warm) != al0:
-            fails.append(f"arena allocated moved after warm-up: {al0} -> "
-                         f"{min(s[3] for s in warm)}..{al_max} KiB")
+        elif al_max - al0 > 512:
+            fails.append(f"arena allocated grew {al_max - al0} KiB after warm-up (tolerance 512)")
         if rs_max - rs0 > rs_tol:
             fails.append(f"arena resident grew {rs_max - rs0} KiB after warm-up (tol {rs_tol})")
         note = (f"RSS {rss0} -> max {rss_max} KiB after warm-up (tol {rss_tol}); "
                 f"fds {fd0} -> max {fd_max} (tol {fd_tol}); jemalloc arena allocated "
-                f"{al0} -> max {al_max} KiB (must not move), resident {rs0} -> max {rs_max} KiB "
+                f"{al0} -> max {al_max} KiB (tol 512), resident {rs0} -> max {rs_max} KiB "
                 f"(tol {rs_tol}); faults: {', '.join(fault_log)}")
     else:
         fails.append("too few samples after warm-up")
@@ -1187,7 +1194,9 @@ def markdown(meta, rows):
               "mem_resident, printed by the recorder every 10 s). Flat after warm-up (the first "
               "third, at least 60 s) is checked against the first sample after warm-up: RSS "
               "and arena resident within max(8 MiB, 10 %), fds within 2 x channels + 8, and "
-              "arena allocated not moving at all (the engine allocates at init). The faults, "
+              "arena allocated within 512 KiB (the engine allocates rings and buffers at init; "
+              "only connection objects, about 176 KiB per TLS connection, come and go). The "
+              "faults, "
               "one a minute, rotate through blackhole, resets mid-request, latency, radosgw "
               "SIGKILL, never-answer and TLS cut (8 s each).", "",
               "![soak: RSS, jemalloc arena and open fds over time](reliability-soak.svg)", ""]

@@ -85,6 +85,8 @@ def main():
     ap.add_argument("--video", required=True)
     ap.add_argument("--audio", required=True)
     ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--speed", type=float, default=1.0)
@@ -129,7 +131,8 @@ def main():
     eng = ivcs.Engine(ivcs.Config.load(a.config), max_channels=a.channels,
                       upload_timeout_ms=a.upload_timeout_ms, reply_timeout_ms=a.reply_timeout_ms,
                       check_exit=False)
-    chans = [eng.channel(i, budget=a.budget, on_start=on_start, on_notify=on_notify)
+    chans = [eng.channel(i, budget=a.budget, width=a.width, height=a.height, fps=a.fps,
+                         on_start=on_start, on_notify=on_notify)
              for i in range(a.channels)]
     deadline = time.monotonic() + a.wait_start
     while len(started) < a.channels and time.monotonic() < deadline:
