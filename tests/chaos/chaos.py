@@ -1052,103 +1052,93 @@ def machine():
 
 FINDINGS = """## Findings
 
-- **Defect, fixed**: the Python bindings named only notifications 1..8;
-  `slice_spooled` and `spool_fault` reached Python callbacks as kind "9" and
-  "10" (the spool scenarios count them by name). Fixed in
+Defects the campaign found, each fixed with a regression test; the table
+above is from a run with every fix in.
+
+- **The Python bindings named only notifications 1..8**: `slice_spooled`
+  and `spool_fault` reached Python callbacks as kind "9" and "10". Fixed in
   bindings/python/ivcs/__init__.py; regression tests
   `test_every_notification_kind_has_its_name` and
-  `test_spooled_slices_are_notified_as_slice_spooled` (tests/bindings/test_bindings.py).
-- **Defect, fixed after the full run: radosgw SIGKILLed 20 times in 2
-  minutes dropped slices for space.** With a kill every ~6 s and radosgw
-  down for ~1-4 s of each, the 4 MiB ring (about 26 s of this clip)
-  overflowed three times in the full run (the row above): three whole slices
-  dropped with `IVCS_ERR_BUFFER_FULL`, counted and notified. The slice's
-  retry back-off (full jitter, 500 ms doubling to a 16 s cap) slept through
-  the short windows in which radosgw was up. Fix: a refused connect (nothing
-  listens: a restarting server; a SYN and a RST, no TLS) is retried under a
-  2 s cap (`ivcs_retry_delay_ms`, engine/net/retry.c); other failures keep
-  the 16 s cap. The scenario now connects straight to radosgw (a camera
-  talks to the server itself; through the proxy a killed radosgw looked like
-  an accepted-then-closed connection). Regression test: `unit.test_http_client`
-  `retry_backoff_full_jitter` (every refused-connect delay <= 2 s). This scenario alone,
+  `test_spooled_slices_are_notified_as_slice_spooled`
+  (tests/bindings/test_bindings.py).
+- **radosgw SIGKILLed 20 times in 2 minutes dropped slices for space.** With
+  a kill every ~6 s and radosgw down for ~1-4 s of each, the 4 MiB ring
+  overflowed: three whole slices dropped with `IVCS_ERR_BUFFER_FULL`
+  (counted and notified, so the invariant held, but nothing had to be
+  lost). The slice's retry back-off (full jitter, 500 ms doubling to a 16 s
+  cap) slept through the short windows in which radosgw was up. Fix: a
+  refused connect (nothing listens: a restarting server; a SYN and a RST, no
+  TLS) is retried under a 2 s cap (`ivcs_retry_delay_ms`,
+  engine/net/retry.c); other failures keep the 16 s cap. The scenario
+  connects straight to radosgw (a camera talks to the server itself; through
+  the proxy a killed radosgw looks like an accepted-then-closed connection).
+  Regression test: `unit.test_http_client retry_backoff_full_jitter`.
   `scripts/chaos --only rgw_kill --rgw-kills 20`, one run each on
-  2026-12-05: with the fix 8607 pushed, 8607 stored, 0 dropped (46 retries);
-  with the fix reverted 8570 pushed, 7712 stored, 858 dropped (three slices,
-  `IVCS_ERR_BUFFER_FULL`). The table's row is the full run from before it.
-- **Campaign bug, fixed after the full run**: the blackhole row of the full
-  run says "fault not felt" because the check then asked for a retry; the
-  proxy's blackhole holds bytes as a dead link with TCP retransmissions
-  would, so the engine feels it as upload latency (9 s for a 10 s
-  blackhole), which is what the check now asks for.
-- **Defect, fixed after the full run: a clock stepped more than 15 minutes
-  from the server's lost what it recorded.** Every upload was refused (SigV4
-  `RequestTimeTooSkewed`, 403) until the clock was right again, and the
-  slices were dropped at the end of the upload timeout, counted and notified
-  (the `clock forward 1 day` row: 861 of 1149 frames). Fix, as the AWS SDKs
-  do: a 403 RequestTimeTooSkewed with a valid `Date` header sets the S3
-  client's signing clock to the server's (`ivcs_s3_clock_skew`, engine stat
+  2026-12-05: with the fix 8607 pushed, 8607 stored, 0 dropped; with it
+  reverted 8570 pushed, 7712 stored, 858 dropped.
+- **A clock more than 15 minutes off the server's lost what it recorded.**
+  Every upload was refused (SigV4 `RequestTimeTooSkewed`, 403) until the
+  clock was right again, and the slices were dropped at the end of the
+  upload timeout (the `clock forward 1 day` scenario: 861 of 1149 frames
+  dropped before the fix). Fix, as the AWS SDKs do: a 403
+  RequestTimeTooSkewed with a valid `Date` header sets the S3 client's
+  signing clock to the server's (`ivcs_s3_clock_skew`, engine stat
   `clock_skew_s`) and the request goes again; object keys and recording
   times stay on the device's clock. Regression tests:
-  `unit.test_http_client clock_skew_from_date` (fails without the fix),
-  `unit.test_http_parse http_date_imf_fixdate`, and this scenario, which now
-  expects no drop: `scripts/chaos --only clock_day` on 2026-12-05, 1149
-  pushed, 1149 stored, 0 dropped (against radosgw; the table's row is the
-  full run from before the fix). Steps within the skew
-  window (the `back 10 min, forward 20 min` row) lose nothing, write no key
-  twice and keep the playlist whole.
-- **A server that accepts and never answers for 10 s** costs a reply timeout
-  (10 s) per request in flight plus the retry back-off, about 20 s of stream:
-  with the default 4 MiB ring budget and this 1.24 Mbit/s clip the first
-  campaign run dropped one whole slice there (counted, notified,
-  `IVCS_ERR_BUFFER_FULL`), which is the budget working as documented; the
-  network scenarios therefore run with an 8 MiB budget, and the drop with
-  4 MiB is expected, not a defect.
-- **Three scenarios added after the full run above** (their rows appear in
-  the next one); `scripts/chaos --only clock_midnight,spool_full,spool_ro`
-  on 2026-12-05, 89 s: midnight (then 20 s of media; now 16 s, 21 s wall,
-  1149 pushed, 1149 stored) 1436 pushed, 1436 stored; spool full 2151
-  pushed, 2005 stored, 146 dropped (2 slices, notified); spool read-only
-  2100 pushed, 1431 stored, 669 dropped (5 slices, notified). All pass.
-- **Across midnight UTC** (`clock_midnight`): radosgw is
-  restarted under the same libfaketime offset as the recorder (SigV4 refuses
-  a skew over 15 minutes), the recording starts ~7 s before 00:00 UTC;
-  slices land under both days' `rec/YYYY-MM-DD/`, `ivcs playlist` over
-  23:59-00:01 lists every slice once, in order, and they decode.
-- **Spool full / read-only during an outage** (2 MiB tmpfs; a tmpfs
-  remounted read-only 9 s in): `spool_fault` is notified once (kind full,
-  resp. read-only), the ring then drops whole slices (counted, notified;
-  pushes the full ring refuses get `IVCS_ERR_BUFFER_FULL` or
-  `IV_ERR_CS_NEED_IDR_FRAME` at once), no push blocks (the longest push
-  call is measured), every spooled slice is backfilled and pushed = stored
-  + dropped. No defect found.
-- **Campaign bug, fixed**: the checker decoded all of a channel's slices as
-  one stream; where dropped slices left a gap of over 10 s, ffmpeg's
-  `dts_delta_threshold` "corrected" the jump into equal timestamps and
-  reported "non monotonically increasing dts" (`spool_ro`'s first run).
-  The slices decode (`-copyts`, or the pieces on either side); the checker now decodes each gap-free run of slices separately (a player
-  gets `#EXT-X-DISCONTINUITY` there).
+  `unit.test_http_client clock_skew_from_date`, `unit.test_http_parse
+  http_date_imf_fixdate`, and the scenario itself, which expects no drop.
+- **Campaign bugs, fixed**: the blackhole check first asked for a retry, but
+  the proxy's blackhole holds bytes as a dead link would, so the engine
+  feels it as upload latency, which the check now asks for. The checker
+  first decoded all of a channel's slices as one stream; where dropped
+  slices leave a gap of over 10 s, ffmpeg's `dts_delta_threshold`
+  "corrects" the jump into equal timestamps and reports "non monotonically
+  increasing dts" (the slices decode with `-copyts`); the checker now
+  decodes each gap-free run of slices separately (a player gets
+  `#EXT-X-DISCONTINUITY` there). The soak first pushed its 720p clip into
+  640x360 channels: every video push was refused with
+  `IVCS_ERR_CODEC_MISMATCH` while audio was accepted, and the audio-only
+  stream, never cut without an I-frame, filled the ring and was dropped
+  whole (counted and notified).
+
+Behaviour the campaign documents (no defect):
+
+- **A server that accepts and never answers** costs a reply timeout (10 s)
+  per request in flight plus the retry back-off, about 20 s of stream; with
+  the default 4 MiB ring budget the first campaign run dropped one whole
+  slice there (counted, notified, `IVCS_ERR_BUFFER_FULL`): the budget
+  working as documented. The network scenarios therefore run with an 8 MiB
+  budget.
+- **Across midnight UTC** (`clock_midnight`): radosgw is restarted under the
+  same libfaketime offset as the recorder (SigV4 refuses a skew over 15
+  minutes), the recording starts ~7 s before 00:00 UTC; slices land under
+  both days' `rec/YYYY-MM-DD/`, `ivcs playlist` over 23:59-00:01 lists
+  every slice once, in order, and they decode.
+- **Spool full, read-only or failing with EIO during an outage** (a 2 MiB
+  tmpfs; a tmpfs remounted read-only 9 s in; tests/unit/faultfs.py, a FUSE
+  shim, failing every write with EIO 9 s in): `spool_fault` is notified
+  once (kind full, read-only, resp. I/O error), the ring then drops whole
+  slices (counted, notified; pushes the full ring refuses get
+  `IVCS_ERR_BUFFER_FULL` or `IV_ERR_CS_NEED_IDR_FRAME` at once), no push
+  blocks (the longest push call is measured), every slice spooled before
+  the fault is backfilled and pushed = stored + dropped.
+- **Memory in the soak**: the engine's jemalloc arena holds the rings and
+  buffers allocated at init; only connection objects (about 176 KiB per
+  TLS connection, allocated at connect on the engine thread) come and go.
 - The campaign's own checker is tested (the `self-test` row): a slice deleted
   from the bucket and one overwritten with damaged bytes must be reported as
   a missing slice, a frame-count mismatch and an ffmpeg decode error.
 
 ## Not covered yet
 
-- the rows of the scenarios added after the full run (clock_midnight,
-  spool_full, spool_ro, storm503, hostile) are not in the table above until
-  the next `--full --docs` run. Measured alone on 2026-12-05
-  (`scripts/chaos --only ID`): clock_midnight 1149 pushed = 1149 stored;
-  spool_full 2151 pushed, 2005 stored, 146 dropped (expected: the spool and
-  the ring both full, two whole slices, counted and notified); spool_ro 2100
-  pushed, 1431 stored, 669 dropped (expected, five whole slices); storm503
-  (503 SlowDown for 8 s through tests/chaos/tlsfault.py) 1292 = 1292, no
-  drop; hostile (malformed heads and bodies and a trickled status line for
-  20 s) 2153 = 2153, no drop. The hostile-server cases of
-  `tests/python/s3_fake.py` beyond these are tested there, not re-run here;
-- spool EIO (a FUSE or device-mapper shim) is not a scenario; a full and a
-  read-only spool are (the `spool_full` and `spool_ro` scenarios), and the unit tests `test_engine_spool` and
-  `tests/unit/test_spool.c` inject all three;
-- the soak's network faults come from the proxy (rates and delays included);
-  no network namespace or `tc` qdisc is used.
+- The hostile-server cases of `tests/python/s3_fake.py` beyond the six kinds
+  of bad answer of the `hostile` scenario are tested there, not re-run here.
+- Network faults come from the proxy (rates and delays included); no network
+  namespace or `tc` qdisc is used.
+- A channel whose every video push is refused (a wrong size at init) still
+  takes audio, and without an I-frame that audio is never cut into a slice:
+  it fills the ring and is dropped whole (counted and notified). A cut on
+  duration for audio-only streams would keep it.
 """
 
 
@@ -1159,7 +1149,8 @@ def markdown(meta, rows):
          f"Run {meta['started']} UTC on {meta['machine']}, shared with other jobs; "
          f"campaign {meta['campaign']}, seed {meta['seed']}; {meta['wall_s']:.0f} s wall.", "",
          "Every scenario records the test clip (`clip_h264.h264` 640x360 25 fps + "
-         "`clip_aac.aac`, about 1.24 Mbit/s, looped) in real time with tests/chaos/recorder.py "
+         "`clip_aac.aac`, about 1.24 Mbit/s, looped; the bandwidth scenario and the soak "
+         "`clip_h264_2m.h264`, 1280x720, about 2.2 Mbit/s with the audio) in real time with tests/chaos/recorder.py "
          "(the Python bindings, package `ivcs`) against radosgw (scripts/cloud) through "
          "tests/chaos/faultproxy.py (a TCP proxy: TLS passes through and is verified against "
          "the cloud's CA; for faults in the server's answers, tests/chaos/tlsfault.py "
