@@ -24,6 +24,7 @@ import os
 import platform
 import random
 import re
+import select
 import shutil
 import signal
 import struct
@@ -489,6 +490,110 @@ def sc_bandwidth(ctx):
     net_scenario(ctx, "uplink 512 kbit/s for 12 s", "bandwidth", {"kbit": 512}, fault_at=2,
                  fault_s=12, seconds=16, note="stream 2.2 Mbit/s (720p 2 Mbit/s + AAC)",
                  video=SOAK_CLIP)
+
+
+def _ip(*cmd, ns=None):
+    """One `ip`/`tc` command (in network namespace ns), bounded; its stdout."""
+    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
+    r = subprocess.run(full, capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError(f"{' '.join(full)}: {r.stderr.strip()[:200]}")
+    return r.stdout
+
+
+class NetNs:
+    """A network namespace made by the campaign, joined to this one by a veth
+    pair (host 10.231.N.1/30, namespace 10.231.N.2/30), its loopback up.
+    Processes run inside with `prefix`; tbf() caps the namespace's uplink
+    (the egress of its veth end) with a `tc` token bucket filter. close()
+    removes both (and with them the qdisc)."""
+
+    def __init__(self):
+        pid = os.getpid()
+        n = pid % 250 + 1
+        self.ns = f"ivcs-chaos-{pid}"
+        self.vh, self.vn = f"ivh{pid}"[:15], f"ivn{pid}"[:15]
+        self.host_ip, self.ns_ip = f"10.231.{n}.1", f"10.231.{n}.2"
+        self.prefix = ("ip", "netns", "exec", self.ns)
+        try:
+            _ip("ip", "netns", "add", self.ns)
+            _ip("ip", "link", "add", self.vh, "type", "veth", "peer", "name", self.vn)
+            _ip("ip", "link", "set", self.vn, "netns", self.ns)
+            _ip("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.vh)
+            _ip("ip", "link", "set", self.vh, "up")
+            _ip("ip", "addr", "add", f"{self.ns_ip}/30", "dev", self.vn, ns=self.ns)
+            _ip("ip", "link", "set", self.vn, "up", ns=self.ns)
+            _ip("ip", "link", "set", "lo", "up", ns=self.ns)
+        except BaseException:
+            self.close()
+            raise
+
+    def tbf(self, kbit):
+        _ip("tc", "qdisc", "replace", "dev", self.vn, "root", "tbf", "rate", f"{kbit}kbit",
+            "burst", "32kbit", "latency", "400ms", ns=self.ns)
+
+    def tbf_off(self):
+        """Removes the cap; returns `tc -s qdisc` of it just before."""
+        st = _ip("tc", "-s", "qdisc", "show", "dev", self.vn, ns=self.ns)
+        _ip("tc", "qdisc", "del", "dev", self.vn, "root", ns=self.ns)
+        return st
+
+    def close(self):
+        subprocess.run(["ip", "link", "del", self.vh], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True, timeout=30)
+
+
+def sc_bandwidth_tc(ctx):
+    """The bandwidth scenario with the kernel's shaper instead of the proxy's
+    token bucket: the recorder runs in a network namespace whose uplink is
+    capped by `tc qdisc tbf` (512 kbit/s for 12 s of a 2.2 Mbit/s stream).
+    Inside, a forwarder on 127.0.0.1 (the address radosgw's certificate
+    names; TLS passes through and is verified) carries the connections over
+    the veth pair to one on the host side, which forwards to radosgw."""
+    name = "uplink 512 kbit/s for 12 s (tc tbf in a network namespace)"
+    t = time.monotonic()
+    net = NetNs()
+    host_fwd = ns_fwd = None
+    stats = {}
+    try:
+        host_fwd = FaultProxy(ctx.cloud.host, ctx.cloud.port, listen=(net.host_ip, 0)).start()
+        ns_fwd = subprocess.Popen([*net.prefix, sys.executable, str(HERE / "faultproxy.py"),
+                                   "127.0.0.1", str(ctx.cloud.port), net.host_ip,
+                                   str(host_fwd.port)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if not select.select([ns_fwd.stdout], [], [], 10)[0] or \
+                not ns_fwd.stdout.readline().startswith("listening"):
+            raise AssertionError("the forwarder in the network namespace did not start")
+        c, path = ctx.device("bwtc", endpoint=f"https://127.0.0.1:{ctx.cloud.port}")
+        run = Run(ctx, path, 16, budget=8 << 20, video=SOAK_CLIP, prefix_cmd=net.prefix)
+        try:
+            timed_faults(ctx, run, [(2, lambda: net.tbf(512)),
+                                    (14, lambda: stats.update(tc=net.tbf_off()))])
+        finally:
+            hung = run.wait()
+    finally:
+        if ns_fwd:
+            ns_fwd.kill()
+            ns_fwd.wait(10)
+        if host_fwd:
+            host_fwd.stop()
+        net.close()
+    if run.result is None:
+        return record(ctx, name, 1, dict(pushed=run.progress["pushed"]),
+                      ["hung (killed)" if hung else f"crashed rc={run.p.returncode}"], False,
+                      time.monotonic() - t)
+    fields, fails = verify(ctx, c, [run.result], [run.output()])
+    tc = " ".join(stats.get("tc", "").split())
+    m = re.search(r"Sent (\d+) bytes .*overlimits (\d+)", tc)
+    if not m or not int(m.group(2)):
+        fails.append(f"the shaper was not felt (tc: {tc[:160]})")
+    if fields["latency_ms"] < 2000:
+        fails.append("the fault was not felt (upload latency under 2 s)")
+    st = run.result["stats"][0]
+    return record(ctx, name, 1, fields, fails, False, time.monotonic() - t,
+                  f"stream 2.2 Mbit/s; tc tbf: {m.group(1) if m else '?'} B sent, "
+                  f"{m.group(2) if m else '?'} overlimits; retries {st['retries']}, "
+                  f"upload failures {st['upload_failures']}, connections {host_fwd.connections}")
 
 
 def sc_blackhole(ctx):
@@ -1133,8 +1238,9 @@ Behaviour the campaign documents (no defect):
 
 - The hostile-server cases of `tests/python/s3_fake.py` beyond the six kinds
   of bad answer of the `hostile` scenario are tested there, not re-run here.
-- Network faults come from the proxy (rates and delays included); no network
-  namespace or `tc` qdisc is used.
+- Delay, jitter and loss-like faults come from the proxy (the kernel here has
+  no `netem` qdisc); only the rate cap is also done by the kernel (`tc tbf`
+  in a network namespace, the `bandwidth_tc` row).
 - A channel whose every video push is refused (a wrong size at init) still
   takes audio, and without an I-frame that audio is never cut into a slice:
   it fills the ring and is dropped whole (counted and notified). A cut on
@@ -1233,6 +1339,7 @@ def main():
     ctx = Ctx(args)
     scen = [
         ("selftest", sc_selftest), ("baseline", sc_baseline), ("latency", sc_latency), ("bandwidth", sc_bandwidth),
+        ("bandwidth_tc", sc_bandwidth_tc),
         ("blackhole", sc_blackhole), ("reset_req", sc_reset_req), ("reset_resp", sc_reset_resp),
         ("noanswer", sc_noanswer), ("tls_cut", sc_tls_cut),
         ("storm503", sc_storm503), ("hostile", sc_hostile),

@@ -64,16 +64,18 @@ class _Bucket:
 
 
 class LoopServer:
-    """An asyncio server on 127.0.0.1 (a free port) whose loop runs in a
-    thread of its own; the subclass gives _handle(reader, writer),
-    _shutdown() and, for TLS, _ssl. start() waits until it listens."""
+    """An asyncio server on 127.0.0.1 (or `listen`, port 0: a free one) whose
+    loop runs in a thread of its own; the subclass gives _handle(reader,
+    writer), _shutdown() and, for TLS, _ssl. start() waits until it
+    listens."""
 
     _ssl = None
 
-    def __init__(self):
+    def __init__(self, listen=("127.0.0.1", 0)):
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self.listen = listen
         self.port = None
 
     def start(self):
@@ -96,15 +98,15 @@ class LoopServer:
         asyncio.set_event_loop(self._loop)
         kw = dict(ssl=self._ssl, ssl_handshake_timeout=10) if self._ssl else {}
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=128, **kw))
+            asyncio.start_server(self._handle, *self.listen, backlog=128, **kw))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
 
 
 class FaultProxy(LoopServer):
-    def __init__(self, upstream_host, upstream_port, seed=1):
-        super().__init__()
+    def __init__(self, upstream_host, upstream_port, seed=1, listen=("127.0.0.1", 0)):
+        super().__init__(listen)
         self.up = (upstream_host, upstream_port)
         self.mode = {"mode": "pass"}
         self.rng = random.Random(seed)
@@ -282,3 +284,19 @@ class _Key:
 
     def __getitem__(self, k):
         return self.c[k]
+
+
+def main():
+    """faultproxy.py LISTEN_HOST LISTEN_PORT UPSTREAM_HOST UPSTREAM_PORT: a
+    pass-through forwarder until stdin closes (the campaign runs one inside a
+    network namespace: `ip netns exec NS python3 faultproxy.py ...`)."""
+    import sys
+    lh, lp, uh, up = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    p = FaultProxy(uh, up, listen=(lh, lp)).start()
+    print(f"listening {lh}:{p.port}", flush=True)
+    sys.stdin.read()  # until the campaign closes the pipe (or dies)
+    p.stop()
+
+
+if __name__ == "__main__":
+    main()
