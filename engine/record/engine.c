@@ -297,10 +297,11 @@ int ivcs_eng_on_thread(const ivcs_engine_s *e)
 }
 
 /* integrity "auto": a few PUTs of a probe object next to plan.json (its own
- * client and loop, each request bounded by min(reply timeout, 5 s)), before
- * the first slice upload; the object is deleted after. A probe that got no
- * answer at all leaves md5 in force and runs again after the first PUT
- * that succeeds (so never while the server is away), at most every 30 s. */
+ * thread, client and loop, each request bounded by min(reply timeout, 5 s));
+ * slices sent meanwhile use md5; the object is deleted after. A probe that
+ * got no answer at all leaves md5 in force and runs again after the first
+ * PUT that succeeds (so never while the server is away), at most every
+ * 30 s. */
 #define ENG_REPROBE_MIN_MS 30000
 
 void ivcs_eng_server_answered(ivcs_engine_s *e)
@@ -308,28 +309,63 @@ void ivcs_eng_server_answered(ivcs_engine_s *e)
     if (e->integ_reprobe) e->integ_reprobe_due = 1;
 }
 
-static void probe_integrity(ivcs_engine_s *e)
+/* The probe thread: reads only what does not change after init (config,
+ * layout, boot, allocator) and writes only the probe_* results. */
+static void *probe_main(void *arg)
 {
-    char key[IVCS_LAYOUT_KEY_MAX + 64], note[sizeof e->integrity_note];
-    int mode = IVCS_INTEGRITY_MD5, answered = 1;
-    note[0] = 0;
+    ivcs_engine_s *e = arg;
+    char key[IVCS_LAYOUT_KEY_MAX + 64];
+    e->probe_mode = IVCS_INTEGRITY_MD5;
+    e->probe_answered = 1;
+    e->probe_note[0] = 0;
     if (ivcs_layout_plan_key(&e->layout, key, sizeof key) >= 0) {
         char *slash = strrchr(key, '/');
         size_t at = slash ? (size_t)(slash + 1 - key) : 0;
         snprintf(key + at, sizeof key - at, "integrity-probe-%08x", e->boot);
-        /* at most 5 s a request: the engine thread (and a destroy) waits */
+        /* at most 5 s a request: a destroy waits for the probe */
         uint32_t ms = atomic_load_explicit(&e->reply_ms, RLX);
         if (!ms || ms > 5000) ms = 5000;
-        mode = ivcs_s3_probe_integrity(e->alloc, &e->cfg.cloud, key, ms, note, sizeof note,
-                                       &answered);
+        e->probe_mode = ivcs_s3_probe_integrity(e->alloc, &e->cfg.cloud, key, ms, e->probe_note,
+                                                sizeof e->probe_note, &e->probe_answered);
     }
+    atomic_store_explicit(&e->probe_done, 1, memory_order_release);
+    ivcs_engine_wake(e);
+    return NULL;
+}
+
+static void probe_apply(ivcs_engine_s *e, int mode, const char *note, int answered)
+{
     pthread_mutex_lock(&e->plan_mu); /* ivcs_engine_stats copies the note */
-    memcpy(e->integrity_note, note, sizeof note);
+    snprintf(e->integrity_note, sizeof e->integrity_note, "%s", note);
     pthread_mutex_unlock(&e->plan_mu);
     atomic_store(&e->integrity, mode);
     atomic_store(&e->integ_ready, 1);
     e->integ_reprobe = !answered;
     e->integ_reprobe_due = 0;
+}
+
+/* Starts the probe thread (engine thread). Without a thread: md5, said so. */
+static void probe_start(ivcs_engine_s *e)
+{
+    if (e->probe_running) return;
+    atomic_store_explicit(&e->probe_done, 0, RLX);
+    if (pthread_create(&e->probe_th, NULL, probe_main, e) != 0) {
+        probe_apply(e, IVCS_INTEGRITY_MD5, "probe not run (no thread): md5", 1);
+        return;
+    }
+    e->probe_running = 1;
+}
+
+/* Applies a finished probe (engine thread); wait: join a running one. 1 if
+ * one was applied. */
+static int probe_finish(ivcs_engine_s *e, int wait)
+{
+    if (!e->probe_running) return 0;
+    if (!wait && !atomic_load_explicit(&e->probe_done, memory_order_acquire)) return 0;
+    pthread_join(e->probe_th, NULL);
+    e->probe_running = 0;
+    probe_apply(e, e->probe_mode, e->probe_note, e->probe_answered);
+    return 1;
 }
 
 static void *engine_main(void *arg)
@@ -339,7 +375,7 @@ static void *engine_main(void *arg)
     uint64_t flush_deadline = 0; /* monotonic: the injected clock may be frozen */
     int cancelled = 0;
     if (!e->fixed) atomic_store(&e->poll.force, 1);
-    if (atomic_load(&e->integrity) == IVCS_INTEGRITY_AUTO) probe_integrity(e);
+    if (atomic_load(&e->integrity) == IVCS_INTEGRITY_AUTO) probe_start(e);
     for (;;) {
         atomic_fetch_add_explicit(&e->st_iter, 1, RLX);
         arm_wake(e);
@@ -355,10 +391,12 @@ static void *engine_main(void *arg)
         for (uint32_t i = 0; i < n; i++)
             busy |= service_channel(e->ch[i], now, stopping);
         atomic_store_explicit(&e->st_skew, (int32_t)ivcs_s3_clock_skew(e->s3), RLX);
-        if (e->integ_reprobe_due && !stopping && now >= e->integ_reprobe_at) {
-            probe_integrity(e); /* the server answered a PUT: it is back */
+        busy |= probe_finish(e, 0);
+        if (e->integ_reprobe_due && !e->probe_running && !stopping &&
+            now >= e->integ_reprobe_at) {
+            probe_start(e); /* the server answered a PUT: it is back */
             /* no answer again: not before another PUT succeeded and 30 s */
-            e->integ_reprobe_at = ivcs_eng_now(e) + ENG_REPROBE_MIN_MS;
+            e->integ_reprobe_at = now + ENG_REPROBE_MIN_MS;
             busy = 1;
         }
         if (e->spool) {
@@ -418,6 +456,7 @@ static void *engine_main(void *arg)
         ivcs_loop_run_once(e->loop, wait);
         atomic_store_explicit(&e->sleeping, 0, RLX);
     }
+    probe_finish(e, 1); /* at most one request's timeout (5 s) left */
     return NULL;
 }
 

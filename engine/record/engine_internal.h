@@ -283,8 +283,17 @@ struct ivcs_engine_s {
     ivcs_digest_s md5;
     uint8_t *scratch; /* MD5 first pass buffer (integrity md5) */
     /* integrity mode of slice PUTs (ivcs_integrity_e): the config's, or what
-     * the probe chose for auto (engine thread, before the first upload) */
+     * the probe chose for auto (md5 for the slices sent while it runs) */
     _Atomic int integrity;
+    /* The probe runs on a thread of its own (probe_th, while probe_running:
+     * engine thread only), so the engine thread goes on servicing the rings;
+     * it writes probe_mode/probe_answered/probe_note, then sets probe_done
+     * (release); the engine thread joins it and applies them. */
+    pthread_t probe_th;
+    int probe_running;
+    _Atomic int probe_done;
+    int probe_mode, probe_answered;
+    char probe_note[192];
     char integrity_note[192];  /* the probe's finding; written before integ_ready */
     _Atomic int integ_ready;   /* 1 once integrity_note is set (plan_mu) */
     /* auto, and the start-up probe got no answer at all: probe again once

@@ -272,8 +272,10 @@ def test_auto_probes_again_once_the_server_answers(cfg, s3, tmp_path):
     with NoAnswerFirstProxy(tmp_path, c) as px:
         pc, pfile = px.config(tmp_path / "proxy.json")  # integrity: auto
         assert "integrity" not in pc
+        # paced (24 s of media in 6 s): the second probe runs beside the
+        # uploads, and the slices after it must be sent in its mode
         p, res, _ = push(pfile, "--video", MEDIA / "clip_h264.h264", "--audio",
-                         MEDIA / "clip_aac.aac", "--fps", 25, "--speed", "max", "--loop", loops)
+                         MEDIA / "clip_aac.aac", "--fps", 25, "--speed", 4, "--loop", loops)
         assert p.returncode == 0, p.stdout + p.stderr
         assert len(px.closed) == 1
         heads = list(px.put_headers)

@@ -19,6 +19,10 @@
  *    slice_type and a pic_parameter_set_id that exist, that PPS seen), all
  *    but ~18 % of them (no decoding: what passes has plausible headers); an H.265 IDR pushed into an H.264 channel
  *    is IVCS_ERR_CODEC_MISMATCH;
+ *  - the integrity probe (integrity auto) runs beside the engine thread: a
+ *    server that accepts and never answers holds the probe for its reply
+ *    timeout, while the engine thread goes on servicing the rings (before,
+ *    the thread waited for the probe and no ring was drained);
  *  - out of memory is one code inside the engine (issue 10): every
  *    allocation of ivcs_engine_new and ivcs_channel_open failed in turn
  *    gives IV_ERR_SYS_MALLOC_FAIL (never the seed's -606) and leaks nothing.
@@ -86,8 +90,8 @@ static ivcs_engine_s *engine(const char *dev, int fake_clock, uint32_t upload_ms
     ivcs_engine_config_s ec;
     ivcs_engine_config_defaults(&ec);
     snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u", fx_srv_port);
-    /* no integrity probe: it holds the engine thread at start (its PUTs to
-     * the sink are slow under qemu) and these tests time the rings */
+    /* no integrity probe: its PUTs to the sink (slow under qemu) would
+     * compete with the uploads these tests time */
     ec.cloud.integrity = IVCS_INTEGRITY_MD5;
     strcpy(ec.cloud.bucket, "ivcs");
     snprintf(ec.cloud.device_id, sizeof ec.cloud.device_id, "%s", dev);
@@ -511,8 +515,8 @@ TEST(out_of_memory_is_one_code)
         ivcs_engine_config_s ec;
         ivcs_engine_config_defaults(&ec);
         snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u", fx_srv_port);
-        /* no integrity probe: it holds the engine thread at start (its PUTs to
-         * the sink are slow under qemu) and these tests time the rings */
+        /* no integrity probe: its PUTs to the sink (slow under qemu) would
+         * compete with the uploads these tests time */
         ec.cloud.integrity = IVCS_INTEGRITY_MD5;
         strcpy(ec.cloud.bucket, "ivcs");
         strcpy(ec.cloud.device_id, "oom");
@@ -550,6 +554,63 @@ TEST(out_of_memory_is_one_code)
     CHECK(channel_failures > 0);
 }
 
+TEST(integrity_probe_does_not_hold_the_engine_thread)
+{
+    /* a port that takes connections (the kernel's backlog) and never
+     * answers: each probe request waits for its reply timeout */
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(ls >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_EQ(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(ls, 16), 0);
+    socklen_t al = sizeof a;
+    CHECK_EQ(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    ivcs_engine_config_s ec;
+    ivcs_engine_config_defaults(&ec);
+    snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u",
+             (unsigned)ntohs(a.sin_port));
+    ec.cloud.integrity = IVCS_INTEGRITY_AUTO;
+    strcpy(ec.cloud.bucket, "ivcs");
+    strcpy(ec.cloud.device_id, "probe");
+    strcpy(ec.cloud.access_key, "AK");
+    strcpy(ec.cloud.secret_key, "SK");
+    ec.fixed_plan = &full_time;
+    ec.wake_tick_ms = 10;
+    ec.upload_timeout_ms = 3000;
+    ec.reply_timeout_ms = 3000; /* the probe's bound per request */
+    ivcs_engine_s *e = NULL;
+    CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
+    if (!e) {
+        close(ls);
+        return;
+    }
+    ivcs_channel_config_s cc;
+    chan_cfg(&cc, 1 << 20, 0);
+    ivcs_channel_s *ch;
+    CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
+    /* 2 s of pushes while the probe waits (the slices cannot be uploaded
+     * either: the server is silent; 50 frames fit the 1 MiB budget) */
+    int ok = 0;
+    for (int i = 0; i < 50; i++) {
+        int rc = push_v(ch, i, 1000 + (uint64_t)i * 40);
+        if (rc) printf("  frame %d: %s\n", i, ivcs_strerror_name(rc));
+        ok += rc == 0;
+        fx_sleep_ms(40);
+    }
+    ivcs_engine_stats_s es;
+    ivcs_engine_stats(e, &es);
+    ivcs_channel_stats_s st;
+    ivcs_channel_stats(ch, &st);
+    printf("  probe pending (integrity %d): %llu engine-loop turns, %d of 50 frames accepted, "
+           "%llu held\n", es.integrity, (unsigned long long)es.loop_iterations, ok,
+           (unsigned long long)st.frames_held);
+    CHECK_EQ(es.integrity, IVCS_INTEGRITY_AUTO); /* the probe still waits */
+    CHECK(es.loop_iterations > 10);              /* and the engine thread turns */
+    CHECK_EQ(ok, 50);
+    ivcs_engine_destroy(e); /* joins the probe: its request's timeout at most */
+    close(ls);
+}
+
 int main(void)
 {
     if (fx_load_media(1) < 0 || !fx_vf[0].key) {
@@ -565,6 +626,7 @@ int main(void)
     RUN(every_picture_gets_one_result);
     RUN(random_p_slices_and_h265_in_h264_refused);
     RUN(out_of_memory_is_one_code);
+    RUN(integrity_probe_does_not_hold_the_engine_thread);
     fx_free_media();
     return check_done();
 }

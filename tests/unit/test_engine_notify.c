@@ -89,8 +89,8 @@ TEST(notify_slices_failures_watermarks)
     ivcs_engine_config_s ec;
     ivcs_engine_config_defaults(&ec);
     snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u", fx_srv_port);
-    /* no integrity probe: it holds the engine thread at start (its PUTs to
-     * the sink are slow under qemu) and these tests time the rings */
+    /* no integrity probe: its PUTs to the sink (slow under qemu) would
+     * compete with the uploads these tests time */
     ec.cloud.integrity = IVCS_INTEGRITY_MD5;
     strcpy(ec.cloud.bucket, "ivcs");
     strcpy(ec.cloud.device_id, "notify");
