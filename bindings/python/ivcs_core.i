@@ -399,6 +399,8 @@ static PyObject *py_plan_tuple(const iv_cs_balance_info_s *b)
 %native(py_viewer_get_object) PyObject *py_viewer_get_object(PyObject *self, PyObject *args);
 %native(py_viewer_plan_get) PyObject *py_viewer_plan_get(PyObject *self, PyObject *args);
 %native(py_viewer_plan_set) PyObject *py_viewer_plan_set(PyObject *self, PyObject *args);
+%native(py_viewer_presign) PyObject *py_viewer_presign(PyObject *self, PyObject *args);
+%native(py_viewer_cors_set) PyObject *py_viewer_cors_set(PyObject *self, PyObject *args);
 %native(py_viewer_retention) PyObject *py_viewer_retention(PyObject *self, PyObject *args);
 %native(py_bench_c_push) PyObject *py_bench_c_push(PyObject *self, PyObject *args);
 %native(py_allocator_is_libc) PyObject *py_allocator_is_libc(PyObject *self, PyObject *args);
@@ -1194,6 +1196,47 @@ static PyObject *py_viewer_plan_set(PyObject *self, PyObject *args)
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = ivcs_viewer_plan_set(v, &p);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(rc);
+}
+
+/* py_viewer_presign(cap, full key, expires) -> (rc, url or None) */
+static PyObject *py_viewer_presign(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    const char *key;
+    unsigned expires;
+    if (!PyArg_ParseTuple(args, "OsI", &cap, &key, &expires)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    ivcs_viewer_text_s t;
+    memset(&t, 0, sizeof t);
+    int rc = ivcs_viewer_presign(v, key, (uint32_t)expires, &t); /* no request is sent */
+    PyObject *r = rc < 0 ? Py_BuildValue("(iO)", rc, Py_None)
+                         : Py_BuildValue("(is#)", rc, t.p, (Py_ssize_t)t.len);
+    ivcs_viewer_text_free(&t);
+    return r;
+}
+
+/* py_viewer_cors_set(cap, [origin str, ...]) -> rc (at most 16 origins) */
+static PyObject *py_viewer_cors_set(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap, *list;
+    if (!PyArg_ParseTuple(args, "OO!", &cap, &PyList_Type, &list)) return NULL;
+    ivcs_viewer_s *v = py_viewer_of(cap);
+    if (!v) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (n > 16) return PyLong_FromLong(IVCS_ERR_INVALID_ARG);
+    const char *o[16];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        o[i] = PyUnicode_AsUTF8(PyList_GET_ITEM(list, i)); /* borrowed, lives with list */
+        if (!o[i]) return NULL;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ivcs_viewer_cors_set(v, o, (size_t)n);
     Py_END_ALLOW_THREADS
     return PyLong_FromLong(rc);
 }

@@ -146,6 +146,49 @@ def test_plan_set_and_get(ivcs_cloud, tmp_path):
     assert viewer.plan_get(cfg).retention_days == 0
 
 
+def test_presign_gets_the_object_and_refuses_other_keys(ivcs_cloud, recorded):
+    cfg, _, _ = recorded
+    ctx = ssl.create_default_context(cafile=cfg.ca_file)
+    lst = viewer.ls(cfg)
+    ev = viewer.events(cfg)[0]
+    for key in (lst.slices[0].key, ev.key):
+        url = viewer.presign(cfg, key, expires=60)
+        with urllib.request.urlopen(url, context=ctx, timeout=30) as resp:
+            body = resp.read()
+        full = key if key.startswith(cfg.device_id) else f"{cfg.device_id}/{key}"
+        assert body == ivcs_cloud.s3.get_object(Bucket=cfg.bucket, Key=full)["Body"].read()
+        assert cfg.secret_key not in url
+    with viewer.Viewer(cfg) as v:  # keys that are not the device's media
+        for bad in ("plan.json", "../other/plan.json", f"{cfg.device_id}/ch0/rec/x.ts"):
+            with pytest.raises(ivcs.ConfigError) as e:
+                v.presign(bad)
+            assert e.value.name == "IVCS_ERR_INVALID_ARG"
+        with pytest.raises(ivcs.ConfigError):
+            v.presign(lst.slices[0].key, expires=0)
+
+
+def test_cors_set_merges_and_removes_the_rule(ivcs_cloud):
+    cfg = ivcs_cloud.device()
+    s3 = ivcs_cloud.s3
+    other = {"ID": "someone-else", "AllowedMethods": ["PUT"], "AllowedOrigins": ["https://x.example"]}
+    s3.put_bucket_cors(Bucket=cfg.bucket, CORSConfiguration={"CORSRules": [other]})
+    try:
+        viewer.cors_set(cfg, ["http://127.0.0.1:8080", "https://nvr.local:8443"])
+        rules = s3.get_bucket_cors(Bucket=cfg.bucket)["CORSRules"]
+        ours = [r for r in rules if r.get("ID", "").startswith("ivcs-web:")]
+        assert len(ours) == 1 and sorted(ours[0]["AllowedMethods"]) == ["GET", "HEAD"]
+        assert ours[0]["AllowedOrigins"] == ["http://127.0.0.1:8080", "https://nvr.local:8443"]
+        assert [r for r in rules if r.get("ID") == "someone-else"]
+        with pytest.raises(ivcs.ConfigError) as e:
+            viewer.cors_set(cfg, ["not an origin"])
+        assert e.value.name == "IVCS_ERR_INVALID_ARG"
+        viewer.cors_set(cfg, [])
+        rules = s3.get_bucket_cors(Bucket=cfg.bucket)["CORSRules"]
+        assert [r.get("ID") for r in rules] == ["someone-else"]
+    finally:
+        s3.delete_bucket_cors(Bucket=cfg.bucket)
+
+
 def test_s3_errors_carry_the_s3_code(ivcs_cloud):
     bad = ivcs_cloud.config.replace(secret_key="not-the-secret")
     with pytest.raises(ivcs.S3Error) as e:

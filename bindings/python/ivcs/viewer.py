@@ -8,6 +8,7 @@ CLI's ls, events, playlist, export and plan commands.
     viewer.playlist(cfg, from_="2026-11-25T10:00:00Z", out="out.m3u8")
     viewer.export(cfg, "range.ts")                     # everything, one .ts
     viewer.plan_set(cfg, "full_time", days=7); viewer.plan_get(cfg)
+    viewer.presign(cfg, slice_key); viewer.cors_set(cfg, ["http://127.0.0.1:8080"])
 
 Ranges (as the CLI): day=D (a date, "YYYY-MM-DD"), or from_= and/or to=
 (a bound left out is open); none: everything. Times: epoch ms (int), a
@@ -29,7 +30,7 @@ from . import (Config, S3Error, _as_config, _core, error_class, make_error)
 
 __all__ = ["Viewer", "Slice", "Range", "Listing", "Event", "PlanInfo", "PlanSetResult",
            "ExportResult", "ls", "events", "playlist", "export", "plan_get", "plan_set",
-           "GAP_MS", "to_ms"]
+           "presign", "cors_set", "GAP_MS", "to_ms"]
 
 GAP_MS = _core.IVCS_VIEWER_GAP_MS
 _MS_MAX = 9999999999999  # IVCS_LAYOUT_START_MS_MAX: 13 digits of start_ms
@@ -391,6 +392,29 @@ class Viewer:
         return PlanInfo(sw, _PLAN_NAMES.get(ty, str(ty)), cs_days, expire, trial,
                         _SERVICE.get(service, str(service)), trial_left, days)
 
+    def presign(self, key, expires=3600):
+        """A presigned GET URL (valid `expires` seconds, 1..604800) for an
+        object of this device's layout: a slice, an event record or its
+        picture (key relative to {prefix}{device}/ or full); any other key,
+        or expires out of range, raises ConfigError (IVCS_ERR_INVALID_ARG).
+        No request is sent."""
+        _, url = self._call(_core.py_viewer_presign, self._full_key(key), int(expires))
+        return url
+
+    def cors_set(self, origins):
+        """ivcs cors: the bucket's CORS rule for this device's web viewer
+        allows GET and HEAD from `origins` ("*" or scheme://host[:port], at
+        most 16); [] removes it. Every other CORS rule of the bucket is kept.
+        A bad origin raises ConfigError (IVCS_ERR_INVALID_ARG); a server
+        without bucket CORS an Error named IVCS_ERR_UNSUPPORTED, nothing
+        written."""
+        if isinstance(origins, str):
+            origins = [origins]
+        origins = [str(o) for o in origins]
+        if len(origins) > 16:
+            raise make_error(_core.IVCS_ERR_INVALID_ARG, "at most 16 origins")
+        self._call(_core.py_viewer_cors_set, origins)
+
     def plan_set(self, cs_type, *, days=0, expire=0, trial_sec=0, switch=1, lifecycle=True):
         """ivcs plan set: writes plan.json, then the device's lifecycle rule
         (days > 0: expire after days; 0: the rule removed), keeping every
@@ -497,6 +521,16 @@ ls.__doc__ = Viewer.ls.__doc__
 events.__doc__ = Viewer.events.__doc__
 playlist.__doc__ = Viewer.playlist.__doc__
 export.__doc__ = Viewer.export.__doc__
+def presign(config, key, expires=3600):
+    return _with_viewer(config, lambda v: v.presign(key, expires))
+
+
+def cors_set(config, origins):
+    return _with_viewer(config, lambda v: v.cors_set(origins))
+
+
 plan_get.__doc__ = Viewer.plan_get.__doc__
 plan_set.__doc__ = Viewer.plan_set.__doc__
+presign.__doc__ = Viewer.presign.__doc__
+cors_set.__doc__ = Viewer.cors_set.__doc__
 del Config
