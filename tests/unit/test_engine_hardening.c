@@ -85,20 +85,26 @@ static uint64_t locked(const uint64_t *v)
 /* ---------------------------------------------------------------- setup */
 static const iv_cs_balance_info_s full_time = {.cs_switch = 1, .cs_type = CS_TYPE_FULL_TIME};
 
+/* An engine config for device dev at http://127.0.0.1:port, full time.
+ * Integrity md5 (no probe: its PUTs to the sink, slow under qemu, would
+ * compete with the uploads these tests time) unless the test asks. */
+static void base_config(ivcs_engine_config_s *ec, unsigned port, const char *dev)
+{
+    ivcs_engine_config_defaults(ec);
+    snprintf(ec->cloud.endpoint, sizeof ec->cloud.endpoint, "http://127.0.0.1:%u", port);
+    ec->cloud.integrity = IVCS_INTEGRITY_MD5;
+    strcpy(ec->cloud.bucket, "ivcs");
+    snprintf(ec->cloud.device_id, sizeof ec->cloud.device_id, "%s", dev);
+    strcpy(ec->cloud.access_key, "AK");
+    strcpy(ec->cloud.secret_key, "SK");
+    ec->fixed_plan = &full_time;
+}
+
 static ivcs_engine_s *engine(const char *dev, int fake_clock, uint32_t upload_ms)
 {
     ivcs_engine_config_s ec;
-    ivcs_engine_config_defaults(&ec);
-    snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u", fx_srv_port);
-    /* no integrity probe: its PUTs to the sink (slow under qemu) would
-     * compete with the uploads these tests time */
-    ec.cloud.integrity = IVCS_INTEGRITY_MD5;
-    strcpy(ec.cloud.bucket, "ivcs");
-    snprintf(ec.cloud.device_id, sizeof ec.cloud.device_id, "%s", dev);
-    strcpy(ec.cloud.access_key, "AK");
-    strcpy(ec.cloud.secret_key, "SK");
+    base_config(&ec, fx_srv_port, dev);
     if (fake_clock) ec.now_ms = clock_fn;
-    ec.fixed_plan = &full_time;
     ec.wake_tick_ms = 10;
     ec.upload_timeout_ms = upload_ms;
     ec.reply_timeout_ms = upload_ms;
@@ -513,16 +519,7 @@ TEST(out_of_memory_is_one_code)
     int engine_failures = 0, channel_failures = 0, done = 0;
     for (int64_t n = 0; n < 500 && !done; n++) {
         ivcs_engine_config_s ec;
-        ivcs_engine_config_defaults(&ec);
-        snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u", fx_srv_port);
-        /* no integrity probe: its PUTs to the sink (slow under qemu) would
-         * compete with the uploads these tests time */
-        ec.cloud.integrity = IVCS_INTEGRITY_MD5;
-        strcpy(ec.cloud.bucket, "ivcs");
-        strcpy(ec.cloud.device_id, "oom");
-        strcpy(ec.cloud.access_key, "AK");
-        strcpy(ec.cloud.secret_key, "SK");
-        ec.fixed_plan = &full_time;
+        base_config(&ec, fx_srv_port, "oom");
         ec.alloc = &ca.allocator;
         ivcs_counting_alloc_fail_after(&ca, n);
         ivcs_engine_s *e = NULL;
@@ -566,15 +563,8 @@ TEST(integrity_probe_does_not_hold_the_engine_thread)
     socklen_t al = sizeof a;
     CHECK_EQ(getsockname(ls, (struct sockaddr *)&a, &al), 0);
     ivcs_engine_config_s ec;
-    ivcs_engine_config_defaults(&ec);
-    snprintf(ec.cloud.endpoint, sizeof ec.cloud.endpoint, "http://127.0.0.1:%u",
-             (unsigned)ntohs(a.sin_port));
+    base_config(&ec, ntohs(a.sin_port), "probe");
     ec.cloud.integrity = IVCS_INTEGRITY_AUTO;
-    strcpy(ec.cloud.bucket, "ivcs");
-    strcpy(ec.cloud.device_id, "probe");
-    strcpy(ec.cloud.access_key, "AK");
-    strcpy(ec.cloud.secret_key, "SK");
-    ec.fixed_plan = &full_time;
     ec.wake_tick_ms = 10;
     ec.upload_timeout_ms = 3000;
     ec.reply_timeout_ms = 3000; /* the probe's bound per request */
