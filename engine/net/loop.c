@@ -180,10 +180,11 @@ int ivcs_loop_cancel(ivcs_loop *l, ivcs_loop_op *op)
 
 int ivcs_loop_file_now(ivcs_loop_op *op)
 {
-    if (op->file == 1) {
+    if (op->file == 1 || op->file == 3) {
         ssize_t w;
         do
-            w = pwritev(op->fd, op->iov, op->iovcnt, (off_t)op->off);
+            w = op->file == 1 ? pwritev(op->fd, op->iov, op->iovcnt, (off_t)op->off)
+                              : preadv(op->fd, op->iov, op->iovcnt, (off_t)op->off);
         while (w < 0 && errno == EINTR);
         return w < 0 ? -errno : w > INT32_MAX ? INT32_MAX : (int)w;
     }
@@ -234,6 +235,17 @@ int ivcs_loop_pwritev(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct iovec
     op->iovcnt = cnt;
     op->off = off;
     return file_op(l, op, fd, 1);
+}
+
+int ivcs_loop_preadv(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct iovec *iov, int cnt,
+                     uint64_t off)
+{
+    if (!l || !op || !op->cb || op->active || fd < 0 || cnt < 0 || (cnt && !iov))
+        return IVCS_ERR_INVALID_ARG;
+    op->iov = iov;
+    op->iovcnt = cnt;
+    op->off = off;
+    return file_op(l, op, fd, 3);
 }
 
 int ivcs_loop_fsync(ivcs_loop *l, ivcs_loop_op *op, int fd, int datasync)

@@ -56,7 +56,7 @@ struct ivcs_loop_op {
     /* private: file operations */
     const struct iovec *iov;
     int iovcnt;
-    uint8_t file; /* 1 pwritev, 2 fsync */
+    uint8_t file; /* 1 pwritev, 2 fsync, 3 preadv */
     uint8_t datasync, ring;
     uint64_t off;
     ivcs_loop_op *sync_next;
@@ -117,8 +117,10 @@ IVCS_MUST_CHECK int ivcs_loop_recv(ivcs_loop *loop, ivcs_loop_op *op, int fd, vo
 IVCS_MUST_CHECK int ivcs_loop_timer(ivcs_loop *loop, ivcs_loop_op *op, uint32_t ms);
 
 /* File operations (the spool's disk I/O; no timeout, not cancellable):
- * pwritev of iov[0..cnt) at offset off, and fsync (datasync: fdatasync).
- * io_uring: IORING_OP_WRITEV / IORING_OP_FSYNC (IORING_FSYNC_DATASYNC),
+ * pwritev of iov[0..cnt) at offset off, preadv into iov[0..cnt) from
+ * offset off (res: bytes read, possibly fewer than asked; 0 at the end of
+ * the file), and fsync (datasync: fdatasync).
+ * io_uring: IORING_OP_WRITEV / READV / FSYNC (IORING_FSYNC_DATASYNC),
  * run by the kernel while the thread goes on; an opcode the kernel lacks
  * or refuses (EINVAL, EOPNOTSUPP) and the epoll backend: the syscall runs
  * at once, on the calling thread, and the callback runs from the next
@@ -127,6 +129,8 @@ IVCS_MUST_CHECK int ivcs_loop_timer(ivcs_loop *loop, ivcs_loop_op *op, uint32_t 
  * points to must stay valid until the callback. */
 IVCS_MUST_CHECK int ivcs_loop_pwritev(ivcs_loop *loop, ivcs_loop_op *op, int fd,
                                       const struct iovec *iov, int cnt, uint64_t off);
+IVCS_MUST_CHECK int ivcs_loop_preadv(ivcs_loop *loop, ivcs_loop_op *op, int fd,
+                                     const struct iovec *iov, int cnt, uint64_t off);
 IVCS_MUST_CHECK int ivcs_loop_fsync(ivcs_loop *loop, ivcs_loop_op *op, int fd, int datasync);
 /* File operations the kernel completed through the ring (io_uring only;
  * the synchronous path does not count). */

@@ -14,7 +14,7 @@
 typedef struct {
     ivcs_loop base;
     struct io_uring ring;
-    int file_ok; /* the kernel has IORING_OP_WRITEV and IORING_OP_FSYNC */
+    int file_ok; /* the kernel has IORING_OP_WRITEV, READV and FSYNC */
 } uring_loop;
 
 #define U(l) ((uring_loop *)(void *)(l))
@@ -42,6 +42,7 @@ static int probe_file_ok(struct io_uring *ring)
     struct io_uring_probe *p = io_uring_get_probe_ring(ring);
     if (!p) return 0;
     int ok = io_uring_opcode_supported(p, IORING_OP_WRITEV) &&
+             io_uring_opcode_supported(p, IORING_OP_READV) &&
              io_uring_opcode_supported(p, IORING_OP_FSYNC);
     io_uring_free_probe(p);
     return ok;
@@ -170,8 +171,14 @@ static int uring_file(ivcs_loop *base, ivcs_loop_op *op)
     struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
     if (op->file == 1)
         io_uring_prep_writev(sqe, op->fd, op->iov, (unsigned)op->iovcnt, op->off);
+    else if (op->file == 3)
+        io_uring_prep_readv(sqe, op->fd, op->iov, (unsigned)op->iovcnt, op->off);
     else
         io_uring_prep_fsync(sqe, op->fd, op->datasync ? IORING_FSYNC_DATASYNC : 0);
+    /* straight to the kernel's workers: no attempt inline in the submit,
+     * which a file system that ignores IOCB_NOWAIT (FUSE, measured) would
+     * make block this thread for as long as the disk takes */
+    sqe->flags |= IOSQE_ASYNC;
     arm(l, op, sqe, 0);
     op->ring = 1;
     /* submitted now: the kernel copies the iovec array, and the work

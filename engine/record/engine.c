@@ -427,6 +427,7 @@ static void *engine_main(void *arg)
                         for (uint32_t i = 0; i < n; i++) ivcs_up_publish_acc(e->ch[i]);
                     }
                     /* what is left is lost: counted, notified, pictures back */
+                    if (e->spool) ivcs_bf_abandon(e);
                     uint64_t lost = 0;
                     for (uint32_t i = 0; i < n; i++)
                         lost += ivcs_up_abandon(e->ch[i]);

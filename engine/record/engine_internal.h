@@ -378,6 +378,13 @@ struct ivcs_engine_s {
         int have, active, waiting, lost;
         unsigned attempt;
         int64_t retry_at, started_at, since, used_ms;
+        /* the entry being read (reading): through the loop, rd_got of
+         * rd_size bytes of rd_fd in buf so far */
+        int reading, rd_fd;
+        ivcs_spool_entry_s rx;
+        uint64_t rd_size, rd_got;
+        struct iovec rd_iov;
+        ivcs_loop_op rd_op;
     } bf;
     int64_t rng;
     uint64_t rng_state;
@@ -461,6 +468,9 @@ int ivcs_bf_busy(const ivcs_engine_s *e);
 /* 1 while spooled slices wait and uploads work (exit flushes them too). */
 int ivcs_bf_pending(const ivcs_engine_s *e);
 void ivcs_bf_cancel(ivcs_engine_s *e);
+/* At exit: an entry evicted while it was being backfilled, whose PUT will
+ * not run now, is reported as dropped. */
+void ivcs_bf_abandon(ivcs_engine_s *e);
 /* The spool's callback for entries it evicts or finds corrupt. */
 void ivcs_bf_lost(void *ctx, const ivcs_spool_entry_s *x, int why);
 int ivcs_poll_service(ivcs_engine_s *e, int64_t now);

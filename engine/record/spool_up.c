@@ -5,6 +5,7 @@
  * original keys, oldest first, while live uploads succeed (ivcs_bf_*).
  * Design: docs/ARCHITECTURE.md section 11.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -255,7 +256,7 @@ static void spool_entry_lost(ivcs_engine_s *e, uint32_t kind, uint64_t seq, uint
 void ivcs_bf_lost(void *ctx, const ivcs_spool_entry_s *x, int why)
 {
     ivcs_engine_s *e = ctx;
-    if (e->bf.have && x->seq == e->bf.seq) {
+    if ((e->bf.have || e->bf.reading) && x->seq == e->bf.seq) {
         e->bf.lost = 1; /* its PUT decides: landed, or dropped then */
         return;
     }
@@ -335,12 +336,89 @@ static void bf_done(ivcs_s3_op *op, int result)
     ivcs_eng_spool_publish(e);
 }
 
+/* The backfill's entry read goes through the loop (io_uring READV, or the
+ * syscall at the next loop turn under epoll), in pieces until the whole
+ * entry is in bf.buf: the engine thread does not wait for the disk. */
+static void bf_read_step(ivcs_engine_s *e);
+
+static void bf_read_finish(ivcs_engine_s *e, int err)
+{
+    ivcs_spool_hdr_s h;
+    const uint8_t *k, *m, *b;
+    e->bf.reading = 0; /* a corrupt entry is reported the usual way */
+    int rc = ivcs_spool_read_end(e->spool, e->bf.rx.seq, e->bf.rd_fd, e->bf.buf, e->bf.rd_size,
+                                 e->bf.rd_got, err, &h, &k, &m, &b);
+    e->bf.rd_fd = -1;
+    if (rc == 0 && ivcs_base64_encode(h.md5, 16, e->bf.md5, sizeof e->bf.md5) < 0)
+        rc = IVCS_ERR_STATE;
+    if (rc != 0) {
+        if (e->bf.lost) { /* evicted while being read, and it cannot be sent */
+            const ivcs_spool_entry_s *x = &e->bf.rx;
+            spool_entry_lost(e, x->kind, x->seq, x->channel, x->frames, x->size, x->created_ms,
+                             IVCS_ERR_BUFFER_FULL);
+            e->bf.lost = 0;
+        }
+        ivcs_eng_spool_publish(e); /* corrupt: removed, counted via the callback */
+        if (rc == IVCS_ERR_IO) {
+            e->bf.waiting = 1;
+            e->bf.retry_at = ivcs_eng_now(e) + ivcs_up_spool_retry_ms(e->bf.attempt++);
+        }
+        return;
+    }
+    memcpy(e->bf.key, k, h.key_len);
+    e->bf.key[h.key_len] = 0;
+    e->bf.body = b;
+    e->bf.body_len = h.body_len;
+    e->bf.seq = e->bf.rx.seq;
+    e->bf.frames = h.frames;
+    e->bf.channel = h.channel;
+    e->bf.kind = h.kind;
+    e->bf.utc0 = h.created_ms;
+    e->bf.have = 1; /* bf.lost stays: evicted while read, its PUT decides */
+    e->bf.attempt = 0;
+}
+
+static void bf_read_done(ivcs_loop_op *op, int res)
+{
+    ivcs_engine_s *e = op->arg;
+    if (res < 0) {
+        bf_read_finish(e, op->sys_errno ? op->sys_errno : EIO);
+        return;
+    }
+    e->bf.rd_got += (uint64_t)res;
+    /* 0: the file ended early (end finds it torn) */
+    if (res == 0 || e->bf.rd_got >= e->bf.rd_size) {
+        bf_read_finish(e, 0);
+        return;
+    }
+    bf_read_step(e);
+}
+
+static void bf_read_step(ivcs_engine_s *e)
+{
+    e->bf.rd_iov.iov_base = e->bf.buf + e->bf.rd_got;
+    e->bf.rd_iov.iov_len = (size_t)(e->bf.rd_size - e->bf.rd_got);
+    e->bf.rd_op.cb = bf_read_done;
+    e->bf.rd_op.arg = e;
+    if (ivcs_loop_preadv(e->loop, &e->bf.rd_op, e->bf.rd_fd, &e->bf.rd_iov, 1, e->bf.rd_got) < 0)
+        bf_read_finish(e, EIO);
+}
+
+void ivcs_bf_abandon(ivcs_engine_s *e)
+{
+    if (e->bf.have && e->bf.lost)
+        spool_entry_lost(e, e->bf.kind, e->bf.seq, e->bf.channel, e->bf.frames, e->bf.body_len,
+                         e->bf.utc0, IVCS_ERR_BUFFER_FULL);
+    e->bf.have = 0;
+    e->bf.lost = 0;
+}
+
 /* Uploads spooled slices oldest first under their keys: only while live
  * uploads succeed (a channel whose slice is failing probes the server),
  * and while live slices wait, at most backfill_share % of the time. */
 int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
 {
-    if (!e->spool || e->bf.active) return 0;
+    if (!e->spool || e->bf.active || e->bf.reading) return 0;
     if (e->bf.waiting && now < e->bf.retry_at) return 0;
     uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
     int live = 0;
@@ -366,27 +444,24 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
             e->bf.cap = cap;
         }
         ivcs_spool_hdr_s h;
-        const uint8_t *k, *m, *b;
-        int rc = ivcs_spool_read(e->spool, x.seq, e->bf.buf, e->bf.cap, &h, &k, &m, &b);
+        int fd = -1;
+        uint64_t size = 0;
+        int rc = ivcs_spool_read_begin(e->spool, x.seq, e->bf.cap, &fd, &size, &h);
         if (rc != 0) {
             ivcs_eng_spool_publish(e); /* corrupt: removed, counted via the callback */
             if (rc == IVCS_ERR_IO)
                 e->bf.waiting = 1, e->bf.retry_at = now + ivcs_up_spool_retry_ms(e->bf.attempt++);
             return rc == IVCS_ERR_NOT_FOUND;
         }
-        memcpy(e->bf.key, k, h.key_len);
-        e->bf.key[h.key_len] = 0;
-        if (ivcs_base64_encode(h.md5, 16, e->bf.md5, sizeof e->bf.md5) < 0) return 0;
-        e->bf.body = b;
-        e->bf.body_len = h.body_len;
+        e->bf.rx = x;
         e->bf.seq = x.seq;
-        e->bf.frames = h.frames;
-        e->bf.channel = h.channel;
-        e->bf.kind = h.kind;
-        e->bf.utc0 = h.created_ms;
-        e->bf.have = 1;
+        e->bf.rd_fd = fd;
+        e->bf.rd_size = size;
+        e->bf.rd_got = 0;
         e->bf.lost = 0;
-        e->bf.attempt = 0;
+        e->bf.reading = 1;
+        bf_read_step(e);
+        return 1; /* the PUT starts once the entry is read */
     }
     if (!e->bf.since) e->bf.since = now, e->bf.used_ms = 0;
     uint32_t share = e->cfg.cloud.backfill_share ? e->cfg.cloud.backfill_share : 50;
@@ -416,7 +491,7 @@ int ivcs_bf_service(ivcs_engine_s *e, int64_t now)
 int ivcs_bf_pending(const ivcs_engine_s *e)
 {
     if (!e->spool) return 0;
-    if (e->bf.active) return 1;
+    if (e->bf.active || e->bf.reading) return 1;
     uint32_t n = atomic_load_explicit(&e->n_ch, memory_order_acquire);
     for (uint32_t i = 0; i < n; i++)
         if (e->ch[i]->up.failing) return 0; /* the server is away: wait no longer */
@@ -427,7 +502,7 @@ int ivcs_bf_pending(const ivcs_engine_s *e)
 
 int ivcs_bf_busy(const ivcs_engine_s *e)
 {
-    return e->bf.active;
+    return e->bf.active || e->bf.reading; /* a file read cannot be cancelled */
 }
 
 void ivcs_bf_cancel(ivcs_engine_s *e)

@@ -705,10 +705,26 @@ static int read_all(int fd, uint8_t *buf, size_t n)
     return 0;
 }
 
-int ivcs_spool_read(ivcs_spool *s, uint64_t seq, uint8_t *buf, size_t cap, ivcs_spool_hdr_s *h,
-                    const uint8_t **key, const uint8_t **meta, const uint8_t **body)
+/* Entry e turned out torn or corrupt (or vanished): removed, counted,
+ * reported; IVCS_ERR_NOT_FOUND. */
+static int discard_corrupt(ivcs_spool *s, ivcs_spool_entry_s *e, ivcs_spool_hdr_s *h)
+{
+    ivcs_spool_entry_s copy = *e;
+    unlink_seq(s, copy.seq, 0);
+    s->st.discarded_corrupt++;
+    s->st.discarded_bytes += copy.size;
+    drop_ent(s, e);
+    if (s->cfg.lost) s->cfg.lost(s->cfg.ctx, &copy, 2);
+    memset(h, 0, sizeof *h);
+    return IVCS_ERR_NOT_FOUND;
+}
+
+int ivcs_spool_read_begin(ivcs_spool *s, uint64_t seq, size_t cap, int *fdp, uint64_t *size,
+                          ivcs_spool_hdr_s *h)
 {
     memset(h, 0, sizeof *h);
+    *fdp = -1;
+    *size = 0;
     ivcs_spool_entry_s *e = find_ent(s, seq);
     if (!e) return IVCS_ERR_NOT_FOUND;
     char name[IVCS_SPOOL_NAME_LEN + 1];
@@ -717,7 +733,7 @@ int ivcs_spool_read(ivcs_spool *s, uint64_t seq, uint8_t *buf, size_t cap, ivcs_
     if (fd < 0) {
         int err = errno;
         if (err != ENOENT) return fail_errno(s, err);
-        goto corrupt; /* vanished under us: gone */
+        return discard_corrupt(s, e, h); /* vanished under us: gone */
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -727,7 +743,7 @@ int ivcs_spool_read(ivcs_spool *s, uint64_t seq, uint8_t *buf, size_t cap, ivcs_
     }
     if ((uint64_t)sb.st_size != e->size) {
         close(fd);
-        goto corrupt;
+        return discard_corrupt(s, e, h);
     }
     if (e->size > cap) {
         uint8_t hb[IVCS_SPOOL_HDR_LEN];
@@ -736,22 +752,39 @@ int ivcs_spool_read(ivcs_spool *s, uint64_t seq, uint8_t *buf, size_t cap, ivcs_
         close(fd);
         return IVCS_ERR_TOO_LONG;
     }
-    int r = read_all(fd, buf, (size_t)e->size);
-    close(fd);
-    if (r < 0) return fail_errno(s, -r);
-    if (ivcs_spool_parse(buf, (size_t)e->size, 1, h, key, meta, body) != 0 || h->seq != seq)
-        goto corrupt;
+    *fdp = fd;
+    *size = e->size;
     return 0;
-corrupt: {
-    ivcs_spool_entry_s copy = *e;
-    (void)unlinkat(s->dirfd, name, 0);
-    s->st.discarded_corrupt++;
-    s->st.discarded_bytes += copy.size;
-    drop_ent(s, e);
-    if (s->cfg.lost) s->cfg.lost(s->cfg.ctx, &copy, 2);
-    memset(h, 0, sizeof *h);
-    return IVCS_ERR_NOT_FOUND;
 }
+
+int ivcs_spool_read_end(ivcs_spool *s, uint64_t seq, int fd, const uint8_t *buf, uint64_t size,
+                        uint64_t got, int err, ivcs_spool_hdr_s *h, const uint8_t **key,
+                        const uint8_t **meta, const uint8_t **body)
+{
+    memset(h, 0, sizeof *h);
+    if (fd >= 0) close(fd);
+    if (err) return fail_errno(s, err);
+    if (got == size && ivcs_spool_parse(buf, (size_t)size, 1, h, key, meta, body) == 0 &&
+        h->seq == seq)
+        return 0;
+    ivcs_spool_entry_s *e = find_ent(s, seq);
+    if (!e) { /* removed or evicted meanwhile (reported then): nothing left */
+        memset(h, 0, sizeof *h);
+        return IVCS_ERR_NOT_FOUND;
+    }
+    return discard_corrupt(s, e, h);
+}
+
+int ivcs_spool_read(ivcs_spool *s, uint64_t seq, uint8_t *buf, size_t cap, ivcs_spool_hdr_s *h,
+                    const uint8_t **key, const uint8_t **meta, const uint8_t **body)
+{
+    int fd;
+    uint64_t size;
+    int rc = ivcs_spool_read_begin(s, seq, cap, &fd, &size, h);
+    if (rc != 0) return rc;
+    int r = read_all(fd, buf, (size_t)size);
+    return ivcs_spool_read_end(s, seq, fd, buf, size, r < 0 ? 0 : size, r < 0 ? -r : 0, h, key,
+                               meta, body);
 }
 
 int ivcs_spool_remove(ivcs_spool *s, uint64_t seq)

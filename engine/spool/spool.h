@@ -257,6 +257,21 @@ int ivcs_spool_next(const ivcs_spool *s, uint64_t after, uint32_t kind_mask,
 int ivcs_spool_read(ivcs_spool *s, uint64_t seq, uint8_t *buf, size_t cap, ivcs_spool_hdr_s *h,
                     const uint8_t **key, const uint8_t **meta, const uint8_t **body);
 
+/* ivcs_spool_read in two steps, for a read through the loop (the engine's
+ * backfill: ivcs_loop_preadv). begin opens entry seq and checks its size
+ * against its record and cap: 0 with *fd (the caller's until end) and
+ * *size set, else what ivcs_spool_read says (*fd -1). The caller reads
+ * *size bytes from offset 0 of fd into buf, then end closes fd and
+ * verifies: got the bytes read, err 0 or the errno of a failed read; the
+ * results of ivcs_spool_read. If the entry was removed or evicted between
+ * the two (reported then), sound bytes still give 0, and corrupt ones
+ * IVCS_ERR_NOT_FOUND with nothing counted again. */
+int ivcs_spool_read_begin(ivcs_spool *s, uint64_t seq, size_t cap, int *fd, uint64_t *size,
+                          ivcs_spool_hdr_s *h);
+int ivcs_spool_read_end(ivcs_spool *s, uint64_t seq, int fd, const uint8_t *buf, uint64_t size,
+                        uint64_t got, int err, ivcs_spool_hdr_s *h, const uint8_t **key,
+                        const uint8_t **meta, const uint8_t **body);
+
 /* Removes entry seq (after its 2xx): one unlink, no fsync (a lost unlink
  * re-uploads identical bytes under the same key). 0 or IVCS_ERR_NOT_FOUND. */
 int ivcs_spool_remove(ivcs_spool *s, uint64_t seq);

@@ -1,10 +1,14 @@
-"""faultfs.py BACKING MOUNTPOINT [SECONDS [EIO_FLAG]] - a FUSE pass-through
-file system (python3-fusepy) over the directory BACKING, with two faults:
+"""faultfs.py BACKING MOUNTPOINT [SECONDS [EIO_FLAG [READ_SECONDS]]] - a FUSE
+pass-through file system (python3-fusepy) over the directory BACKING, with
+these faults:
 
 - a slow disk: fsync and fdatasync of files sleep SECONDS (default 2)
-  before syncing (test_spool's slow_fsync_does_not_stall_the_loop);
+  before syncing (test_spool's slow_fsync_does_not_stall_the_loop); with
+  READ_SECONDS, every read sleeps that long first, and the file system is
+  mounted direct_io so that reads reach it rather than the page cache
+  (test_spool's slow_read_does_not_stall_the_loop);
 - a failing disk: while the file EIO_FLAG exists (a path outside the mount,
-  created and removed by the test), every write to the file system fails
+  created and removed by the test; "-": none), every write to the file system fails
   with EIO: create, write, truncate, fsync, mkdir, rename. Reads, listing
   and unlink still work, as on a medium that went bad for writing (the
   fault campaign's spool_eio scenario).
@@ -20,10 +24,11 @@ from fusepy import FUSE, FuseOSError, Operations
 
 
 class FaultFs(Operations):
-    def __init__(self, root, delay, eio_flag=None):
+    def __init__(self, root, delay, eio_flag=None, read_delay=0.0):
         self.root = root
         self.delay = delay
         self.eio_flag = eio_flag
+        self.read_delay = read_delay
 
     def _eio(self):
         if self.eio_flag and os.path.exists(self.eio_flag):
@@ -81,6 +86,8 @@ class FaultFs(Operations):
         return os.open(self._p(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
 
     def read(self, path, size, offset, fh):
+        if self.read_delay:
+            time.sleep(self.read_delay)  # the slow disk
         return os.pread(fh, size, offset)
 
     def write(self, path, data, offset, fh):
@@ -111,6 +118,8 @@ class FaultFs(Operations):
 
 if __name__ == "__main__":
     delay = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
-    flag = sys.argv[4] if len(sys.argv) > 4 else None
-    FUSE(FaultFs(sys.argv[1], delay, flag), sys.argv[2], foreground=True, nothreads=False,
-         allow_other=False)
+    flag = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
+    read_delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    opts = {"direct_io": True} if read_delay else {}
+    FUSE(FaultFs(sys.argv[1], delay, flag, read_delay), sys.argv[2], foreground=True,
+         nothreads=False, allow_other=False, **opts)

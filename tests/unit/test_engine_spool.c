@@ -435,6 +435,19 @@ TEST(outage_slices_spooled_then_backfilled)
     CHECK_EQ(es.spool_entries, 0);
     CHECK(es.backfill_slices >= spooled);
     CHECK_EQ(ivcs_engine_stop(e), 0);
+    /* the backfill read each entry through the loop: on io_uring every
+     * spool file op went through the ring, the writes and fsyncs the spool
+     * counts and at least one read per backfilled entry */
+    ivcs_spool_stats_s sst;
+    ivcs_spool_get_stats(e->spool, &sst);
+    uint64_t ring = ivcs_loop_ring_file_ops(e->loop);
+    fprintf(stderr, "  %s: %llu file ops through the ring, %llu of them spool writes/fsyncs\n",
+            ivcs_loop_backend(e->loop) == IVCS_IO_URING ? "io_uring" : "epoll",
+            (unsigned long long)ring, (unsigned long long)sst.loop_ops);
+    if (ivcs_loop_backend(e->loop) == IVCS_IO_URING)
+        CHECK(ring >= sst.loop_ops + es.backfill_slices);
+    else
+        CHECK_EQ(ring, 0);
     ivcs_channel_stats(ch, &cs);
     CHECK_EQ(cs.video_frames_pushed, (uint64_t)pushed);
     CHECK_EQ(cs.frames_uploaded, (uint64_t)pushed); /* every frame, once */

@@ -770,29 +770,31 @@ TEST(writes_and_fsyncs_go_through_the_loop)
 
 #define FUSE_SUPER_MAGIC 0x65735546
 
-TEST(slow_fsync_does_not_stall_the_loop)
+/* A loop on io_uring and tests/unit/faultfs.py mounted at mnt over back
+ * (fsync_s: seconds an fsync sleeps; read_s: seconds a read sleeps, "0"
+ * none): the shim's pid, or -1 with a skip said (no io_uring, root,
+ * /dev/fuse or IVCS_SOURCE_DIR) or the mount failed (CHECKed). */
+static pid_t faultfs_mount(ivcs_loop **l, char *back, char *mnt, const char *fsync_s,
+                           const char *read_s)
 {
-    /* the spool on a FUSE file system whose fsync sleeps 2 s
-     * (faultfs.py): through io_uring the engine thread's loop goes on
-     * ticking while the kernel waits for the disk (before: ivcs_spool_poll
-     * blocked the thread in fdatasync for the 2 s) */
     const char *src = getenv("IVCS_SOURCE_DIR");
-    ivcs_loop *l = NULL;
-    CHECK_EQ(ivcs_loop_new(&l, &check_alloc, 8), 0);
-    if (!l) return;
-    if (ivcs_loop_backend(l) != IVCS_IO_URING || geteuid() != 0 || !src ||
+    *l = NULL;
+    CHECK_EQ(ivcs_loop_new(l, &check_alloc, 8), 0);
+    if (!*l) return -1;
+    if (ivcs_loop_backend(*l) != IVCS_IO_URING || geteuid() != 0 || !src ||
         access("/dev/fuse", R_OK | W_OK) != 0) {
         fprintf(stderr, "skip: needs io_uring, root, /dev/fuse and IVCS_SOURCE_DIR\n");
-        ivcs_loop_destroy(l);
-        return;
+        ivcs_loop_destroy(*l);
+        *l = NULL;
+        return -1;
     }
-    char back[64], mnt[64], shim[512];
-    mkdir_tmp(back, sizeof back);
-    mkdir_tmp(mnt, sizeof mnt);
+    char shim[512];
+    mkdir_tmp(back, 64);
+    mkdir_tmp(mnt, 64);
     snprintf(shim, sizeof shim, "%s/tests/unit/faultfs.py", src);
     pid_t pid = fork();
     if (pid == 0) {
-        execl("/usr/bin/python3", "python3", shim, back, mnt, "2", (char *)NULL);
+        execl("/usr/bin/python3", "python3", shim, back, mnt, fsync_s, "-", read_s, (char *)NULL);
         _exit(127);
     }
     CHECK(pid > 0);
@@ -802,25 +804,11 @@ TEST(slow_fsync_does_not_stall_the_loop)
         usleep(100000);
     }
     CHECK_EQ((long)fs.f_type, (long)FUSE_SUPER_MAGIC);
-    if (fs.f_type == FUSE_SUPER_MAGIC) {
-        ivcs_spool_config_s c = {mnt, 0, 1, 0, on_lost, NULL};
-        ivcs_spool *s = NULL;
-        CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
-        if (s) {
-            ivcs_spool_set_loop(s, l);
-            static uint8_t body[200000];
-            fill(body, sizeof body, 9);
-            int64_t longest = 0, took = 0;
-            CHECK_EQ(put_through_loop(s, l, body, sizeof body, &longest, &took), 0);
-            fprintf(stderr, "  entry written in %lld ms (slow fdatasync), longest loop turn "
-                    "%lld ms, %d timer ticks meanwhile\n", (long long)took, (long long)longest,
-                    loop_ticks);
-            CHECK(took >= 1900);      /* the fdatasync really took 2 s */
-            CHECK(longest < 500);     /* and no turn of the loop waited for it */
-            CHECK(loop_ticks >= 50);  /* the 10 ms timer went on meanwhile */
-            ivcs_spool_close(s);
-        }
-    }
+    return pid;
+}
+
+static void faultfs_umount(ivcs_loop *l, pid_t pid, const char *back, const char *mnt)
+{
     ivcs_loop_destroy(l);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "fusermount -u '%s'", mnt);
@@ -829,6 +817,107 @@ TEST(slow_fsync_does_not_stall_the_loop)
     (void)waitpid(pid, &status, 0);
     rmdir(mnt);
     rm_dir(back);
+}
+
+TEST(slow_fsync_does_not_stall_the_loop)
+{
+    /* the spool on a FUSE file system whose fsync sleeps 2 s
+     * (faultfs.py): through io_uring the engine thread's loop goes on
+     * ticking while the kernel waits for the disk (before: ivcs_spool_poll
+     * blocked the thread in fdatasync for the 2 s) */
+    char back[64], mnt[64];
+    ivcs_loop *l;
+    pid_t pid = faultfs_mount(&l, back, mnt, "2", "0");
+    if (pid <= 0) return;
+    ivcs_spool_config_s c = {mnt, 0, 1, 0, on_lost, NULL};
+    ivcs_spool *s = NULL;
+    CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+    if (s) {
+        ivcs_spool_set_loop(s, l);
+        static uint8_t body[200000];
+        fill(body, sizeof body, 9);
+        int64_t longest = 0, took = 0;
+        CHECK_EQ(put_through_loop(s, l, body, sizeof body, &longest, &took), 0);
+        fprintf(stderr, "  entry written in %lld ms (slow fdatasync), longest loop turn "
+                "%lld ms, %d timer ticks meanwhile\n", (long long)took, (long long)longest,
+                loop_ticks);
+        CHECK(took >= 1900);      /* the fdatasync really took 2 s */
+        CHECK(longest < 500);     /* and no turn of the loop waited for it */
+        CHECK(loop_ticks >= 50);  /* the 10 ms timer went on meanwhile */
+        ivcs_spool_close(s);
+    }
+    faultfs_umount(l, pid, back, mnt);
+}
+
+static int read_res;
+static void on_read(ivcs_loop_op *op, int res)
+{
+    (void)op;
+    read_res = res;
+}
+
+TEST(slow_read_does_not_stall_the_loop)
+{
+    /* the engine's backfill reads an entry the same way: ivcs_spool_read_begin,
+     * preadv through the loop until it is whole, ivcs_spool_read_end; on a
+     * FUSE file system whose reads sleep 1 s, the loop goes on ticking */
+    char back[64], mnt[64];
+    ivcs_loop *l;
+    pid_t pid = faultfs_mount(&l, back, mnt, "0", "1");
+    if (pid <= 0) return;
+    ivcs_spool_config_s c = {mnt, 0, 1, 0, on_lost, NULL};
+    ivcs_spool *s = NULL;
+    CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+    if (s) {
+        ivcs_spool_set_loop(s, l);
+        static uint8_t body[200000], buf[210000];
+        fill(body, sizeof body, 11);
+        int64_t longest = 0, took = 0;
+        CHECK_EQ(put_through_loop(s, l, body, sizeof body, &longest, &took), 0);
+        ivcs_spool_entry_s x;
+        CHECK_EQ(ivcs_spool_next(s, 0, ~0u, &x), 0);
+        ivcs_spool_hdr_s h;
+        int fd = -1;
+        uint64_t size = 0, got = 0;
+        CHECK_EQ(ivcs_spool_read_begin(s, x.seq, sizeof buf, &fd, &size, &h), 0);
+        uint64_t ring0 = ivcs_loop_ring_file_ops(l);
+        ivcs_loop_op tick = {.cb = on_tick, .arg = l}, rd = {.cb = on_read};
+        loop_ticks = 0;
+        CHECK_EQ(ivcs_loop_timer(l, &tick, 10), 0);
+        int64_t t0 = now_ms();
+        longest = 0;
+        int err = 0, reads = 0;
+        while (fd >= 0 && got < size && !err && now_ms() - t0 < 20000) {
+            struct iovec iov = {buf + got, (size_t)(size - got)};
+            read_res = 1;
+            CHECK_EQ(ivcs_loop_preadv(l, &rd, fd, &iov, 1, got), 0);
+            reads++;
+            while (read_res == 1 && now_ms() - t0 < 20000) {
+                int64_t a = now_ms();
+                (void)ivcs_loop_run_once(l, 10);
+                if (now_ms() - a > longest) longest = now_ms() - a;
+            }
+            if (read_res <= 0) err = read_res < 0 ? rd.sys_errno : EIO;
+            else got += (uint64_t)read_res;
+        }
+        took = now_ms() - t0;
+        (void)ivcs_loop_cancel(l, &tick);
+        for (int i = 0; i < 100 && ivcs_loop_pending(l); i++) (void)ivcs_loop_run_once(l, 10);
+        const uint8_t *k, *m, *b;
+        CHECK_EQ(ivcs_spool_read_end(s, x.seq, fd, buf, size, got, err, &h, &k, &m, &b), 0);
+        CHECK(b && h.body_len == sizeof body && memcmp(b, body, sizeof body) == 0);
+        fprintf(stderr, "  entry read in %lld ms (%d preadv through the ring, slow reads), "
+                "longest loop turn %lld ms, %d timer ticks meanwhile\n", (long long)took,
+                (int)(ivcs_loop_ring_file_ops(l) - ring0), (long long)longest, loop_ticks);
+        CHECK(ivcs_loop_ring_file_ops(l) - ring0 >= (uint64_t)reads);
+        CHECK(took >= 900);      /* the read really waited for the disk */
+        CHECK(longest < 500);    /* and no turn of the loop did */
+        /* the 10 ms timer went on meanwhile (before IOSQE_ASYNC the kernel
+         * read FUSE inline in the submit: 2 s in ivcs_loop_preadv, 2 ticks) */
+        CHECK(loop_ticks >= 30);
+        ivcs_spool_close(s);
+    }
+    faultfs_umount(l, pid, back, mnt);
 }
 
 int main(void)
@@ -848,6 +937,7 @@ int main(void)
     RUN(read_only_filesystem);
     RUN(writes_and_fsyncs_go_through_the_loop);
     RUN(slow_fsync_does_not_stall_the_loop);
+    RUN(slow_read_does_not_stall_the_loop);
     rm_dir(g_dir);
     return check_done();
 }
