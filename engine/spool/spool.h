@@ -32,10 +32,13 @@
  * spool. The write path is asynchronous: ivcs_spool_put queues (bounded,
  * never blocks), ivcs_spool_poll does a bounded step of disk work
  * (at most IVCS_SPOOL_STEP_BYTES written or one fsync/rename per call) and
- * reports completions through the put's callback. This backend uses plain
- * syscalls (what an epoll loop uses); the io_uring variant would submit the
- * same steps as SQEs. Reads (ivcs_spool_read) and the scan at open are
- * synchronous.
+ * reports completions through the put's callback. With a loop
+ * (ivcs_spool_set_loop, as the engine does) the writes and fsyncs are loop
+ * file ops (io_uring WRITEV/FSYNC, or the syscall under epoll); without
+ * one, plain syscalls. Entry reads: ivcs_spool_read_begin/_end around the
+ * caller's ivcs_loop_preadv (the engine's backfill), or ivcs_spool_read,
+ * synchronous. Still plain syscalls: open/rename/unlink, the plan and
+ * balance caches, and the scan at open.
  */
 #ifndef IVCS_SPOOL_SPOOL_H
 #define IVCS_SPOOL_SPOOL_H
