@@ -113,9 +113,17 @@ TEST(notify_slices_failures_watermarks)
     ivcs_channel_s *ch;
     CHECK_EQ(ivcs_channel_open(e, &cc, &ch), 0);
 
-    /* 1. server fine: per-slice results */
+    /* 1. server fine: per-slice results. Paced by the ring (below 50 %
+     * before each push, waiting at most 2 s): a slow engine thread (qemu on
+     * a loaded machine, seen in CI) must not cross the high watermark here */
+    ivcs_channel_stats_s st;
     int i = 0;
     for (; i < 150; i++) {
+        for (int w = 0; w < 400; w++) {
+            ivcs_channel_stats(ch, &st);
+            if (st.video_ring_fill_pct < 50) break;
+            fx_sleep_ms(5);
+        }
         CHECK_EQ(push(ch, i), 0);
         if (i % 10 == 9) fx_sleep_ms(5);
     }
@@ -127,7 +135,6 @@ TEST(notify_slices_failures_watermarks)
 
     /* 2. every PUT fails: one FAIL; the ring fills past 75 %: one HIGH */
     atomic_store(&fx_srv_fail, 1);
-    ivcs_channel_stats_s st;
     int fill_ok = 0;
     for (int k = 0; k < 400; k++, i++) {
         ivcs_channel_stats(ch, &st);
