@@ -457,7 +457,7 @@ static void *engine_main(void *arg)
         ivcs_loop_run_once(e->loop, wait);
         atomic_store_explicit(&e->sleeping, 0, RLX);
     }
-    probe_finish(e, 1); /* at most one request's timeout (5 s) left */
+    probe_finish(e, 1); /* a running probe: each of its requests <= 5 s */
     return NULL;
 }
 
