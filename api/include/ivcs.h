@@ -42,7 +42,10 @@ typedef struct ivcs_channel_s ivcs_channel_s;
 /* Notifications (ivcs_channel_callbacks_s.notify). */
 typedef enum {
     IVCS_NOTIFY_SLICE_UPLOADED = 1, /* key, start_ms, dur_ms, bytes, frames */
-    IVCS_NOTIFY_SLICE_DROPPED = 2,  /* a whole slice dropped for space (err says why) */
+    IVCS_NOTIFY_SLICE_DROPPED = 2,  /* a whole slice dropped for space (err says why);
+                                     * after a failed PUT of it: key and value 1, since
+                                     * the failure may have come after the server stored
+                                     * it (a connection lost before the answer) */
     IVCS_NOTIFY_UPLOAD_FAIL = 3,    /* first failed attempt after a success (err) */
     IVCS_NOTIFY_UPLOAD_RECOVER = 4, /* first success after failures */
     IVCS_NOTIFY_BUFFER_HIGH = 5,    /* ring use crossed 75 % (value = percent) */
@@ -65,7 +68,8 @@ typedef struct ivcs_notify_s {
     uint32_t dur_ms;
     uint32_t frames;
     uint64_t bytes;      /* TS bytes uploaded / ring bytes dropped */
-    uint32_t value;      /* BUFFER_*: ring fill in percent */
+    uint32_t value;      /* BUFFER_*: ring fill in percent; SLICE_DROPPED: 1 when
+                          * a PUT of it was attempted (key set: it may exist) */
 } ivcs_notify_s;
 
 typedef struct ivcs_channel_callbacks_s {

@@ -94,6 +94,7 @@ typedef struct eng_slice_s {
     int64_t closed_at; /* engine clock when closed (latency) */
     uint8_t key;       /* starts at an I-frame */
     uint8_t state;
+    uint8_t tried;     /* dropped after a failed PUT: c->up.key is its key */
 } eng_slice_s;
 
 /* ---------------------------------------------------------------- events */

@@ -153,8 +153,13 @@ void ivcs_up_release_front(ivcs_channel_s *c, int uploaded)
             ivcs_eng_bump(&c->st_sl_drop, 1);
             c->acc.drop += frames;
             ivcs_eng_bump(&c->st_by_drop, s->ring_bytes);
+            /* a slice dropped after a failed PUT: the failure may have
+             * come after the server stored it (a connection lost before
+             * the answer), so the key is given and value is 1 */
             ivcs_notify_s n = {.kind = IVCS_NOTIFY_SLICE_DROPPED,
                                .err = c->drop_err ? c->drop_err : IVCS_ERR_BUFFER_FULL,
+                               .key = s->tried ? c->up.key : NULL,
+                               .value = s->tried,
                                .start_ms = (uint64_t)s->utc0,
                                .dur_ms = s->dur_ms,
                                .frames = frames,
@@ -596,6 +601,7 @@ static int make_room(ivcs_channel_s *c, int64_t now)
         if (s->state == SL_INFLIGHT) {
             c->up.waiting = 0;
             c->up.slice = NULL;
+            s->tried = 1; /* its key stays in c->up.key until the next upload */
         }
         s->state = s->state == SL_HELD ? SL_DISCARD : SL_DROP;
         uint32_t i = 1;
@@ -803,6 +809,9 @@ uint64_t ivcs_up_abandon(ivcs_channel_s *c)
         close_all(c, IVCS_CUT_FLUSH, now);
         if (c->q_len) {
             uint8_t st = q_at(c, 0)->state;
+            /* the slice whose PUT failed (or was cut at exit): it may have
+             * been stored, so its drop names its key */
+            if (st == SL_INFLIGHT && c->up.slice == q_at(c, 0)) q_at(c, 0)->tried = 1;
             q_at(c, 0)->state = st == SL_HELD || st == SL_DISCARD ? SL_DISCARD : SL_DROP;
             ivcs_up_release_front(c, 0);
             continue;

@@ -308,6 +308,12 @@ def verify(ctx, c, results, outputs, expect_drop=False, killed_pushed=0):
             if k in notified_keys:
                 fails.append(f"key uploaded twice: {k}")
             notified_keys[k] = f
+    # slices dropped after a failed PUT are notified with their key: the
+    # failure may have come after the server stored them (an answer lost
+    # with its connection), so such a key may be in the bucket; the frames
+    # are then stored, not lost, and counted once
+    maybe = {w[0]: w[2] for r in results for w in r.get("dropped_why", []) if w[0]}
+    landed = 0
     stored = 0
     nobj = 0
     for ch in range(channels):
@@ -328,11 +334,16 @@ def verify(ctx, c, results, outputs, expect_drop=False, killed_pushed=0):
         if errs:
             fails.append(f"ch{ch}: ffmpeg: {errs[:200]}")
         want = sum(f for k, f in notified_keys.items() if f"/ch{ch}/rec/" in k)
+        for k in keys:
+            if k in notified_keys or killed_pushed:
+                continue
+            if k in maybe:  # dropped after a failed PUT that had landed
+                want += maybe[k]
+                landed += maybe[k]
+            else:
+                fails.append(f"object never notified: {k}")
         if not killed_pushed and n != want:
             fails.append(f"ch{ch}: {n} frames in the bucket, {want} notified uploaded")
-        for k in keys:
-            if k not in notified_keys and not killed_pushed:
-                fails.append(f"object never notified: {k}")
     missing = []
     for k in notified_keys:
         try:
@@ -341,13 +352,14 @@ def verify(ctx, c, results, outputs, expect_drop=False, killed_pushed=0):
             missing.append(k)
     if missing:
         fails.append(f"{len(missing)} notified slices not in the bucket")
-    if not killed_pushed and pushed != stored + dropped:
-        fails.append(f"pushed {pushed} != stored {stored} + dropped {dropped}")
+    if not killed_pushed and pushed != stored + dropped - landed:
+        fails.append(f"pushed {pushed} != stored {stored} + dropped {dropped}"
+                     + (f" - {landed} dropped but landed" if landed else ""))
     for out in outputs:
         if ctx.secret in out:
             fails.append("the secret key appears in the output")
     return dict(pushed=pushed, stored=stored, dropped=dropped, latency_ms=latency,
-                objects=nobj), fails
+                objects=nobj, dropped_landed=landed), fails
 
 
 def record(ctx, name, runs, fields, fails, expect_drop, wall, extra=""):
@@ -1023,7 +1035,7 @@ def sc_soak(ctx, minutes, channels, outdir):
     seconds = minutes * 60
     # jemalloc preloaded: the engine then allocates in its private arena
     # (the extension is not linked with it) and reports the arena's counters
-    run = Run(ctx, path, seconds, channels=channels, budget=8 << 20, video=SOAK_CLIP,
+    run = Run(ctx, path, seconds, channels=channels, budget=16 << 20, video=SOAK_CLIP,
               env_extra={"LD_PRELOAD": _libjemalloc()}, extra_args=["--mem-every", "10"])
     run.wait_started()
     t0 = time.monotonic()
@@ -1094,20 +1106,23 @@ def sc_soak(ctx, minutes, channels, outdir):
             fails.append(f"fds grew {fd_max - fd0} after warm-up (tolerance {fd_tol})")
         # the arena: the engine allocates its rings and buffers at init; only
         # a connection's objects come and go (connect and close on the engine
-        # thread, about 176 KiB each over TLS, a few at a time): a leak of
-        # even 72 B a slice would pass 512 KiB in the 30-minute soak
+        # thread, about 176 KiB each over TLS, at most one per channel's
+        # upload plus the plan poll and the backfill): a leak of 100 B a
+        # slice would pass that in the 30-minute 8-channel soak
         al0, al_max = warm[0][3], max(s[3] for s in warm)
         rs0, rs_max = warm[0][4], max(s[4] for s in warm)
         rs_tol = max(8192, rs0 // 10)
+        al_tol = 176 * (channels + 2)
         if not al0:
             fails.append("no jemalloc arena statistics (mem lines) from the recorder")
-        elif al_max - al0 > 512:
-            fails.append(f"arena allocated grew {al_max - al0} KiB after warm-up (tolerance 512)")
+        elif al_max - al0 > al_tol:
+            fails.append(f"arena allocated grew {al_max - al0} KiB after warm-up "
+                         f"(tolerance {al_tol})")
         if rs_max - rs0 > rs_tol:
             fails.append(f"arena resident grew {rs_max - rs0} KiB after warm-up (tol {rs_tol})")
         note = (f"RSS {rss0} -> max {rss_max} KiB after warm-up (tol {rss_tol}); "
                 f"fds {fd0} -> max {fd_max} (tol {fd_tol}); jemalloc arena allocated "
-                f"{al0} -> max {al_max} KiB (tol 512), resident {rs0} -> max {rs_max} KiB "
+                f"{al0} -> max {al_max} KiB (tol {al_tol}), resident {rs0} -> max {rs_max} KiB "
                 f"(tol {rs_tol}); faults: {', '.join(fault_log)}")
     else:
         fails.append("too few samples after warm-up")
@@ -1192,6 +1207,22 @@ above is from a run with every fix in.
   times stay on the device's clock. Regression tests:
   `unit.test_http_client clock_skew_from_date`, `unit.test_http_parse
   http_date_imf_fixdate`, and the scenario itself, which expects no drop.
+- **A slice dropped for space after a failed PUT could be in the bucket,
+  while its drop notification named no key.** A PUT whose connection fails
+  after the server stored the object (the answer lost: a reset, a cut TLS
+  session, a killed radosgw) looks failed to the device; when the ring then
+  needs the room, that slice is dropped and reported lost although it is
+  stored. The 30-minute soak of the full run above found 14 such slices
+  (4,042 frames: stored + dropped exceeded pushed by exactly that) among
+  69 dropped for space (the soak's budget was then 8 MiB, 16 s of this
+  2.2 Mbit/s stream; a fault of 8 s plus the retry back-off outlasted it;
+  now 16 MiB). The device cannot know which way an answer-less PUT went;
+  fix: the SLICE_DROPPED notification of a slice whose PUT was attempted
+  carries its key and value 1 (ivcs.h), and the checker counts such an
+  object found in the bucket as stored, not lost (the table says "of which
+  N landed"). Regression test: `unit.test_engine_hardening
+  accounting_with_failing_uploads` (every slice dropped after a failed PUT
+  names its key).
 - **Campaign bugs, fixed**: the blackhole check first asked for a retry, but
   the proxy's blackhole holds bytes as a dead link would, so the engine
   feels it as upload latency, which the check now asks for. The checker
@@ -1254,6 +1285,10 @@ def markdown(meta, rows):
          "hand, rerun:", "", f"    {meta['command']}", "",
          f"Run {meta['started']} UTC on {meta['machine']}, shared with other jobs; "
          f"campaign {meta['campaign']}, seed {meta['seed']}; {meta['wall_s']:.0f} s wall.", "",
+         *[f"Rows run again later and merged here (`--update`): {', '.join(u['rows'])}: "
+           f"`{u['command']}`, {u['started']} UTC, {u['wall_s']:.0f} s wall." for u in
+           meta.get("updates", [])],
+         *([""] if meta.get("updates") else []),
          "Every scenario records the test clip (`clip_h264.h264` 640x360 25 fps + "
          "`clip_aac.aac`, about 1.24 Mbit/s, looped; the bandwidth scenario and the soak "
          "`clip_h264_2m.h264`, 1280x720, about 2.2 Mbit/s with the audio) in real time with tests/chaos/recorder.py "
@@ -1278,21 +1313,23 @@ def markdown(meta, rows):
         note = r["note"].replace("|", "/")
         note = re.sub(r" @ 0x[0-9a-f]+", "", note)
         L.append(f"| {r['scenario']} | {r['runs']} | {r.get('pushed', '-')} | "
-                 f"{r.get('stored', '-')} | {r.get('dropped', '-')} "
+                 f"{r.get('stored', '-')} | {r.get('dropped', '-')}"
+                 f"{' of which ' + str(r['dropped_landed']) + ' landed' if r.get('dropped_landed') else ''} "
                  f"({'expected' if r['expect_drop'] else 'none expected'}) | "
                  f"{r.get('latency_ms', '-')} ms | {r['outcome']} | {note} |")
     L.append("")
     if meta.get("soak"):
         L += ["## Soak: RSS, open fds and the jemalloc arena of the recording process", "",
               f"Each channel records `{SOAK_CLIP}` (1280x720 25 fps, 2 Mbit/s) + `clip_aac.aac`, "
-              "about 2.2 Mbit/s, with an 8 MiB ring; jemalloc is preloaded, so the engine "
+              "about 2.2 Mbit/s, with a 16 MiB budget (about 30 s of it); jemalloc is preloaded, so the engine "
               "allocates in its private arena. Sampled every 10 s: /proc/PID/status (VmRSS), "
               "/proc/PID/fd, and the arena's counters (`Engine.stats()` mem_allocated and "
               "mem_resident, printed by the recorder every 10 s). Flat after warm-up (the first "
               "third, at least 60 s) is checked against the first sample after warm-up: RSS "
               "and arena resident within max(8 MiB, 10 %), fds within 2 x channels + 8, and "
-              "arena allocated within 512 KiB (the engine allocates rings and buffers at init; "
-              "only connection objects, about 176 KiB per TLS connection, come and go). The "
+              "arena allocated within 176 KiB x (channels + 2) (the engine allocates rings and "
+              "buffers at init; only connection objects, about 176 KiB per TLS connection, one "
+              "per channel's upload plus the plan poll and the backfill, come and go). The "
               "faults, "
               "one a minute, rotate through blackhole, resets mid-request, latency, radosgw "
               "SIGKILL, never-answer and TLS cut (8 s each).", "",
@@ -1328,6 +1365,9 @@ def main():
     ap.add_argument("--command-line", default="scripts/chaos")
     ap.add_argument("--render", action="store_true",
                     help="only write the report again from OUT/results.json")
+    ap.add_argument("--update", action="store_true",
+                    help="merge this run's rows into OUT/results.json (same scenario name: "
+                         "replaced), e.g. one scenario run again after a fix")
     args = ap.parse_args()
     out = Path(args.out)
     if args.render:
@@ -1377,13 +1417,24 @@ def main():
                 campaign=args.campaign, seed=args.seed, wall_s=round(wall, 1),
                 soak=bool(samples), soak_title=f"soak: {args.soak_channels} channels at 2.2 Mbit/s, "
                 f"{args.soak_minutes:g} min, a fault a minute")
-    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": ctx.rows}, indent=1))
+    rows = ctx.rows
+    if args.update and (out / "results.json").exists():
+        old = json.loads((out / "results.json").read_text())
+        names = [r["scenario"] for r in ctx.rows]
+        rows = [r for r in old["rows"] if r["scenario"] not in names] + ctx.rows
+        upd = dict(command=args.command_line, started=started, wall_s=round(wall, 1),
+                   rows=names)
+        meta = dict(old["meta"], updates=old["meta"].get("updates", []) + [upd])
+        if samples:
+            meta.update(soak=True, soak_title=f"soak: {args.soak_channels} channels at 2.2 "
+                        f"Mbit/s, {args.soak_minutes:g} min, a fault a minute")
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     md = render(out, args.report)
     for line in md:
         if line.startswith("|"):
             print(line)
     bad = [r for r in ctx.rows if r["outcome"] != "pass"]
-    log(f"{len(ctx.rows) - len(bad)}/{len(ctx.rows)} scenarios pass in {wall:.0f} s")
+    log(f"{len(ctx.rows) - len(bad)}/{len(ctx.rows)} scenarios of this run pass in {wall:.0f} s")
     return 1 if bad else 0
 
 

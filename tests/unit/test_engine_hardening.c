@@ -49,6 +49,9 @@ static uint64_t clock_fn(void *ctx)
 /* ---------------------------------------------------------------- notices */
 static pthread_mutex_t nmu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t n_up_frames, n_drop_frames, n_up_slices, n_drop_slices, max_dur, max_start;
+/* slices dropped after a failed PUT: notified with their key (the PUT may
+ * have been stored before the connection failed) and value 1 */
+static uint64_t n_drop_tried, n_drop_tried_keyed;
 
 static void on_notify(void *user, uint32_t ch, const ivcs_notify_s *n)
 {
@@ -63,6 +66,10 @@ static void on_notify(void *user, uint32_t ch, const ivcs_notify_s *n)
     } else if (n->kind == IVCS_NOTIFY_SLICE_DROPPED) {
         n_drop_frames += n->frames;
         n_drop_slices++;
+        if (n->value == 1) n_drop_tried++;
+        if (n->value == 1 && n->key && strstr(n->key, "/ch0/rec/") && strstr(n->key, ".ts"))
+            n_drop_tried_keyed++;
+        if (n->value != 1 && n->key) n_drop_tried_keyed = UINT64_MAX / 2; /* a key without it */
     }
     pthread_mutex_unlock(&nmu);
 }
@@ -71,6 +78,7 @@ static void notices_reset(void)
 {
     pthread_mutex_lock(&nmu);
     n_up_frames = n_drop_frames = n_up_slices = n_drop_slices = max_dur = max_start = 0;
+    n_drop_tried = n_drop_tried_keyed = 0;
     pthread_mutex_unlock(&nmu);
 }
 
@@ -224,6 +232,11 @@ TEST(accounting_with_failing_uploads)
     CHECK_EQ(st.frames_dropped, st.video_frames_pushed + st.audio_frames_pushed);
     CHECK_EQ(locked(&n_drop_frames), st.frames_dropped); /* every drop notified */
     CHECK_EQ(locked(&n_drop_slices), st.slices_dropped);
+    /* the slices dropped for space after a failed PUT name their key */
+    printf("  %llu of them dropped after a failed PUT, with their key\n",
+           (unsigned long long)locked(&n_drop_tried));
+    CHECK(locked(&n_drop_tried) > 0);
+    CHECK_EQ(locked(&n_drop_tried_keyed), locked(&n_drop_tried));
     CHECK_EQ(ivcs_engine_destroy(e), IVCS_ERR_TIMEOUT);
     atomic_store(&fx_srv_fail, 0);
 }
