@@ -1421,7 +1421,8 @@ def main():
     if args.update and (out / "results.json").exists():
         old = json.loads((out / "results.json").read_text())
         names = [r["scenario"] for r in ctx.rows]
-        rows = [r for r in old["rows"] if r["scenario"] not in names] + ctx.rows
+        new = {r["scenario"]: r for r in ctx.rows}
+        rows = [new.pop(r["scenario"], r) for r in old["rows"]] + list(new.values())
         upd = dict(command=args.command_line, started=started, wall_s=round(wall, 1),
                    rows=names)
         meta = dict(old["meta"], updates=old["meta"].get("updates", []) + [upd])
