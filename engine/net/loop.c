@@ -226,26 +226,28 @@ static int file_op(ivcs_loop *l, ivcs_loop_op *op, int fd, int kind)
     return 0;
 }
 
-int ivcs_loop_pwritev(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct iovec *iov, int cnt,
-                      uint64_t off)
+/* kind 1 pwritev, 3 preadv */
+static int iov_op(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct iovec *iov, int cnt,
+                  uint64_t off, int kind)
 {
     if (!l || !op || !op->cb || op->active || fd < 0 || cnt < 0 || (cnt && !iov))
         return IVCS_ERR_INVALID_ARG;
     op->iov = iov;
     op->iovcnt = cnt;
     op->off = off;
-    return file_op(l, op, fd, 1);
+    return file_op(l, op, fd, kind);
+}
+
+int ivcs_loop_pwritev(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct iovec *iov, int cnt,
+                      uint64_t off)
+{
+    return iov_op(l, op, fd, iov, cnt, off, 1);
 }
 
 int ivcs_loop_preadv(ivcs_loop *l, ivcs_loop_op *op, int fd, const struct iovec *iov, int cnt,
                      uint64_t off)
 {
-    if (!l || !op || !op->cb || op->active || fd < 0 || cnt < 0 || (cnt && !iov))
-        return IVCS_ERR_INVALID_ARG;
-    op->iov = iov;
-    op->iovcnt = cnt;
-    op->off = off;
-    return file_op(l, op, fd, 3);
+    return iov_op(l, op, fd, iov, cnt, off, 3);
 }
 
 int ivcs_loop_fsync(ivcs_loop *l, ivcs_loop_op *op, int fd, int datasync)

@@ -819,6 +819,22 @@ static void faultfs_umount(ivcs_loop *l, pid_t pid, const char *back, const char
     rm_dir(back);
 }
 
+/* A spool in mnt on loop l holding one entry of body[0..n) (filled from
+ * seed), written through the loop (put_through_loop: *longest, *took);
+ * NULL if it could not be opened. */
+static ivcs_spool *spool_with_entry(const char *mnt, ivcs_loop *l, uint8_t *body, size_t n,
+                                    int seed, int64_t *longest, int64_t *took)
+{
+    ivcs_spool_config_s c = {mnt, 0, 1, 0, on_lost, NULL};
+    ivcs_spool *s = NULL;
+    CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+    if (!s) return NULL;
+    ivcs_spool_set_loop(s, l);
+    fill(body, n, seed);
+    CHECK_EQ(put_through_loop(s, l, body, n, longest, took), 0);
+    return s;
+}
+
 TEST(slow_fsync_does_not_stall_the_loop)
 {
     /* the spool on a FUSE file system whose fsync sleeps 2 s
@@ -829,15 +845,10 @@ TEST(slow_fsync_does_not_stall_the_loop)
     ivcs_loop *l;
     pid_t pid = faultfs_mount(&l, back, mnt, "2", "0");
     if (pid <= 0) return;
-    ivcs_spool_config_s c = {mnt, 0, 1, 0, on_lost, NULL};
-    ivcs_spool *s = NULL;
-    CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+    static uint8_t body[200000];
+    int64_t longest = 0, took = 0;
+    ivcs_spool *s = spool_with_entry(mnt, l, body, sizeof body, 9, &longest, &took);
     if (s) {
-        ivcs_spool_set_loop(s, l);
-        static uint8_t body[200000];
-        fill(body, sizeof body, 9);
-        int64_t longest = 0, took = 0;
-        CHECK_EQ(put_through_loop(s, l, body, sizeof body, &longest, &took), 0);
         fprintf(stderr, "  entry written in %lld ms (slow fdatasync), longest loop turn "
                 "%lld ms, %d timer ticks meanwhile\n", (long long)took, (long long)longest,
                 loop_ticks);
@@ -865,15 +876,10 @@ TEST(slow_read_does_not_stall_the_loop)
     ivcs_loop *l;
     pid_t pid = faultfs_mount(&l, back, mnt, "0", "1");
     if (pid <= 0) return;
-    ivcs_spool_config_s c = {mnt, 0, 1, 0, on_lost, NULL};
-    ivcs_spool *s = NULL;
-    CHECK_EQ(ivcs_spool_open(&s, &check_alloc, &c, NULL), 0);
+    static uint8_t body[200000], buf[210000];
+    int64_t longest = 0, took = 0;
+    ivcs_spool *s = spool_with_entry(mnt, l, body, sizeof body, 11, &longest, &took);
     if (s) {
-        ivcs_spool_set_loop(s, l);
-        static uint8_t body[200000], buf[210000];
-        fill(body, sizeof body, 11);
-        int64_t longest = 0, took = 0;
-        CHECK_EQ(put_through_loop(s, l, body, sizeof body, &longest, &took), 0);
         ivcs_spool_entry_s x;
         CHECK_EQ(ivcs_spool_next(s, 0, ~0u, &x), 0);
         ivcs_spool_hdr_s h;
