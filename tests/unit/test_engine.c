@@ -364,11 +364,14 @@ TEST(memory_budget_and_no_alloc_push)
         fprintf(stderr, "jemalloc arena: per channel %lld B\n", jper);
         CHECK(jper <= BUDGET + 65536);
         CHECK(jper >= BUDGET / 2);
-        /* the public stats report the same arena */
+        /* the public stats report the same arena (the engine thread may
+         * allocate or free a little between two readings: connections,
+         * seen as a 1 KiB difference in a CI run) */
         ivcs_engine_stats_s es;
         ivcs_engine_stats(e, &es);
         CHECK_EQ(ivcs_jemalloc_allocator_stats(e->ja, &j2), 0);
-        CHECK_EQ(es.mem_allocated, (uint64_t)j2.allocated);
+        CHECK(es.mem_allocated + 65536 >= (uint64_t)j2.allocated &&
+              es.mem_allocated <= (uint64_t)j2.allocated + 65536);
         CHECK(es.mem_allocated >= (uint64_t)N * BUDGET / 2);
         CHECK(es.mem_resident > 0);
     } else {
