@@ -579,8 +579,10 @@ TEST(integrity_probe_does_not_hold_the_engine_thread)
     base_config(&ec, ntohs(a.sin_port), "probe");
     ec.cloud.integrity = IVCS_INTEGRITY_AUTO;
     ec.wake_tick_ms = 10;
-    ec.upload_timeout_ms = 3000;
-    ec.reply_timeout_ms = 3000; /* the probe's bound per request */
+    /* the probe's bound per request: 5 s (its cap), well past the 2 s of
+     * pushes below even under qemu */
+    ec.upload_timeout_ms = 5000;
+    ec.reply_timeout_ms = 5000;
     ivcs_engine_s *e = NULL;
     CHECK_EQ(ivcs_engine_new(&e, &ec), 0);
     if (!e) {
