@@ -369,7 +369,6 @@ static void bf_read_finish(ivcs_engine_s *e, int err)
     e->bf.key[h.key_len] = 0;
     e->bf.body = b;
     e->bf.body_len = h.body_len;
-    e->bf.seq = e->bf.rx.seq;
     e->bf.frames = h.frames;
     e->bf.channel = h.channel;
     e->bf.kind = h.kind;
